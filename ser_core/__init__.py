@@ -1,0 +1,25 @@
+"""serbench core: hook specs, plugin loading, the data flow from corpus to leaderboard.
+
+Plugins implement the hooks in :mod:`ser_core.hookspecs` with the ``hookimpl`` marker exported here.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ser_core.hookspecs import hookimpl
+from ser_core.specs import Clip, CorpusSpec, Estimator, FeatureSpec, Manifest, ModelSpec
+
+try:
+    __version__ = version("ser-core")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "Clip",
+    "CorpusSpec",
+    "Estimator",
+    "FeatureSpec",
+    "Manifest",
+    "ModelSpec",
+    "hookimpl",
+    "__version__",
+]

@@ -1,0 +1,235 @@
+"""The ``serbench`` command line: list plugins, run suites, print the leaderboard, manage the cache.
+
+Start-up stays light: plugin modules are imported to list them, but TensorFlow, openSMILE and
+librosa are only imported when a feature is extracted or a model trained. Every
+:class:`~ser_core.errors.SerbenchError` becomes a short message and exit status 2, not a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ser_core import config as paths
+from ser_core.errors import ConfigError, SerbenchError
+
+app = typer.Typer(
+    help="serbench: a benchmark harness for speech emotion recognition.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+cache_app = typer.Typer(help="Inspect or clear the feature cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Optional[Path], typer.Option("--config", "-c", help="Benchmarks file [default: $SERBENCH_CONFIG or ./benchmarks.toml].")
+]
+DbOption = Annotated[
+    Optional[Path], typer.Option("--db", help="Results database [default: $SERBENCH_DB or ./serbench.db].")
+]
+
+
+def friendly_errors(command):
+    """Turn expected errors into a message and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except SerbenchError as exc:
+            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command("list")
+@friendly_errors
+def list_plugins(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List installed corpora, features and models, and any broken plugins."""
+    from ser_core.plugins import load_registry
+
+    rows = load_registry().rows()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("kind", "name", "distribution", "version", "status", title="serbench plugins")
+    for row in rows:
+        status = "[green]ok[/]" if row["status"] == "ok" else f"[red]broken[/]: {row['error']}"
+        table.add_row(row["kind"], row["name"], row["distribution"], row["version"], status)
+    console.print(table)
+
+
+def _parse_corpus_paths(values: list[str]) -> dict[str, Path]:
+    paths_by_name = {}
+    for value in values:
+        name, sep, directory = value.partition("=")
+        if not sep or not name or not directory:
+            raise ConfigError(f"--corpus-path {value!r}: expected NAME=DIR, e.g. emodb=/data/emodb/wav")
+        paths_by_name[name] = Path(directory).expanduser()
+    return paths_by_name
+
+
+class _RichReporter:
+    """Renders runner progress as rich progress bars."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.task = None
+
+    def stage(self, description: str, total: int) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, visible=False)
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self, steps: int = 1) -> None:
+        self.progress.advance(self.task, steps)
+
+    def note(self, message: str) -> None:
+        self.progress.console.print(message)
+
+
+@app.command()
+@friendly_errors
+def run(
+    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite of the benchmarks file to run.")] = "demo",
+    config: ConfigOption = None,
+    db: DbOption = None,
+    corpus_path: Annotated[
+        Optional[list[str]], typer.Option("--corpus-path", help="NAME=DIR: where a corpus lives (repeatable).")
+    ] = None,
+    workers: Annotated[
+        Optional[int], typer.Option(help="Feature-extraction processes [default: number of cores].")
+    ] = None,
+) -> None:
+    """Run a suite (computing only cells not already stored), then print its leaderboard."""
+    from ser_core.plugins import load_registry
+    from ser_core.results import ResultStore
+    from ser_core.runner import Runner
+    from ser_core.suites import load_benchmarks
+
+    benchmarks = load_benchmarks(config or paths.default_config())
+    chosen = benchmarks.suite(suite)
+    registry = load_registry()
+    for plugin in registry.plugins:
+        if plugin.status == "broken":
+            err_console.print(f"[yellow]warning:[/] plugin {plugin.name} is broken (see `serbench list`)")
+    db_path = db or paths.default_db()
+    console.print(
+        f"Suite [bold]{chosen.name}[/]: {len(chosen.corpora)} corpora x {len(chosen.systems)} systems, "
+        f"{chosen.repeats} repeats, seed {chosen.seed}, normalisation {chosen.normalisation}; results in {db_path}"
+    )
+    with ResultStore(db_path) as store:
+        progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console,
+        )
+        runner = Runner(
+            registry, store, corpus_paths=_parse_corpus_paths(corpus_path or []), workers=workers,
+            reporter=_RichReporter(progress),
+        )
+        try:
+            with progress:
+                report = runner.run(chosen, benchmarks.corpus_paths)
+        except KeyboardInterrupt:
+            err_console.print(
+                f"[yellow]Interrupted.[/] Finished cells are kept in {db_path}; run the same command "
+                "again to resume."
+            )
+            raise typer.Exit(130) from None
+        console.print(
+            f"{report.computed} cells computed, {report.resumed} already stored, "
+            f"{len(report.failed)} failed, {len(report.skipped)} skipped."
+        )
+        _print_leaderboard(store, list(chosen.corpora), [s.name for s in chosen.systems])
+    for what, why in report.skipped:
+        err_console.print(f"[yellow]skipped[/] {what}: {why}", highlight=False)
+    if report.failed:
+        err_console.print(f"[red]{len(report.failed)} cells failed[/]; errors are stored with them. Re-run to retry.")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_leaderboard(store, corpora: list[str] | None = None, systems: list[str] | None = None) -> None:
+    from ser_core import leaderboard
+
+    entries = leaderboard.compute(store, corpora, systems)
+    if not entries:
+        console.print("No results stored yet. Run `serbench run` first.")
+        return
+    columns = leaderboard.column_names(entries)
+    ordered = list(dict.fromkeys(columns[(e.system, e.config_hash)] for e in entries))
+    table = Table("corpus", *ordered, title="UAR % (mean ± sd over repeats of the fold mean)")
+    for corpus in dict.fromkeys(e.corpus for e in entries):
+        cells = {columns[(e.system, e.config_hash)]: leaderboard.format_cell(e) for e in entries if e.corpus == corpus}
+        table.add_row(corpus, *(cells.get(name, "") for name in ordered))
+    console.print(table)
+    notes = {
+        columns[(e.system, e.config_hash)]: e.overrides for e in entries if e.overrides
+    }
+    for name, overrides in notes.items():
+        stated = ", ".join(f"{k}={v}" for k, v in overrides.items())
+        console.print(f"  {name}: settings differ from the model's defaults: {stated}", highlight=False)
+
+
+@app.command("leaderboard")
+@friendly_errors
+def show_leaderboard(
+    db: DbOption = None,
+    corpus: Annotated[Optional[list[str]], typer.Option(help="Only these corpora (repeatable).")] = None,
+    system: Annotated[Optional[list[str]], typer.Option(help="Only these systems (repeatable).")] = None,
+) -> None:
+    """Print the leaderboard computed from the stored results."""
+    from ser_core.results import ResultStore
+
+    db_path = db or paths.default_db()
+    if not db_path.exists():
+        raise ConfigError(f"{db_path}: no results database here. Run `serbench run` or pass --db PATH.")
+    with ResultStore(db_path) as store:
+        _print_leaderboard(store, corpus, system)
+
+
+@cache_app.command("list")
+def cache_list() -> None:
+    """List cached feature tables with their size."""
+    from ser_core.features import cached_tables
+
+    entries = cached_tables()
+    table = Table("feature", "file", "size (MB)", title=f"feature cache in {paths.cache_dir()}")
+    for entry in entries:
+        table.add_row(entry["feature"], entry["file"], f"{entry['bytes'] / 1e6:.2f}")
+    console.print(table)
+    console.print(f"{len(entries)} tables, {sum(e['bytes'] for e in entries) / 1e6:.2f} MB")
+
+
+@cache_app.command("clear")
+def cache_clear(
+    feature: Annotated[Optional[str], typer.Option(help="Only this feature's tables.")] = None,
+) -> None:
+    """Delete cached feature tables (they are rebuilt on demand)."""
+    from ser_core.features import clear_cache
+
+    console.print(f"removed {clear_cache(feature)} cached tables")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Where serbench keeps things: the cache directory and the default results database.
+
+``SERBENCH_CACHE_DIR`` overrides the cache location (default ``$XDG_CACHE_HOME/serbench`` or
+``~/.cache/serbench``); ``SERBENCH_DB`` overrides the results database (default ``serbench.db`` in
+the working directory); ``SERBENCH_CONFIG`` overrides the benchmarks file (default
+``benchmarks.toml`` in the working directory).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def cache_dir() -> Path:
+    """The root of serbench's caches (features, generated corpora)."""
+    explicit = os.environ.get("SERBENCH_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "serbench"
+
+
+def default_db() -> Path:
+    """The results database used when no ``--db`` is given."""
+    return Path(os.environ.get("SERBENCH_DB", "serbench.db"))
+
+
+def default_config() -> Path:
+    """The benchmarks file used when no ``--config`` is given."""
+    return Path(os.environ.get("SERBENCH_CONFIG", "benchmarks.toml"))

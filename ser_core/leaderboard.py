@@ -1,0 +1,101 @@
+"""The leaderboard: computed only from stored results.
+
+Per (corpus, system, config): UAR per fold -> mean over folds per repeat -> mean and standard
+deviation over the repeats whose folds are all present. Results with different config hashes
+(protocol, settings or corpus version) are separate entries, never averaged together.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ser_core.results import ResultStore
+
+
+@dataclass
+class Entry:
+    """The aggregate of one (corpus, system, config)."""
+
+    corpus: str
+    system: str
+    config_hash: str
+    n_folds: int
+    uar_mean: float | None
+    uar_std: float | None
+    repeats_complete: int
+    repeats_seen: int
+    failed_cells: int
+    overrides: dict = field(default_factory=dict)  # settings that differ from the model defaults
+
+    @property
+    def complete(self) -> bool:
+        return self.repeats_complete == self.repeats_seen and self.failed_cells == 0
+
+
+def compute(
+    store: ResultStore, corpora: list[str] | None = None, systems: list[str] | None = None
+) -> list[Entry]:
+    """Aggregate stored cells into leaderboard entries, optionally restricted to some corpora/systems."""
+    groups: dict[tuple[str, str, str], list] = defaultdict(list)
+    for cell in store.cells():
+        if corpora is not None and cell.key.corpus not in corpora:
+            continue
+        if systems is not None and cell.key.system not in systems:
+            continue
+        groups[(cell.key.corpus, cell.key.system, cell.key.config_hash)].append(cell)
+    entries = []
+    for (corpus, system, config_hash), cells in sorted(groups.items()):
+        n_folds = max(c.provenance.get("n_folds", 0) for c in cells)
+        by_repeat: dict[int, dict[int, float]] = defaultdict(dict)
+        failed = 0
+        for cell in cells:
+            if cell.status == "ok":
+                by_repeat[cell.key.repeat][cell.key.fold] = cell.uar
+            else:
+                failed += 1
+        repeat_means = [
+            float(np.mean(list(folds.values())))
+            for folds in by_repeat.values()
+            if len(folds) == n_folds
+        ]
+        entries.append(
+            Entry(
+                corpus=corpus,
+                system=system,
+                config_hash=config_hash,
+                n_folds=n_folds,
+                uar_mean=float(np.mean(repeat_means)) if repeat_means else None,
+                uar_std=float(np.std(repeat_means)) if repeat_means else None,
+                repeats_complete=len(repeat_means),
+                repeats_seen=len({c.key.repeat for c in cells}),
+                failed_cells=failed,
+                overrides=cells[0].provenance.get("overrides", {}),
+            )
+        )
+    return entries
+
+
+def column_names(entries: list[Entry]) -> dict[tuple[str, str], str]:
+    """Column label per (system, config): the system name, plus the config hash when a system has
+    results under more than one config (so incomparable results sit in separate columns)."""
+    configs: dict[str, set[str]] = defaultdict(set)
+    for e in entries:
+        configs[e.system].add(e.config_hash)
+    return {
+        (e.system, e.config_hash): e.system if len(configs[e.system]) == 1 else f"{e.system}@{e.config_hash[:6]}"
+        for e in entries
+    }
+
+
+def format_cell(entry: Entry) -> str:
+    """``"72.4 ± 1.3"`` in percent, with the number of complete repeats when not all are."""
+    if entry.uar_mean is None:
+        return f"incomplete ({entry.failed_cells} failed)" if entry.failed_cells else "incomplete"
+    text = f"{100 * entry.uar_mean:.1f} ± {100 * entry.uar_std:.1f}"
+    if not entry.complete:
+        text += f" ({entry.repeats_complete}/{entry.repeats_seen} repeats"
+        text += f", {entry.failed_cells} failed)" if entry.failed_cells else ")"
+    return text

@@ -1,0 +1,220 @@
+"""Plugin discovery and the registry of corpora, features and models.
+
+Every entry point of the ``serbench`` group is loaded on its own, inside a guard: a plugin that fails
+to import, implements a hook that does not exist, raises while registering, or registers a name that
+another distribution already owns becomes a *broken* row (with its error) instead of breaking every
+command. Set ``SERBENCH_STRICT_PLUGINS=1`` to re-raise instead. A registry is built by a factory on
+each call, never at import time, so tests get a fresh one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import traceback
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Iterable
+
+import pluggy
+
+from ser_core import hookspecs
+from ser_core.errors import PluginError, UnknownNameError
+from ser_core.specs import CorpusSpec, FeatureSpec, ModelSpec
+
+ENTRY_POINT_GROUP = "serbench"
+STRICT_ENV = "SERBENCH_STRICT_PLUGINS"
+
+#: hook name -> (kind shown to users, spec class a plugin must register)
+KINDS: dict[str, tuple[str, type]] = {
+    "register_corpora": ("corpus", CorpusSpec),
+    "register_features": ("feature", FeatureSpec),
+    "register_models": ("model", ModelSpec),
+}
+
+
+def strict_mode() -> bool:
+    """True when broken plugins should raise instead of being listed as broken."""
+    return os.environ.get(STRICT_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def make_plugin_manager() -> pluggy.PluginManager:
+    """A fresh plugin manager that knows serbench's hook specs and no plugins yet."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+@dataclass
+class PluginInfo:
+    """One plugin (an entry point or an in-process object) and how loading it went."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "broken" if self.errors else "ok"
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A spec together with the plugin that registered it."""
+
+    kind: str
+    spec: Any
+    plugin: PluginInfo
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass
+class Registry:
+    """Everything the installed plugins registered, by kind and name, plus every plugin's status."""
+
+    plugins: list[PluginInfo] = field(default_factory=list)
+    items: dict[str, dict[str, Registered]] = field(
+        default_factory=lambda: {kind: {} for kind, _ in KINDS.values()}
+    )
+
+    def get(self, kind: str, name: str) -> Registered:
+        """The registered ``kind`` called ``name``; the error suggests close names and broken plugins."""
+        found = self.items[kind].get(name)
+        if found is not None:
+            return found
+        known = sorted(self.items[kind])
+        hint = difflib.get_close_matches(name, known, n=1)
+        message = f"unknown {kind} {name!r}."
+        if hint:
+            message += f" Did you mean {hint[0]!r}?"
+        message += f" Installed {kind} names: {', '.join(known) or '(none)'}."
+        broken = [p.name for p in self.plugins if p.status == "broken"]
+        if broken:
+            message += f" Broken plugins (see `serbench list`): {', '.join(broken)}."
+        raise UnknownNameError(message)
+
+    def corpus(self, name: str) -> Registered:
+        return self.get("corpus", name)
+
+    def feature(self, name: str) -> Registered:
+        return self.get("feature", name)
+
+    def model(self, name: str) -> Registered:
+        return self.get("model", name)
+
+    def rows(self) -> list[dict[str, str]]:
+        """One row per registered thing and per broken plugin, for `serbench list`."""
+        rows = []
+        for kind, _ in KINDS.values():
+            for item in sorted(self.items[kind].values(), key=lambda r: r.name):
+                rows.append(_row(kind, item.name, item.plugin))
+        for plugin in self.plugins:
+            if plugin.status == "broken":
+                rows.append(_row("plugin", plugin.name, plugin))
+        return rows
+
+    def versions(self, *names: Registered) -> dict[str, str]:
+        """``{distribution: version}`` for the plugins behind the given registrations."""
+        return {r.plugin.distribution: r.plugin.version for r in names}
+
+
+def _row(kind: str, name: str, plugin: PluginInfo) -> dict[str, str]:
+    return {
+        "kind": kind,
+        "name": name,
+        "distribution": plugin.distribution,
+        "version": plugin.version,
+        "status": plugin.status,
+        "error": "; ".join(plugin.errors),
+    }
+
+
+def _fail(plugin: PluginInfo, message: str, exc: BaseException | None = None) -> None:
+    plugin.errors.append(message)
+    if strict_mode():
+        raise PluginError(f"plugin {plugin.name!r} ({plugin.distribution}): {message}") from exc
+
+
+def _describe(exc: BaseException) -> str:
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" at {frame[0].filename}:{frame[0].lineno}" if frame else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def load_registry(
+    extra_plugins: Iterable[tuple[str, object]] = (),
+    *,
+    use_entry_points: bool = True,
+) -> Registry:
+    """Discover plugins and collect what they register.
+
+    :param extra_plugins: ``(name, module_or_object)`` pairs registered in-process (tests, notebooks).
+    :param use_entry_points: load the installed ``serbench`` entry points too.
+    """
+    pm = make_plugin_manager()
+    registry = Registry()
+    candidates: list[tuple[PluginInfo, Any]] = []
+    if use_entry_points:
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist
+            info = PluginInfo(
+                name=ep.name,
+                distribution=dist.name if dist else "?",
+                version=dist.version if dist else "?",
+                module=ep.value,
+            )
+            try:
+                candidates.append((info, ep.load()))
+            except Exception as exc:  # a broken plugin must not break the others
+                _fail(info, f"failed to import {ep.value}: {_describe(exc)}", exc)
+                registry.plugins.append(info)
+    for name, obj in extra_plugins:
+        module = getattr(obj, "__name__", type(obj).__name__)
+        candidates.append((PluginInfo(name, "(in-process)", "-", module), obj))
+
+    for info, obj in candidates:
+        registry.plugins.append(info)
+        try:
+            pm.register(obj, name=info.name)
+            pm.check_pending()
+        except Exception as exc:
+            if pm.is_registered(obj):
+                pm.unregister(obj)
+            _fail(info, f"invalid hook implementation: {exc}", exc)
+
+    for hook_name, (kind, spec_type) in KINDS.items():
+        for impl in getattr(pm.hook, hook_name).get_hookimpls():
+            info = next(p for p in registry.plugins if p.name == impl.plugin_name)
+            _collect(registry, info, kind, spec_type, impl.function)
+    return registry
+
+
+def _collect(registry: Registry, info: PluginInfo, kind: str, spec_type: type, hook) -> None:
+    table = registry.items[kind]
+
+    def register(spec: Any) -> None:
+        if not isinstance(spec, spec_type):
+            _fail(info, f"register() for {kind}s expects a {spec_type.__name__}, got {spec!r}")
+            return
+        owner = table.get(spec.name)
+        if owner is not None:
+            _fail(
+                info,
+                f"{kind} name {spec.name!r} is already registered by {owner.plugin.distribution} "
+                f"{owner.plugin.version}; refused from {info.distribution} {info.version}. "
+                f"Uninstall one of the two distributions or rename the {kind}.",
+            )
+            return
+        table[spec.name] = Registered(kind, spec, info)
+
+    try:
+        hook(register=register)
+    except PluginError:
+        raise  # only reached in strict mode: _fail already recorded it
+    except Exception as exc:
+        _fail(info, f"error while registering {kind}s: {_describe(exc)}", exc)

@@ -1,0 +1,173 @@
+"""The evaluation protocol: speaker-independent folds, normalisation, class weights and UAR.
+
+Small pure functions, each tested against hand-worked examples. Folds: leave-one-speaker-out for at
+most ``max_speakers`` speakers, otherwise ``n_groups`` speaker groups from a seeded shuffle balanced
+by clip count; corpora that define their own CV groups (sessions, languages) use those.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+
+Normalisation = Literal["speaker", "fold", "none"]
+NORMALISATIONS: tuple[str, ...] = ("speaker", "fold", "none")
+
+
+@dataclass(frozen=True)
+class Folds:
+    """Which fold each clip is tested in, and the name (speaker or group) of each fold."""
+
+    assignment: np.ndarray  # fold index per clip
+    names: tuple[str, ...]  # fold index -> the speakers/group it holds, for the record
+    method: str
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def split(self, fold: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the training and test clips of ``fold``."""
+        test = self.assignment == fold
+        return np.flatnonzero(~test), np.flatnonzero(test)
+
+    def record(self) -> dict:
+        """JSON-ready description, stored with every result."""
+        return {"method": self.method, "names": list(self.names), "assignment": self.assignment.tolist()}
+
+
+def balanced_speaker_groups(speakers: Sequence[str], n_groups: int, seed: int) -> dict[str, int]:
+    """Assign speakers to ``n_groups`` groups: seeded shuffle, then each speaker to the smallest group.
+
+    "Smallest" counts clips, so groups end up balanced by clip count; ties go to the lower index.
+    """
+    counts = Counter(speakers)
+    order = sorted(counts)
+    np.random.default_rng(seed).shuffle(order)
+    sizes = [0] * n_groups
+    group_of: dict[str, int] = {}
+    for speaker in order:
+        target = min(range(n_groups), key=lambda g: (sizes[g], g))
+        group_of[speaker] = target
+        sizes[target] += counts[speaker]
+    return group_of
+
+
+def make_folds(
+    speakers: Sequence[str],
+    groups: Sequence[str | None] | None = None,
+    *,
+    seed: int = 0,
+    max_speakers: int = 12,
+    n_groups: int = 6,
+) -> Folds:
+    """Speaker-independent folds for one corpus.
+
+    :param speakers: speaker of each clip.
+    :param groups: corpus-defined CV group of each clip (sessions, languages); when given, each
+        group is one fold and ``speakers`` is ignored.
+    :param seed: seeds the shuffle that forms speaker groups for corpora with many speakers.
+    """
+    if groups is not None:
+        if any(g is None or g == "" for g in groups):
+            raise ValueError("every clip needs a CV group when folds are formed from groups")
+        names = sorted(set(groups))
+        index = {name: i for i, name in enumerate(names)}
+        return Folds(np.array([index[g] for g in groups], dtype=np.int64), tuple(names), "group")
+    unique = sorted(set(speakers))
+    if len(unique) < 2:
+        raise ValueError(f"speaker-independent folds need at least 2 speakers, found {len(unique)}")
+    if len(unique) <= max_speakers:
+        index = {name: i for i, name in enumerate(unique)}
+        assignment = np.array([index[s] for s in speakers], dtype=np.int64)
+        return Folds(assignment, tuple(unique), "leave-one-speaker-out")
+    group_of = balanced_speaker_groups(speakers, n_groups, seed)
+    names = tuple(
+        "+".join(sorted(s for s, g in group_of.items() if g == k)) for k in range(n_groups)
+    )
+    assignment = np.array([group_of[s] for s in speakers], dtype=np.int64)
+    return Folds(assignment, names, f"{n_groups}-speaker-groups(seed={seed})")
+
+
+def standardise(
+    items: Sequence[np.ndarray],
+    keys: Sequence[str],
+    fit_mask: np.ndarray,
+    mode: Normalisation,
+    *,
+    eps: float = 1e-8,
+) -> list[np.ndarray]:
+    """Standardise each feature column to zero mean, unit variance.
+
+    :param items: per-clip arrays, each ``(frames, columns)``; 1-D items must be reshaped by the
+        caller (functionals as one row, waveforms as one column) - see :func:`as_rows`.
+    :param keys: speaker of each clip (used by ``mode="speaker"``).
+    :param fit_mask: clips whose statistics may be used in ``mode="fold"`` (the training part).
+    :param mode: ``speaker`` - per speaker, fitted on all that speaker's clips (the reference);
+        ``fold`` - one set of statistics fitted on the training part; ``none`` - unchanged.
+    """
+    if mode == "none":
+        return list(items)
+    if mode == "fold":
+        stats = _moments([items[i] for i in np.flatnonzero(fit_mask)], eps)
+        return [((x - stats[0]) / stats[1]).astype(np.float32) for x in items]
+    if mode != "speaker":
+        raise ValueError(f"unknown normalisation {mode!r}; choose one of {NORMALISATIONS}")
+    by_key: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        by_key.setdefault(key, []).append(i)
+    out: list[np.ndarray] = [None] * len(items)  # type: ignore[list-item]
+    for indices in by_key.values():
+        mean, std = _moments([items[i] for i in indices], eps)
+        for i in indices:
+            out[i] = ((items[i] - mean) / std).astype(np.float32)
+    return out
+
+
+def _moments(items: Sequence[np.ndarray], eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations over all rows of all items (float64 accumulation)."""
+    total = sum(x.shape[0] for x in items)
+    mean = sum(x.sum(axis=0, dtype=np.float64) for x in items) / total
+    var = sum(((x - mean) ** 2).sum(axis=0, dtype=np.float64) for x in items) / total
+    std = np.sqrt(var)
+    return mean, np.where(std < eps, 1.0, std)
+
+
+def as_rows(item: np.ndarray, kind: str) -> np.ndarray:
+    """Shape an item so that standardisation works per column: ``(frames, columns)``."""
+    if kind == "functionals":
+        return item.reshape(1, -1)
+    if kind == "waveform":
+        return item.reshape(-1, 1)
+    return item
+
+
+def from_rows(item: np.ndarray, kind: str) -> np.ndarray:
+    """Undo :func:`as_rows`."""
+    return item.reshape(-1) if kind in ("functionals", "waveform") else item
+
+
+def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class weights ``N / (C * n_c)`` over the classes present in ``y`` (absent classes get 0)."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(n_classes)
+    weights[present] = len(y) / (present.sum() * counts[present])
+    return weights
+
+
+def uar(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
+    """Unweighted average recall: the mean of per-class recalls over classes present in ``y_true``."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.size == 0:
+        raise ValueError("uar needs two non-empty label arrays of the same length")
+    recalls = [np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]
+    return float(np.mean(recalls))
+
+
+def cell_seed(seed: int, repeat: int, fold: int) -> int:
+    """The seed for one (repeat, fold) cell: independent of run order, so a resumed run matches."""
+    return int(np.random.SeedSequence([seed, repeat, fold]).generate_state(1)[0] % (2**31 - 1))

@@ -1,0 +1,191 @@
+"""What plugins provide: corpus, feature and model specs, the manifest, the estimator protocol.
+
+These are plain data objects. A corpus plugin registers a :class:`CorpusSpec` whose ``scan`` turns a
+directory into a :class:`Manifest`; a feature plugin registers a :class:`FeatureSpec` whose ``extract``
+maps one signal to an array; a model plugin registers a :class:`ModelSpec` whose ``create`` returns an
+:class:`Estimator` for one fold. Nothing here imports a heavy library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
+
+import numpy as np
+
+#: The shared label vocabulary: the seven basic classes first, then corpus-specific extras.
+LABELS: tuple[str, ...] = (
+    "anger",
+    "happiness",
+    "sadness",
+    "fear",
+    "surprise",
+    "disgust",
+    "neutral",
+    "boredom",
+    "calm",
+    "guilt",
+    "excitedness",
+    "pondering",
+    "helplessness",
+    "unknown",
+)
+
+FeatureKind = Literal["functionals", "sequence", "waveform"]
+FEATURE_KINDS: tuple[str, ...] = ("functionals", "sequence", "waveform")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One audio clip of a corpus, with everything the protocol needs to know about it."""
+
+    clip_id: str
+    path: Path
+    speaker: str
+    label: str
+    group: str | None = None
+    gender: str | None = None
+    language: str | None = None
+    sentence: str | None = None
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file a corpus scan saw and did not turn into a clip, with the reason."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Manifest:
+    """The clips of one corpus as found on disk, plus what the scan skipped and why."""
+
+    corpus: str
+    clips: list[Clip]
+    root: Path | None = None
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+    def labels(self) -> list[str]:
+        """Labels present, in vocabulary order (unknown labels last, sorted)."""
+        present = {clip.label for clip in self.clips}
+        known = [label for label in LABELS if label in present]
+        return known + sorted(present - set(LABELS))
+
+    def speakers(self) -> list[str]:
+        """Distinct speakers, sorted."""
+        return sorted({clip.speaker for clip in self.clips})
+
+    def label_counts(self) -> dict[str, int]:
+        """Clips per label, in vocabulary order."""
+        counts = Counter(clip.label for clip in self.clips)
+        return {label: counts[label] for label in self.labels()}
+
+    def fingerprint(self) -> str:
+        """Hash of the corpus content that matters for comparability (ids, speakers, labels, groups).
+
+        File locations are left out, so the same corpus on two machines has the same fingerprint.
+        """
+        rows = sorted((c.clip_id, c.speaker, c.label, c.group or "") for c in self.clips)
+        payload = json.dumps([self.corpus, rows], separators=(",", ":")).encode()
+        return hashlib.sha256(payload).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ExpectedContent:
+    """What a complete copy of a corpus contains, so a scan can report what is missing or extra."""
+
+    clips_per_label: Mapping[str, int]
+    speakers: int
+    sample_rate: int
+
+    @property
+    def total(self) -> int:
+        """Total number of clips expected."""
+        return sum(self.clips_per_label.values())
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    """A corpus reader.
+
+    ``scan(root)`` reads the corpus from ``root`` (``None`` only when ``needs_path`` is false) and
+    returns a :class:`Manifest`; it raises :class:`ser_core.errors.CorpusError` with the offending
+    path when the directory cannot be read as this corpus. ``fold_by`` says whether cross-validation
+    groups are speakers (the protocol's default) or the manifest's ``group`` column.
+    """
+
+    name: str
+    scan: Callable[[Path | None], Manifest]
+    description: str = ""
+    needs_path: bool = True
+    fold_by: Literal["speaker", "group"] = "speaker"
+    expected: ExpectedContent | None = None
+    version: str = ""
+    licence: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """A feature extractor.
+
+    ``extract(signal, sample_rate)`` receives 16 kHz mono float32 audio and returns float32 of shape
+    ``(dims,)`` for ``functionals``, ``(frames, dims)`` for ``sequence`` and ``(samples,)`` for
+    ``waveform``. ``params`` are the settings that change the output (they key the cache);
+    ``libraries`` names distributions whose versions change the output (also in the cache key).
+    """
+
+    name: str
+    kind: FeatureKind
+    extract: Callable[[np.ndarray, int], np.ndarray]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    libraries: tuple[str, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ModelContext:
+    """Everything a model needs to build itself for one fold of one repeat."""
+
+    n_classes: int
+    feature: FeatureSpec
+    settings: Mapping[str, Any]
+    seed: int
+
+
+class Estimator(Protocol):
+    """One trainable model instance, used for exactly one fold.
+
+    ``X`` is a list of per-clip arrays as the feature produced them (after normalisation);
+    ``y`` holds class indices ``0..n_classes-1``; ``groups`` holds each training clip's
+    cross-validation group (speaker or session), for models that tune by inner cross-validation.
+    """
+
+    def fit(self, X: Sequence[np.ndarray], y: np.ndarray, groups: np.ndarray) -> None: ...
+
+    def predict(self, X: Sequence[np.ndarray]) -> np.ndarray: ...
+
+    def parameter_count(self) -> int | None: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model architecture.
+
+    ``create(context)`` returns a fresh :class:`Estimator`. ``accepts`` lists the feature kinds the
+    model can consume; ``defaults`` are its training settings, which a benchmark entry may override
+    (the settings actually used are recorded with every result).
+    """
+
+    name: str
+    create: Callable[[ModelContext], Estimator]
+    accepts: frozenset[str]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""

@@ -1,0 +1,196 @@
+"""The benchmarks file (``benchmarks.toml``): systems, suites and corpus locations.
+
+Layout::
+
+    [defaults]                 # optional; each suite may override
+    repeats = 3
+    seed = 0
+    normalisation = "speaker"  # speaker | fold | none
+
+    [systems.svm-egemaps]      # a system = a model on a feature, with optional setting overrides
+    model = "svm"
+    feature = "egemaps"
+    settings = { inner_folds = 5 }
+
+    [corpora.emodb]            # where a corpus lives (relative paths: relative to this file)
+    path = "/data/emodb/wav"
+
+    [suites.demo]
+    corpora = ["synthetic"]
+    systems = ["svm-egemaps"]
+    repeats = 1
+    overrides = { svm-egemaps = { inner_folds = 3 } }   # per-system settings for this suite only
+
+Every error names the file and the offending key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ser_core.errors import ConfigError
+from ser_core.protocol import NORMALISATIONS
+
+DEFAULTS: dict[str, Any] = {"repeats": 3, "seed": 0, "normalisation": "speaker"}
+_TOP_KEYS = {"defaults", "systems", "corpora", "suites"}
+_SYSTEM_KEYS = {"model", "feature", "settings", "description"}
+_SUITE_KEYS = {"description", "corpora", "systems", "overrides"} | set(DEFAULTS)
+
+
+@dataclass(frozen=True)
+class System:
+    """A model on a feature, with setting overrides (applied on top of the model's defaults)."""
+
+    name: str
+    model: str
+    feature: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named grid of corpora x systems with its protocol settings."""
+
+    name: str
+    corpora: tuple[str, ...]
+    systems: tuple[System, ...]
+    repeats: int
+    seed: int
+    normalisation: str
+    description: str = ""
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def settings_for(self, system: System) -> dict[str, Any]:
+        """The system's own overrides with this suite's overrides for it on top."""
+        return {**system.settings, **self.overrides.get(system.name, {})}
+
+
+@dataclass
+class Benchmarks:
+    """A parsed, validated benchmarks file."""
+
+    path: Path
+    systems: dict[str, System]
+    suites: dict[str, Suite]
+    corpus_paths: dict[str, Path]
+
+    def suite(self, name: str) -> Suite:
+        if name not in self.suites:
+            raise ConfigError(
+                f"{self.path}: no suite {name!r}; defined suites: {', '.join(sorted(self.suites))}"
+            )
+        return self.suites[name]
+
+
+def _fail(path: Path, key: str, message: str) -> ConfigError:
+    return ConfigError(f"{path}: {key}: {message}")
+
+
+def _table(path: Path, key: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise _fail(path, key, f"expected a table, got {type(value).__name__}")
+    return value
+
+
+def _check_keys(path: Path, key: str, table: dict, allowed: set[str]) -> None:
+    for name in table:
+        if name not in allowed:
+            raise _fail(path, f"{key}.{name}", f"unknown key; allowed keys: {', '.join(sorted(allowed))}")
+
+
+def _names(path: Path, key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise _fail(path, key, "expected a non-empty list of names")
+    return tuple(value)
+
+
+def _protocol(path: Path, key: str, table: dict, base: dict[str, Any]) -> dict[str, Any]:
+    values = {name: table.get(name, base[name]) for name in DEFAULTS}
+    for name in ("repeats", "seed"):
+        value = values[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "repeats" else 0):
+            raise _fail(path, f"{key}.{name}", f"expected a {'positive' if name == 'repeats' else 'non-negative'} integer, got {value!r}")
+    if values["normalisation"] not in NORMALISATIONS:
+        raise _fail(
+            path, f"{key}.normalisation", f"expected one of {', '.join(NORMALISATIONS)}, got {values['normalisation']!r}"
+        )
+    return values
+
+
+def load_benchmarks(path: str | Path) -> Benchmarks:
+    """Parse and validate a benchmarks file; raises :class:`ConfigError` naming the offending key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found. Run serbench from the project root, or pass --config PATH "
+            "(or set SERBENCH_CONFIG)."
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    _check_keys(path, "(top level)", raw, _TOP_KEYS)
+    defaults_table = _table(path, "defaults", raw.get("defaults", {}))
+    _check_keys(path, "defaults", defaults_table, set(DEFAULTS))
+    base = _protocol(path, "defaults", defaults_table, DEFAULTS)
+
+    systems: dict[str, System] = {}
+    for name, entry in _table(path, "systems", raw.get("systems", {})).items():
+        key = f"systems.{name}"
+        entry = _table(path, key, entry)
+        _check_keys(path, key, entry, _SYSTEM_KEYS)
+        for required in ("model", "feature"):
+            if not isinstance(entry.get(required), str):
+                raise _fail(path, f"{key}.{required}", "required; expected a name (string)")
+        systems[name] = System(
+            name,
+            entry["model"],
+            entry["feature"],
+            dict(_table(path, f"{key}.settings", entry.get("settings", {}))),
+            str(entry.get("description", "")),
+        )
+
+    corpus_paths: dict[str, Path] = {}
+    for name, entry in _table(path, "corpora", raw.get("corpora", {})).items():
+        entry = _table(path, f"corpora.{name}", entry)
+        _check_keys(path, f"corpora.{name}", entry, {"path"})
+        if not isinstance(entry.get("path"), str):
+            raise _fail(path, f"corpora.{name}.path", "required; expected a directory (string)")
+        location = Path(entry["path"]).expanduser()
+        corpus_paths[name] = location if location.is_absolute() else path.parent / location
+
+    suites: dict[str, Suite] = {}
+    for name, entry in _table(path, "suites", raw.get("suites", {})).items():
+        key = f"suites.{name}"
+        entry = _table(path, key, entry)
+        _check_keys(path, key, entry, _SUITE_KEYS)
+        corpora = _names(path, f"{key}.corpora", entry.get("corpora"))
+        system_names = _names(path, f"{key}.systems", entry.get("systems"))
+        for i, system in enumerate(system_names):
+            if system not in systems:
+                raise _fail(
+                    path,
+                    f"{key}.systems[{i}]",
+                    f"unknown system {system!r}; defined systems: {', '.join(sorted(systems)) or '(none)'}",
+                )
+        overrides = _table(path, f"{key}.overrides", entry.get("overrides", {}))
+        for system, settings in overrides.items():
+            if system not in system_names:
+                raise _fail(path, f"{key}.overrides.{system}", "not one of this suite's systems")
+            _table(path, f"{key}.overrides.{system}", settings)
+        protocol = _protocol(path, key, entry, base)
+        suites[name] = Suite(
+            name=name,
+            corpora=corpora,
+            systems=tuple(systems[s] for s in system_names),
+            description=str(entry.get("description", "")),
+            overrides={k: dict(v) for k, v in overrides.items()},
+            **protocol,
+        )
+    if not suites:
+        raise _fail(path, "suites", "no suites defined; add at least one [suites.NAME] table")
+    return Benchmarks(path, systems, suites, corpus_paths)
