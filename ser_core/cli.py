@@ -7,19 +7,18 @@ librosa are only imported when a feature is extracted or a model trained. Every
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ser_core import config as paths
-from ser_core.errors import ConfigError, SerbenchError
+from ser_core.cli_common import console, err_console, friendly_errors
+from ser_core.errors import ConfigError
 
 app = typer.Typer(
     help="serbench: a benchmark harness for speech emotion recognition.",
@@ -27,32 +26,14 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
 )
-cache_app = typer.Typer(help="Inspect or clear the feature cache.", no_args_is_help=True)
-app.add_typer(cache_app, name="cache")
-
-console = Console()
-err_console = Console(stderr=True)
 
 ConfigOption = Annotated[
-    Optional[Path], typer.Option("--config", "-c", help="Benchmarks file [default: $SERBENCH_CONFIG or ./benchmarks.toml].")
+    Optional[Path],
+    typer.Option("--config", "-c", help="Benchmarks file [default: $SERBENCH_CONFIG or ./benchmarks.toml]."),
 ]
 DbOption = Annotated[
     Optional[Path], typer.Option("--db", help="Results database [default: $SERBENCH_DB or ./serbench.db].")
 ]
-
-
-def friendly_errors(command):
-    """Turn expected errors into a message and exit status 2."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except SerbenchError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 @app.command("list")
@@ -203,27 +184,18 @@ def show_leaderboard(
         _print_leaderboard(store, corpus, system)
 
 
-@cache_app.command("list")
-def cache_list() -> None:
-    """List cached feature tables with their size."""
-    from ser_core.features import cached_tables
+def _add_command_groups() -> None:
+    from ser_core.cli_corpus import corpus_app
+    from ser_core.cli_features import cache_app, features_app
+    from ser_core.cli_models import models_app
 
-    entries = cached_tables()
-    table = Table("feature", "file", "size (MB)", title=f"feature cache in {paths.cache_dir()}")
-    for entry in entries:
-        table.add_row(entry["feature"], entry["file"], f"{entry['bytes'] / 1e6:.2f}")
-    console.print(table)
-    console.print(f"{len(entries)} tables, {sum(e['bytes'] for e in entries) / 1e6:.2f} MB")
+    app.add_typer(corpus_app, name="corpus")
+    app.add_typer(features_app, name="features")
+    app.add_typer(cache_app, name="cache")
+    app.add_typer(models_app, name="models")
 
 
-@cache_app.command("clear")
-def cache_clear(
-    feature: Annotated[Optional[str], typer.Option(help="Only this feature's tables.")] = None,
-) -> None:
-    """Delete cached feature tables (they are rebuilt on demand)."""
-    from ser_core.features import clear_cache
-
-    console.print(f"removed {clear_cache(feature)} cached tables")
+_add_command_groups()
 
 
 def main() -> None:

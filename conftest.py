@@ -1,0 +1,25 @@
+"""Test-wide isolation: caches and results go to a temporary directory, never the user's."""
+
+import os
+import tempfile
+
+import pytest
+
+
+def pytest_configure(config):
+    root = tempfile.mkdtemp(prefix="serbench-tests-")
+    os.environ["SERBENCH_CACHE_DIR"] = os.path.join(root, "cache")
+    os.environ["SERBENCH_DB"] = os.path.join(root, "serbench.db")
+    os.environ.pop("SERBENCH_STRICT_PLUGINS", None)
+
+
+EMODB = os.path.join(os.path.dirname(__file__), "..", "shared", "data", "emodb", "wav")
+
+
+@pytest.fixture(scope="session")
+def emodb_dir():
+    """The real EMO-DB clips, or a skip saying where they were looked for."""
+    path = os.path.abspath(os.environ.get("SERBENCH_EMODB", EMODB))
+    if not os.path.isdir(path) or not any(name.endswith(".wav") for name in os.listdir(path)):
+        pytest.skip(f"EMO-DB not found at {path} (set SERBENCH_EMODB to its wav/ directory)")
+    return path
