@@ -11,11 +11,11 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 from ser_core.errors import CorpusError
 from ser_core.plugins import Registered
-from ser_core.specs import LABELS, Manifest
+from ser_core.specs import LABELS, Clip, Manifest, SkippedFile
 
 
 def env_var(name: str) -> str:
@@ -76,3 +76,42 @@ def validate(manifest: Manifest, *, fold_by: str = "speaker") -> None:
         groupless = [c for c in manifest.clips if not c.group]
         if groupless:
             raise CorpusError(f"{where}: folds use CV groups but {groupless[0].path} has none.")
+
+
+#: What a corpus plugin's ``parse`` returns for one file: a clip, or the reason it was skipped.
+ParseResult = Clip | str
+
+AUDIO_SUFFIXES = (".wav",)
+
+
+def scan_files(
+    corpus: str,
+    root: Path,
+    parse: Callable[[Path], ParseResult],
+    *,
+    suffixes: tuple[str, ...] = AUDIO_SUFFIXES,
+) -> Manifest:
+    """Walk ``root`` (recursively, in sorted order) and turn each audio file into a clip.
+
+    ``parse(path)`` returns a :class:`Clip`, or a string saying why the file is not one of the
+    corpus's clips (an excluded emotion, a name that breaks the convention); every such file and
+    every file without one of ``suffixes`` is listed in the manifest's ``skipped``, never dropped
+    silently.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusError(f"corpus {corpus!r}: {root} is not a directory.")
+    clips: list[Clip] = []
+    skipped: list[SkippedFile] = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.name.startswith("."):
+            continue
+        if path.suffix.lower() not in suffixes:
+            skipped.append(SkippedFile(str(path), f"not an audio file ({', '.join(suffixes)})"))
+            continue
+        result = parse(path)
+        if isinstance(result, Clip):
+            clips.append(result)
+        else:
+            skipped.append(SkippedFile(str(path), result))
+    return Manifest(corpus, clips, root=root, skipped=skipped)
