@@ -1,0 +1,193 @@
+"""The data flow end to end with cheap in-process plugins: results, failures, resume, leaderboard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ser_core import CorpusSpec, FeatureSpec, ModelSpec, hookimpl, leaderboard
+from ser_core.plugins import load_registry
+from ser_core.results import ResultStore
+from ser_core.runner import Reporter, Runner
+from ser_core.suites import Suite, System
+
+
+def loudness_and_brightness(signal: np.ndarray, rate: int) -> np.ndarray:
+    """Three functionals: log RMS, zero-crossing rate, spectral centroid (Hz)."""
+    spectrum = np.abs(np.fft.rfft(signal))
+    freqs = np.fft.rfftfreq(len(signal), 1 / rate)
+    return np.array(
+        [
+            np.log(np.sqrt(np.mean(signal**2)) + 1e-9),
+            np.mean(np.abs(np.diff(np.sign(signal)))) / 2,
+            (spectrum * freqs).sum() / (spectrum.sum() + 1e-9),
+        ],
+        dtype=np.float32,
+    )
+
+
+INTERRUPT_AT: dict[str, int] = {}
+
+
+class NearestCentroid:
+    """Class centroids from a random 80% of the training clips (so the seed matters)."""
+
+    def __init__(self, context):
+        self.settings = context.settings
+        self.centroids = None
+
+    def fit(self, X, y, groups):
+        if self.settings["fail_group"] and self.settings["fail_group"] not in set(groups):
+            raise ValueError("cannot train without " + self.settings["fail_group"])
+        if INTERRUPT_AT.get("count") == 0:
+            raise KeyboardInterrupt
+        if "count" in INTERRUPT_AT:
+            INTERRUPT_AT["count"] -= 1
+        X = np.stack(X)
+        keep = np.random.rand(len(y)) < 0.8
+        self.centroids = np.stack([X[keep & (y == c)].mean(axis=0) for c in np.unique(y)])
+
+    def predict(self, X):
+        X = np.stack(X)
+        return np.argmin(((X[:, None, :] - self.centroids[None]) ** 2).sum(-1), axis=1)
+
+    def parameter_count(self):
+        return int(self.centroids.size)
+
+    def describe(self):
+        return {"centroids": self.centroids.shape[0]}
+
+
+class Plugin:
+    def __init__(self, manifest):
+        self.manifest = manifest
+
+    @hookimpl
+    def register_corpora(self, register):
+        register(CorpusSpec("tiny", scan=lambda root: self.manifest, needs_path=False))
+
+    @hookimpl
+    def register_features(self, register):
+        register(FeatureSpec("lb", "functionals", extract=loudness_and_brightness))
+
+    @hookimpl
+    def register_models(self, register):
+        register(ModelSpec("centroid", create=NearestCentroid, accepts=frozenset({"functionals"}),
+                           defaults={"fail_group": ""}))
+
+
+def make_suite(**overrides) -> Suite:
+    system = System("centroid-lb", "centroid", "lb")
+    fields = dict(name="t", corpora=("tiny",), systems=(system,), repeats=2, seed=1, normalisation="speaker")
+    fields.update(overrides)
+    return Suite(**fields)
+
+
+@pytest.fixture
+def registry(synthetic_manifest):
+    return load_registry([("tiny", Plugin(synthetic_manifest))], use_entry_points=False)
+
+
+def run(registry, db, suite=None):
+    with ResultStore(db) as store:
+        report = Runner(registry, store, workers=0).run(suite or make_suite())
+        cells = list(store.cells())
+        entries = leaderboard.compute(store)
+    return report, cells, entries
+
+
+def test_a_suite_stores_one_cell_per_repeat_and_fold(registry, tmp_path, synthetic_manifest):
+    report, cells, entries = run(registry, tmp_path / "r.db")
+    speakers = synthetic_manifest.speakers()
+    assert report.ok and report.computed == 2 * len(speakers)
+    assert {(c.key.repeat, c.key.fold) for c in cells} == {(r, f) for r in range(2) for f in range(len(speakers))}
+    cell = cells[0]
+    assert cell.labels == ["anger", "happiness", "sadness", "neutral"]
+    test_ids = cell.predictions["clip_ids"]
+    fold_speaker = cell.provenance["fold_name"]
+    assert all(cid.startswith(fold_speaker) for cid in test_ids), "the test part is one speaker"
+    prov = cell.provenance
+    assert prov["seeds"]["suite"] == 1 and isinstance(prov["seeds"]["cell"], int)
+    assert prov["folds"]["method"] == "leave-one-speaker-out"
+    assert prov["manifest_hash"] == synthetic_manifest.fingerprint()
+    assert prov["parameter_count"] == 12 and prov["settings"] == {"fail_group": ""}
+    (entry,) = entries
+    assert entry.complete and entry.repeats_complete == 2 and entry.n_folds == len(speakers)
+    per_repeat = [np.mean([c.uar for c in cells if c.key.repeat == r]) for r in range(2)]
+    assert entry.uar_mean == pytest.approx(np.mean(per_repeat))
+    assert entry.uar_std == pytest.approx(np.std(per_repeat))
+    assert entry.uar_mean > 0.4, "prosodic functionals separate the synthetic classes above chance (0.25)"
+
+
+def test_a_second_run_computes_nothing(registry, tmp_path):
+    run(registry, tmp_path / "r.db")
+    report, _, _ = run(registry, tmp_path / "r.db")
+    assert report.computed == 0 and report.resumed == 8
+
+
+def test_a_failing_cell_is_recorded_and_the_run_goes_on(registry, tmp_path, synthetic_manifest):
+    first = synthetic_manifest.speakers()[0]
+    system = System("centroid-lb", "centroid", "lb", settings={"fail_group": first})
+    report, cells, entries = run(registry, tmp_path / "r.db", make_suite(systems=(system,), repeats=1))
+    failed = [c for c in cells if c.status == "failed"]
+    assert len(failed) == 1 and failed[0].provenance["fold_name"] == first
+    assert "cannot train without" in failed[0].error
+    assert report.computed == 3 and len(report.failed) == 1
+    assert entries[0].uar_mean is None and "1 failed" in leaderboard.format_cell(entries[0])
+
+
+def test_an_interrupted_run_resumes_to_the_uninterrupted_result(registry, tmp_path):
+    _, reference, _ = run(registry, tmp_path / "reference.db")
+    INTERRUPT_AT["count"] = 3
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(registry, tmp_path / "resumed.db")
+    finally:
+        INTERRUPT_AT.clear()
+    with ResultStore(tmp_path / "resumed.db") as store:
+        assert len(list(store.cells())) == 3, "finished cells survive the interrupt"
+    report, resumed, _ = run(registry, tmp_path / "resumed.db")
+    assert report.computed == 5 and report.resumed == 3
+    assert [(c.key, c.uar, c.predictions) for c in resumed] == [
+        (c.key, c.uar, c.predictions) for c in reference
+    ]
+
+
+def test_changed_settings_never_mix_with_old_results(registry, tmp_path):
+    run(registry, tmp_path / "r.db", make_suite(repeats=1))
+    _, _, entries = run(registry, tmp_path / "r.db", make_suite(repeats=1, normalisation="none"))
+    assert len(entries) == 2 and len({e.config_hash for e in entries}) == 2
+    names = leaderboard.column_names(entries)
+    assert len(set(names.values())) == 2, "incomparable results get separate columns"
+
+
+def test_a_model_that_cannot_take_the_feature_is_skipped_with_a_reason(synthetic_manifest, tmp_path):
+    class Seq:
+        @hookimpl
+        def register_models(self, register):
+            register(ModelSpec("seqmodel", create=NearestCentroid, accepts=frozenset({"sequence"})))
+
+    registry = load_registry([("tiny", Plugin(synthetic_manifest)), ("seq", Seq())], use_entry_points=False)
+    suite = make_suite(systems=(System("bad", "seqmodel", "lb"),), repeats=1)
+    notes = []
+
+    class Notes(Reporter):
+        def note(self, message):
+            notes.append(message)
+
+    with ResultStore(tmp_path / "r.db") as store:
+        report = Runner(registry, store, workers=0, reporter=Notes()).run(suite)
+    assert not report.ok and "accepts ['sequence']" in report.skipped[0][1]
+    assert notes and "skipped bad on tiny" in notes[0]
+
+
+def test_a_corpus_without_a_location_is_skipped_not_fatal(synthetic_manifest, tmp_path):
+    class NeedsPath:
+        @hookimpl
+        def register_corpora(self, register):
+            register(CorpusSpec("faraway", scan=lambda root: None))
+
+    registry = load_registry([("tiny", Plugin(synthetic_manifest)), ("far", NeedsPath())], use_entry_points=False)
+    report, cells, _ = run(registry, tmp_path / "r.db", make_suite(corpora=("faraway", "tiny"), repeats=1))
+    assert report.skipped[0][0] == "corpus faraway" and "SERBENCH_CORPUS_FARAWAY" in report.skipped[0][1]
+    assert len(cells) == 4, "the other corpus still ran"
