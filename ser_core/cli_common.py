@@ -10,7 +10,7 @@ from rich.console import Console
 from ser_core.errors import SerbenchError
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # never break a path in an error
 
 
 def friendly_errors(command):

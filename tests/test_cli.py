@@ -1,0 +1,104 @@
+"""The command line, run as a user runs it: in a subprocess, from the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import BROKEN_PLUGIN, write_distribution
+
+SERBENCH = [sys.executable, "-m", "ser_core.cli"]
+
+
+def serbench(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*SERBENCH, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def broken_env(tmp_path_factory):
+    """Environment in which a plugin that fails to import is installed."""
+    site = write_distribution(tmp_path_factory.mktemp("broken-site"), BROKEN_PLUGIN["dist"], "1.0",
+                              BROKEN_PLUGIN["entry_points"], BROKEN_PLUGIN["modules"])
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    return env
+
+
+def test_help_and_list_do_not_import_heavy_libraries():
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from ser_core.cli import app\n"
+        "for args in (['--help'], ['list'], ['list', '--json'], ['run', '--help']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "heavy = ('tensorflow', 'keras', 'opensmile', 'librosa', 'sklearn', 'torch')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_list_shows_every_plugin_and_the_broken_one(broken_env):
+    out = serbench("list", "--json", env=broken_env)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    by_name = {(r["kind"], r["name"]): r for r in rows}
+    assert by_name[("corpus", "synthetic")]["distribution"] == "ser-core"
+    assert by_name[("model", "svm")]["status"] == "ok"
+    broken = by_name[("plugin", "broken")]
+    assert broken["status"] == "broken" and "no_such_dependency_for_serbench_tests" in broken["error"]
+    assert set(rows[0]) == {"kind", "name", "distribution", "version", "status", "error"}
+    table = serbench("list", env=broken_env)
+    assert table.returncode == 0 and "broken" in table.stdout
+
+
+DEMO_ONLY_SVM = """
+[systems.svm-egemaps]
+model = "svm"
+feature = "egemaps"
+
+[suites.demo]
+corpora = ["synthetic"]
+systems = ["svm-egemaps"]
+repeats = 1
+"""
+
+
+def test_run_on_the_synthetic_corpus_with_a_broken_plugin_installed(tmp_path, broken_env):
+    config = tmp_path / "benchmarks.toml"
+    config.write_text(DEMO_ONLY_SVM)
+    db = tmp_path / "results.db"
+    out = serbench("run", "--config", str(config), "--db", str(db), env=broken_env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "plugin broken is broken" in out.stderr
+    assert "synthetic" in out.stdout and "svm-egemaps" in out.stdout
+    with sqlite3.connect(db) as con:
+        rows = con.execute("SELECT fold, uar, status FROM cells").fetchall()
+    assert len(rows) == 8 and all(status == "ok" for _, _, status in rows)
+    mean = sum(u for _, u, _ in rows) / len(rows)
+    assert 0.5 < mean < 0.99, f"well above chance (0.25), below perfect: {mean:.3f}"
+    again = serbench("leaderboard", "--db", str(db))
+    assert again.returncode == 0 and f"{100 * mean:.1f}" in again.stdout
+    rerun = serbench("run", "--config", str(config), "--db", str(db))
+    assert "0 cells computed, 8 already stored" in rerun.stdout
+
+
+def test_bad_input_gives_a_message_not_a_traceback(tmp_path):
+    config = tmp_path / "benchmarks.toml"
+    config.write_text(DEMO_ONLY_SVM.replace("repeats = 1", "repeats = 'x'"))
+    out = serbench("run", "--config", str(config), "--db", str(tmp_path / "r.db"))
+    assert out.returncode == 2
+    assert "suites.demo.repeats" in out.stderr and "Traceback" not in out.stderr
+    missing = serbench("run", "--config", str(tmp_path / "absent.toml"))
+    assert missing.returncode == 2 and "file not found" in missing.stderr
+    nodb = serbench("leaderboard", "--db", str(tmp_path / "none.db"))
+    assert nodb.returncode == 2 and "no results database" in nodb.stderr
+    bad_path = serbench("run", "--config", str(config), "--corpus-path", "oops")
+    assert bad_path.returncode == 2
