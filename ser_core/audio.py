@@ -1,12 +1,16 @@
 """Audio loading in one place: any file the corpora ship comes out as 16 kHz mono float32.
 
-Channels are averaged and other sample rates resampled with soxr (high quality). Decoding is by
-content, so AIFF-C data in a file named ``.wav`` loads too. Failures raise :class:`AudioError`
-naming the file.
+Files are decoded by content, never by name: libsndfile (through soundfile) reads WAV, AIFF and
+AIFF-C (also when such data sits in a file named ``.wav``, as in TESS), FLAC, OGG and MP3 at any
+sample rate and channel count; containers it cannot open (the ``.avi`` videos of eNTERFACE, ``.mp4``)
+are read through FFmpeg's libraries (PyAV, imported only then). Channels are averaged and other
+sample rates (24.414, 44.1, 48, 96 kHz, ...) resampled with soxr at high quality. Every failure raises
+:class:`AudioError` naming the file and saying what to do.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,31 +24,133 @@ class AudioError(SerbenchError):
     """A file that cannot be decoded, or holds no samples."""
 
 
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Read ``path`` as mono float32 at ``sample_rate``."""
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file's header says: native sample rate, channel count, duration and container."""
+
+    sample_rate: int
+    channels: int
+    duration: float
+    container: str
+
+
+def _check_not_empty(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise AudioError(f"{path}: file not found. Re-scan the corpus or restore the file.") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot be read ({exc}). Check its permissions.") from exc
+    if size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes). Replace it with a complete copy or remove it.")
+
+
+def _read_native(path: Path) -> tuple[np.ndarray, int]:
+    """``(samples x channels float32, native rate)``, trying libsndfile first, then FFmpeg."""
     import soundfile
 
-    path = Path(path)
     try:
-        data, native_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:  # libsndfile raises several types; all mean "cannot decode"
-        raise AudioError(f"{path}: cannot decode audio ({exc}). Check the file is complete audio.") from exc
+        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        return data, int(rate)
+    except Exception as sndfile_exc:  # libsndfile raises several types; all mean "cannot decode"
+        try:
+            return _read_with_ffmpeg(path)
+        except _NoFFmpeg:
+            raise AudioError(
+                f"{path}: cannot decode audio ({sndfile_exc}). Check the file is complete audio; for "
+                "video containers install PyAV (`pip install av`)."
+            ) from sndfile_exc
+        except Exception as exc:
+            raise AudioError(
+                f"{path}: cannot decode audio (libsndfile: {sndfile_exc}; FFmpeg: {exc}). Check the "
+                "file is complete audio, or replace it with a fresh copy from the corpus distribution."
+            ) from exc
+
+
+class _NoFFmpeg(Exception):
+    """PyAV is not installed."""
+
+
+def _read_with_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    try:
+        import av
+    except ImportError as exc:
+        raise _NoFFmpeg() from exc
+    with av.open(str(path)) as container:
+        streams = container.streams.audio
+        if not streams:
+            raise ValueError("the file has no audio track")
+        stream = streams[0]
+        rate = int(stream.rate or stream.codec_context.sample_rate)
+        resampler = av.AudioResampler(format="fltp", layout=stream.layout.name, rate=rate)
+        chunks = []
+        for frame in container.decode(stream):
+            for converted in resampler.resample(frame):
+                chunks.append(converted.to_ndarray())
+        for converted in resampler.resample(None):
+            chunks.append(converted.to_ndarray())
+    if not chunks:
+        return np.zeros((0, 1), dtype=np.float32), rate
+    return np.concatenate(chunks, axis=1).T.astype(np.float32, copy=False), rate
+
+
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read ``path`` as mono float32 at ``sample_rate`` (channels averaged, resampled with soxr HQ)."""
+    path = Path(path)
+    _check_not_empty(path)
+    data, native_rate = _read_native(path)
     if data.shape[0] == 0:
         raise AudioError(f"{path}: the file holds no audio samples (zero length). Replace or remove it.")
-    signal = data.mean(axis=1)
+    signal = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
     if native_rate != sample_rate:
         import soxr
 
         signal = soxr.resample(signal, native_rate, sample_rate, quality="HQ")
-    return np.ascontiguousarray(signal, dtype=np.float32)
+    signal = np.ascontiguousarray(signal, dtype=np.float32)
+    if not np.isfinite(signal).all():
+        raise AudioError(f"{path}: the decoded audio holds NaN or infinite values. Replace the file.")
+    return signal
 
 
-def audio_info(path: str | Path) -> tuple[int, float]:
-    """``(native sample rate, duration in seconds)`` of ``path`` without decoding it all."""
+def audio_info(path: str | Path) -> AudioInfo:
+    """The header of ``path`` (sample rate, channels, duration, container) without decoding it all."""
     import soundfile
 
+    path = Path(path)
+    _check_not_empty(path)
     try:
         info = soundfile.info(str(path))
-    except Exception as exc:
-        raise AudioError(f"{path}: cannot read audio header ({exc}).") from exc
-    return int(info.samplerate), float(info.duration)
+        return AudioInfo(int(info.samplerate), int(info.channels), float(info.duration), str(info.format))
+    except Exception as sndfile_exc:
+        try:
+            return _info_with_ffmpeg(path)
+        except _NoFFmpeg:
+            raise AudioError(
+                f"{path}: cannot read the audio header ({sndfile_exc}). Check the file is complete audio."
+            ) from sndfile_exc
+        except Exception as exc:
+            raise AudioError(
+                f"{path}: cannot read the audio header (libsndfile: {sndfile_exc}; FFmpeg: {exc}). "
+                "Check the file is complete audio."
+            ) from exc
+
+
+def _info_with_ffmpeg(path: Path) -> AudioInfo:
+    try:
+        import av
+    except ImportError as exc:
+        raise _NoFFmpeg() from exc
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise ValueError("the file has no audio track")
+        stream = container.streams.audio[0]
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        else:
+            duration = float(container.duration or 0) / 1_000_000
+        return AudioInfo(
+            int(stream.rate or stream.codec_context.sample_rate),
+            int(stream.channels or stream.codec_context.channels),
+            duration,
+            container.format.name.upper(),
+        )

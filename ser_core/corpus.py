@@ -2,7 +2,12 @@
 
 A corpus directory comes from (first match wins) a ``--corpus-path NAME=DIR`` option, the
 ``[corpora.NAME] path`` entry of ``benchmarks.toml``, or the environment variable
-``SERBENCH_CORPUS_<NAME>`` (name upper-cased, non-alphanumerics as ``_``).
+``SERBENCH_CORPUS_<NAME>`` (name upper-cased, non-alphanumerics as ``_``). Corpus plugins that read
+file-name conventions build on :func:`scan_files` (the shared walker), :class:`NamingConvention` (a
+pattern plus a table of label codes) and :func:`filename_corpus`; every file a scan does not turn
+into a clip is kept in ``Manifest.skipped`` with its reason, exclusions made by the protocol marked
+with :func:`excluded`. :func:`inspect` compares what a scan found with the plugin's
+:class:`~ser_core.specs.ExpectedContent` and reads every clip's audio header, for ``serbench corpus info``.
 """
 
 from __future__ import annotations
@@ -10,12 +15,13 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Literal, Mapping
 
 from ser_core.errors import CorpusError
 from ser_core.plugins import Registered
-from ser_core.specs import LABELS, Clip, Manifest, SkippedFile
+from ser_core.specs import LABELS, Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
 
 
 def env_var(name: str) -> str:
@@ -30,7 +36,7 @@ def locate(name: str, needs_path: bool, *sources: Mapping[str, Path]) -> Path | 
         if name in source:
             return Path(source[name])
     if os.environ.get(env_var(name)):
-        return Path(os.environ[env_var(name)])
+        return Path(os.environ[env_var(name)]).expanduser()
     if needs_path:
         raise CorpusError(
             f"corpus {name!r}: no directory configured. Pass --corpus-path {name}=DIR, add "
@@ -41,12 +47,12 @@ def locate(name: str, needs_path: bool, *sources: Mapping[str, Path]) -> Path | 
 
 def scan(corpus: Registered, root: Path | None) -> Manifest:
     """Run the corpus plugin's scan on ``root`` and validate what it returns."""
-    if root is not None and not root.is_dir():
+    if root is not None and not Path(root).exists():
         raise CorpusError(
-            f"corpus {corpus.name!r}: {root} is not a directory. Point the corpus location at the "
+            f"corpus {corpus.name!r}: {root} does not exist. Point the corpus location at the "
             "unpacked corpus."
         )
-    manifest = corpus.spec.scan(root)
+    manifest = corpus.spec.scan(Path(root) if root is not None else None)
     validate(manifest, fold_by=corpus.spec.fold_by)
     return manifest
 
@@ -55,13 +61,24 @@ def validate(manifest: Manifest, *, fold_by: str = "speaker") -> None:
     """Refuse manifests the protocol cannot use, naming the offending clips."""
     where = f"corpus {manifest.corpus!r}" + (f" at {manifest.root}" if manifest.root else "")
     if not manifest.clips:
+        if not manifest.skipped:
+            raise CorpusError(
+                f"{where}: no clips found, the directory holds no files. Check the path points at the "
+                "corpus as its owners distribute it (see docs/corpora.md)."
+            )
+        examples = "; ".join(f"{s.path}: {s.reason}" for s in manifest.skipped[:3])
         raise CorpusError(
-            f"{where}: no clips found ({len(manifest.skipped)} files skipped). Check the path points "
-            "at the corpus as its owners distribute it."
+            f"{where}: no clips found; all {len(manifest.skipped)} files were skipped (e.g. {examples}). "
+            "Check the path points at this corpus as its owners distribute it (see docs/corpora.md)."
         )
-    duplicates = [cid for cid, n in Counter(c.clip_id for c in manifest.clips).items() if n > 1]
-    if duplicates:
-        raise CorpusError(f"{where}: duplicate clip ids {duplicates[:5]}; each clip must appear once.")
+    seen: dict[str, Path] = {}
+    for clip in manifest.clips:
+        if clip.clip_id in seen:
+            raise CorpusError(
+                f"{where}: duplicate clip id {clip.clip_id!r} ({seen[clip.clip_id]} and {clip.path}); "
+                "each clip must appear once. Remove the extra copy."
+            )
+        seen[clip.clip_id] = clip.path
     unknown = sorted({c.label for c in manifest.clips} - set(LABELS))
     if unknown:
         example = next(c for c in manifest.clips if c.label == unknown[0])
@@ -83,6 +100,27 @@ ParseResult = Clip | str
 
 AUDIO_SUFFIXES = (".wav",)
 
+#: Skip reasons starting with this are exclusions the reference protocol makes on purpose (the
+#: silent CREMA-D clip, ShEMO fear): they are listed, but they are not a mismatch.
+EXCLUDED = "excluded: "
+#: Skip reason of files whose suffix is not one of the corpus's audio suffixes.
+NOT_AUDIO = "not an audio file"
+
+
+def excluded(reason: str) -> str:
+    """A skip reason marking a file the reference protocol leaves out on purpose."""
+    return EXCLUDED + reason
+
+
+def skip_kind(skipped: SkippedFile) -> Literal["excluded", "not audio", "problem"]:
+    """Whether a skipped file is a planned exclusion, an unrelated (non-audio) file, or a problem
+    (a misnamed file, an unknown label code) that makes the directory differ from the corpus."""
+    if skipped.reason.startswith(EXCLUDED):
+        return "excluded"
+    if skipped.reason.startswith(NOT_AUDIO):
+        return "not audio"
+    return "problem"
+
 
 def scan_files(
     corpus: str,
@@ -96,22 +134,270 @@ def scan_files(
     ``parse(path)`` returns a :class:`Clip`, or a string saying why the file is not one of the
     corpus's clips (an excluded emotion, a name that breaks the convention); every such file and
     every file without one of ``suffixes`` is listed in the manifest's ``skipped``, never dropped
-    silently.
+    silently. Hidden files (names starting with ``.``, e.g. macOS ``._x.wav`` forks) are not
+    corpus files and are passed over. Two files giving the same clip id raise
+    :class:`CorpusError` naming both, as no scan can tell which copy is right.
     """
     root = Path(root)
     if not root.is_dir():
-        raise CorpusError(f"corpus {corpus!r}: {root} is not a directory.")
+        raise CorpusError(
+            f"corpus {corpus!r}: {root} is not a directory. Point the corpus location at the "
+            "directory of the unpacked corpus."
+        )
     clips: list[Clip] = []
     skipped: list[SkippedFile] = []
+    seen: dict[str, Path] = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.name.startswith("."):
+        if any(part.startswith(".") for part in path.relative_to(root).parts):
             continue
         if path.suffix.lower() not in suffixes:
-            skipped.append(SkippedFile(str(path), f"not an audio file ({', '.join(suffixes)})"))
+            skipped.append(SkippedFile(str(path), f"{NOT_AUDIO} ({', '.join(suffixes)})"))
             continue
         result = parse(path)
         if isinstance(result, Clip):
+            if result.clip_id in seen:
+                raise CorpusError(
+                    f"corpus {corpus!r}: clip {result.clip_id!r} appears twice, as {seen[result.clip_id]} "
+                    f"and {path}. Remove one copy, or point the location at only one of the folders."
+                )
+            seen[result.clip_id] = path
             clips.append(result)
         else:
             skipped.append(SkippedFile(str(path), result))
     return Manifest(corpus, clips, root=root, skipped=skipped)
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """A file name that follows its corpus's convention: the pattern's named fields and the label."""
+
+    fields: Mapping[str, str]
+    label: str
+
+    def __getitem__(self, key: str) -> str:
+        return self.fields[key]
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        """The field ``key``, or ``default`` when the pattern has no such field or it did not match."""
+        value = self.fields.get(key)
+        return default if value is None else value
+
+
+@dataclass(frozen=True)
+class NamingConvention:
+    """How a corpus names its files: a pattern on the file stem and a table of label codes.
+
+    ``pattern`` must match the whole stem and capture the label code in the named group ``code``
+    (other named groups, e.g. ``speaker``, come back in :class:`NameMatch`). ``labels`` maps codes
+    to the shared vocabulary; ``excluded`` maps codes the reference study leaves out to the reason.
+    A code in neither table is never guessed: the file is skipped with a reason naming the code.
+    ``fold_case`` compares codes lower-cased.
+    """
+
+    pattern: str
+    example: str
+    labels: Mapping[str, str]
+    excluded: Mapping[str, str] = field(default_factory=dict)
+    fold_case: bool = False
+
+    def __post_init__(self) -> None:
+        compiled = re.compile(self.pattern)
+        if "code" not in compiled.groupindex:
+            raise ValueError(f"naming pattern {self.pattern!r} has no (?P<code>...) group")
+        unknown = sorted(set(self.labels.values()) - set(LABELS))
+        if unknown:
+            raise ValueError(f"labels {unknown} are not in the shared vocabulary")
+        if not compiled.fullmatch(self.example):
+            raise ValueError(f"the example {self.example!r} does not match {self.pattern!r}")
+
+    def match(self, stem: str) -> NameMatch | str:
+        """The fields and label of a file stem, or the reason the file is skipped."""
+        found = re.fullmatch(self.pattern, stem)
+        if found is None:
+            return f"name does not follow the corpus convention (expected a name like {self.example!r})"
+        fields = {k: v for k, v in found.groupdict().items() if v is not None}
+        code = fields["code"].lower() if self.fold_case else fields["code"]
+        if code in self.excluded:
+            return excluded(f"{self.excluded[code]} (code {code!r})")
+        if code not in self.labels:
+            known = ", ".join(sorted(self.labels))
+            return f"unknown emotion code {code!r} (known codes: {known}); not guessed, file left out"
+        return NameMatch(fields, self.labels[code])
+
+
+def subdirectory(root: Path, *candidates: str) -> Path:
+    """``root/candidate`` for the first candidate that is a directory under ``root``, else ``root``.
+
+    Lets a user point a corpus location either at the corpus's top folder or at its audio folder
+    (e.g. EMO-DB's ``wav/``, CREMA-D's ``AudioWAV/``)."""
+    for candidate in candidates:
+        inner = Path(root) / candidate
+        if inner.is_dir():
+            return inner
+    return Path(root)
+
+
+def filename_corpus(
+    name: str,
+    parse: Callable[[Path], ParseResult],
+    *,
+    expected: ExpectedContent,
+    description: str,
+    version: str = "",
+    licence: str = "",
+    url: str = "",
+    suffixes: tuple[str, ...] = AUDIO_SUFFIXES,
+    audio_folders: tuple[str, ...] = (),
+) -> CorpusSpec:
+    """A :class:`CorpusSpec` for a corpus whose labels are in its file names.
+
+    Its scan walks the location (or the first of ``audio_folders`` found inside it) with
+    :func:`scan_files` and ``parse``. Speakers are the cross-validation unit.
+    """
+
+    def scan_directory(root: Path | None) -> Manifest:
+        if root is None:
+            raise CorpusError(f"corpus {name!r} needs a directory: pass --path DIR or --corpus-path {name}=DIR.")
+        return scan_files(name, subdirectory(root, *audio_folders), parse, suffixes=suffixes)
+
+    scan_directory.__doc__ = f"Scan a copy of {name} into a manifest."
+    return CorpusSpec(
+        name=name,
+        scan=scan_directory,
+        description=description,
+        expected=expected,
+        version=version,
+        licence=licence,
+        url=url,
+    )
+
+
+# --- comparing a scan with what the corpus should contain ------------------------------------------
+
+
+def compare(manifest: Manifest, expected: ExpectedContent) -> list[str]:
+    """Every way the manifest's clips differ from ``expected`` (clips per label, speaker count),
+    one sentence each; empty when they agree."""
+    problems = []
+    found = manifest.label_counts()
+    for label in list(expected.clips_per_label) + [l for l in found if l not in expected.clips_per_label]:
+        want, have = expected.clips_per_label.get(label, 0), found.get(label, 0)
+        if have < want:
+            problems.append(f"{label}: {want - have} clips missing (expected {want}, found {have})")
+        elif have > want:
+            problems.append(f"{label}: {have - want} clips more than expected (expected {want}, found {have})")
+    speakers = len(manifest.speakers())
+    if speakers != expected.speakers:
+        problems.append(f"speakers: expected {expected.speakers}, found {speakers}")
+    return problems
+
+
+@dataclass
+class CorpusReport:
+    """What ``serbench corpus info`` shows: the manifest, its audio, and how it differs from the
+    corpus's expected content. ``problems`` are mismatches (``--strict`` fails on any); ``notes``
+    are things worth knowing that are not mismatches (planned exclusions, unrelated files,
+    sample rates that are converted on load)."""
+
+    corpus: str
+    manifest: Manifest
+    expected: ExpectedContent | None
+    durations: dict[str, float] = field(default_factory=dict)
+    sample_rates: Counter = field(default_factory=Counter)
+    unreadable: list[SkippedFile] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the directory holds exactly the expected content and every clip is readable."""
+        return not self.problems
+
+    def skipped_of(self, kind: str) -> list[SkippedFile]:
+        """Skipped files of one :func:`skip_kind`."""
+        return [s for s in self.manifest.skipped if skip_kind(s) == kind]
+
+    def groups(self) -> dict[str, int]:
+        """Clips per CV group (empty when the corpus defines none)."""
+        counts = Counter(c.group for c in self.manifest.clips if c.group)
+        return dict(sorted(counts.items()))
+
+
+def inspect(
+    corpus: Registered,
+    root: Path | None,
+    *,
+    read_audio: bool = True,
+    on_progress: Callable[[int], None] | None = None,
+) -> CorpusReport:
+    """Scan ``root`` as ``corpus`` and compare it with the plugin's expected content.
+
+    With ``read_audio`` every clip's header is read (sample rate, duration); unreadable and
+    zero-length clips become problems naming the file. ``on_progress(n)`` is called as clips are read.
+    """
+    from ser_core.audio import AudioError, audio_info
+
+    manifest = scan(corpus, root)
+    expected = corpus.spec.expected
+    report = CorpusReport(corpus.name, manifest, expected)
+    if expected is not None:
+        report.problems.extend(compare(manifest, expected))
+    else:
+        report.notes.append("the plugin records no expected content; nothing to compare with")
+    for item in report.skipped_of("problem"):
+        report.problems.append(f"{item.path}: {item.reason}")
+    by_reason = Counter(s.reason for s in report.skipped_of("excluded"))
+    for reason, count in sorted(by_reason.items()):
+        report.notes.append(f"{count} file{'s' if count > 1 else ''} {reason}")
+    unrelated = report.skipped_of("not audio")
+    if unrelated:
+        shown = ", ".join(Path(s.path).name for s in unrelated[:5]) + (", ..." if len(unrelated) > 5 else "")
+        report.notes.append(f"{len(unrelated)} files that are not audio were ignored ({shown})")
+    if read_audio:
+        for clip in manifest.clips:
+            try:
+                info = audio_info(clip.path)
+                if info.duration <= 0:
+                    raise AudioError(f"{clip.path}: the file holds no audio samples (zero length). Replace or remove it.")
+            except AudioError as exc:
+                report.unreadable.append(SkippedFile(str(clip.path), str(exc)))
+                report.problems.append(str(exc))
+            else:
+                report.durations[clip.clip_id] = info.duration
+                report.sample_rates[info.sample_rate] += 1
+            if on_progress is not None:
+                on_progress(1)
+        if expected is not None:
+            others = {rate: n for rate, n in report.sample_rates.items() if rate != expected.sample_rate}
+            if others:
+                stated = ", ".join(f"{n} at {rate} Hz" for rate, n in sorted(others.items()))
+                report.notes.append(
+                    f"native rate is {expected.sample_rate} Hz, but {stated}; all are converted to 16 kHz on load"
+                )
+    return report
+
+
+def table1_columns(counts: Mapping[str, int]) -> dict[str, str]:
+    """Clips per label in the study's Table 1 layout: ang hap sad fear sur dis neu, then the
+    corpus-specific extras as ``other`` (named), ``unknown`` as ``unk``, and the total."""
+    basic = {"ang": "anger", "hap": "happiness", "sad": "sadness", "fear": "fear",
+             "sur": "surprise", "dis": "disgust", "neu": "neutral"}
+    row = {column: str(counts[label]) if counts.get(label) else "" for column, label in basic.items()}
+    extras = [(label, n) for label, n in counts.items() if label not in basic.values() and label != "unknown" and n]
+    if len(extras) == 1:
+        row["other"] = f"{extras[0][1]} ({extras[0][0]})"
+    elif extras:
+        row["other"] = f"{sum(n for _, n in extras)} (" + ", ".join(f"{l} {n}" for l, n in extras) + ")"
+    else:
+        row["other"] = ""
+    row["unk"] = str(counts["unknown"]) if counts.get("unknown") else ""
+    row["total"] = str(sum(counts.values()))
+    return row
+
+
+def speakers_by_gender(clips: Iterable[Clip]) -> dict[str, list[str]]:
+    """Speakers grouped by the gender the manifest gives them (``?`` where unknown)."""
+    groups: dict[str, set[str]] = {}
+    for clip in clips:
+        groups.setdefault(clip.gender or "?", set()).add(clip.speaker)
+    return {gender: sorted(names) for gender, names in sorted(groups.items())}
