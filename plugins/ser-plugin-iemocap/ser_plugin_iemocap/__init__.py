@@ -12,7 +12,9 @@ Labels come from the ``*.txt`` files directly in ``SessionN/dialog/EmoEvaluation
 has one summary line ``[start - end]<TAB>utterance<TAB>code<TAB>[v, a, d]``; the rater lines under
 it (``C-E1:``, ``A-E2:``) and the ``%`` header are ignored. Codes kept: ``ang`` anger, ``hap`` and
 ``exc`` happiness (merged), ``sad`` sadness, ``neu`` neutral. The other IEMOCAP codes (``fru``,
-``sur``, ``fea``, ``dis``, ``oth``, ``xxx``) are listed in ``Manifest.skipped`` with the reason.
+``sur``, ``fea``, ``dis``, ``oth``, ``xxx``) are listed in ``Manifest.skipped`` as exclusions.
+Audio is not opened by the scan; ``serbench corpus info`` reads every clip's header and names any
+unreadable file.
 
 Speaker: the session plus the gender letter of the utterance's *last* name field, e.g. ``01M`` for
 ``Ses01F_impro01_M013``. corpora.md writes the speaker as ``stem[3:6]``, but that slice is the
@@ -27,6 +29,7 @@ import re
 from pathlib import Path
 
 from ser_core import hookimpl
+from ser_core.corpus import NOT_AUDIO, excluded
 from ser_core.errors import CorpusError
 from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
 
@@ -119,19 +122,6 @@ def _session_labels(session_dir: Path) -> dict[str, tuple[str, Path, int]]:
     return labels
 
 
-def _audio_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be read as audio (header check only), or ``None``."""
-    import soundfile
-
-    try:
-        info = soundfile.info(str(path))
-    except Exception as exc:  # libsndfile raises several types; all mean "cannot read"
-        return f"cannot read the audio header ({exc}); re-copy this file from the distribution"
-    if info.frames == 0:
-        return "the file holds no audio samples; re-copy it from the distribution"
-    return None
-
-
 def scan(root: Path | None) -> Manifest:
     """Read IEMOCAP from ``root`` (the folder holding ``Session1`` .. ``Session5``)."""
     root = _require_root(root)
@@ -158,7 +148,7 @@ def scan(root: Path | None) -> Manifest:
             if path.name.startswith("."):
                 continue
             if path.suffix.lower() != ".wav":
-                skipped.append(SkippedFile(str(path), "not an audio file (.wav)"))
+                skipped.append(SkippedFile(str(path), f"{NOT_AUDIO} (.wav)"))
                 continue
             stem = path.stem
             match = UTTERANCE.match(stem)
@@ -186,7 +176,7 @@ def scan(root: Path | None) -> Manifest:
                 continue
             code, label_file, line = labels[stem]
             if code in OTHER_CODES:
-                skipped.append(SkippedFile(str(path), (
+                skipped.append(SkippedFile(str(path), excluded(
                     f"label {code!r} ({OTHER_CODES[code]}, {label_file.name} line {line}) is outside the "
                     "four-class set ang/hap+exc/sad/neu")))
                 continue
@@ -194,10 +184,6 @@ def scan(root: Path | None) -> Manifest:
                 skipped.append(SkippedFile(str(path), (
                     f"unknown label code {code!r} in {label_file} line {line}; IEMOCAP codes are "
                     f"{', '.join(sorted(LABEL_MAP.keys() | OTHER_CODES.keys()))}. Fix the annotation line")))
-                continue
-            problem = _audio_problem(path)
-            if problem:
-                skipped.append(SkippedFile(str(path), problem))
                 continue
             gender = match["gender"]
             clips.append(Clip(
@@ -219,6 +205,7 @@ def scan(root: Path | None) -> Manifest:
 
 @hookimpl
 def register_corpora(register):
+    """Register the ``iemocap`` corpus."""
     register(
         CorpusSpec(
             name=NAME,

@@ -91,7 +91,8 @@ def test_scan_reads_labels_speakers_and_sessions(tmp_path):
 def test_excluded_codes_and_unrelated_files_are_listed_with_reasons(tmp_path):
     manifest = iemocap.scan(make_tree(tmp_path))
     why = reasons(manifest)
-    assert "'fru'" in why["Ses01F_impro01_M001.wav"] and "four-class" in why["Ses01F_impro01_M001.wav"]
+    assert why["Ses01F_impro01_M001.wav"].startswith("excluded: label 'fru'")
+    assert "four-class" in why["Ses01F_impro01_M001.wav"]
     assert "'xxx'" in why["Ses01F_impro01_F002.wav"]
     assert why["Ses02F_impro03.pk"].startswith("not an audio file")
     assert len(manifest.skipped) == 3
@@ -120,22 +121,28 @@ def test_label_line_without_audio_and_audio_without_label(tmp_path):
     assert "no label" in reasons(manifest)["Ses02F_impro03_F011.wav"]
 
 
-def test_unknown_code_and_unreadable_audio_are_skipped_not_guessed(tmp_path):
+def test_unknown_code_is_skipped_and_unreadable_audio_reported(tmp_path):
+    from ser_core.corpus import inspect, skip_kind
+    from ser_core.plugins import load_registry
+
     root = tmp_path / "iemocap"
     s1 = root / "Session1"
     evaluation(s1, "Ses01F_impro02", [("Ses01F_impro02_F000", "angry"), ("Ses01F_impro02_F001", "sad"),
                                       ("Ses01F_impro02_F002", "neu")])
     folder = s1 / "sentences" / "wav" / "Ses01F_impro02"
     wav(folder / "Ses01F_impro02_F000.wav")
-    (folder / "Ses01F_impro02_F001.wav").parent.mkdir(parents=True, exist_ok=True)
     (folder / "Ses01F_impro02_F001.wav").write_bytes(b"not audio at all")
     wav(folder / "Ses01F_impro02_F002.wav")
     manifest = iemocap.scan(root)
-    assert [c.clip_id for c in manifest.clips] == ["Ses01F_impro02_F002"]
-    why = reasons(manifest)
-    assert "unknown label code 'angry'" in why["Ses01F_impro02_F000.wav"]
-    assert "Ses01F_impro02.txt line 3" in why["Ses01F_impro02_F000.wav"]
-    assert "cannot read the audio header" in why["Ses01F_impro02_F001.wav"]
+    assert [c.clip_id for c in manifest.clips] == ["Ses01F_impro02_F001", "Ses01F_impro02_F002"]
+    (unknown,) = manifest.skipped
+    assert "unknown label code 'angry'" in unknown.reason and "Ses01F_impro02.txt line 3" in unknown.reason
+    assert skip_kind(unknown) == "problem"  # not a planned exclusion: corpus info flags it
+
+    registry = load_registry([("ser-plugin-iemocap", iemocap)], use_entry_points=False)
+    report = inspect(registry.corpus("iemocap"), root)
+    assert [Path(u.path).name for u in report.unreadable] == ["Ses01F_impro02_F001.wav"]
+    assert any("Ses01F_impro02_F001.wav" in p and "cannot read" in p for p in report.problems)
 
 
 def test_malformed_summary_line_names_file_and_line(tmp_path):
