@@ -24,6 +24,7 @@ valence, dominance and naturalness. The following lines are single raters'
 ``A`` anger, ``H`` happiness, ``S`` sadness, ``N`` neutral are kept; ``O`` (other emotion) and
 ``X`` (no consensus) are listed as skipped, as is any other code. A line whose first field names
 a ``UTD-IMPROV-``/``MSP-IMPROV-`` clip but has no code raises :class:`CorpusError` with its line.
+Audio is not opened by the scan; ``serbench corpus info`` reads every clip's header.
 
 Clip names ``MSP-IMPROV-S01A-F01-P-FM01``: ``[11:14]`` target sentence (``S01``), ``[14]`` the
 emotion the actor was asked to convey (not used: labels are perceptual), speaker ``[16:19]``
@@ -38,6 +39,7 @@ import re
 from pathlib import Path
 
 from ser_core import hookimpl
+from ser_core.corpus import NOT_AUDIO, excluded
 from ser_core.errors import CorpusError
 from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
 
@@ -91,19 +93,6 @@ def read_evaluation(path: Path) -> dict[str, tuple[str, int]]:
     return codes
 
 
-def _audio_problem(path: Path) -> str | None:
-    """Why ``path`` cannot be read as audio (header check only), or ``None``."""
-    import soundfile
-
-    try:
-        info = soundfile.info(str(path))
-    except Exception as exc:  # libsndfile raises several types; all mean "cannot read"
-        return f"cannot read the audio header ({exc}); re-copy this file from the distribution"
-    if info.frames == 0:
-        return "the file holds no audio samples; re-copy it from the distribution"
-    return None
-
-
 def _walk(root: Path) -> list[Path]:
     files = []
     for folder, dirs, names in os.walk(root):
@@ -142,7 +131,7 @@ def scan(root: Path | None) -> Manifest:
         if path == evaluations[0]:
             continue
         if path.suffix.lower() != ".wav":
-            skipped.append(SkippedFile(str(path), "not an audio file (.wav)"))
+            skipped.append(SkippedFile(str(path), f"{NOT_AUDIO} (.wav)"))
             continue
         stem = path.stem
         match = CLIP_NAME.match(stem)
@@ -163,17 +152,13 @@ def scan(root: Path | None) -> Manifest:
             continue
         code, line = codes[stem]
         if code in DROPPED:
-            skipped.append(SkippedFile(str(path), (
+            skipped.append(SkippedFile(str(path), excluded(
                 f"consensus {code!r} ({DROPPED[code]}, Evaluation.txt line {line}); only A/H/S/N are used")))
             continue
         if code not in LABEL_MAP:
             skipped.append(SkippedFile(str(path), (
                 f"unknown consensus code {code!r} on Evaluation.txt line {line}; MSP-IMPROV codes are "
                 "A, H, S, N, O, X. Fix the line")))
-            continue
-        problem = _audio_problem(path)
-        if problem:
-            skipped.append(SkippedFile(str(path), problem))
             continue
         speaker = match["speaker"]
         clips.append(Clip(
@@ -196,6 +181,7 @@ def scan(root: Path | None) -> Manifest:
 
 @hookimpl
 def register_corpora(register):
+    """Register the ``mspimprov`` corpus."""
     register(
         CorpusSpec(
             name=NAME,
