@@ -1,0 +1,427 @@
+"""The shared training loop of the neural model plugins (protocol.md, "Training").
+
+A model plugin supplies only ``build(n_classes, input_shape, settings) -> keras.Model`` (ending in a
+softmax); :class:`KerasEstimator` does the rest, identically for every plugin: Adam, a fixed number
+of epochs without early stopping, class-balanced sample weights ``N / (C * n_c)`` from the training
+part, and variable-length batching - clips sorted by length (ties broken by a fresh seeded random key
+each epoch, so fixed-length features get random batches), cut into consecutive batches, each padded
+with zeros to its own longest clip rounded up to ``pad_multiple`` (and at least the model's minimum
+length), batch order shuffled every epoch.
+
+Speed: the training clips live once in a ragged tensor; each epoch a ``tf.data`` pipeline gathers and
+pads the batches in TensorFlow's own threads, and a single ``tf.function`` runs the whole epoch (the
+loop over batches included), so no Python runs per step. Batch and time dimensions are left unknown
+in that function's signature, so it is traced once, whatever the padded lengths; rounding lengths up
+to ``pad_multiple`` still bounds the distinct shapes the kernels (and XLA, with ``jit_compile``) see.
+
+Threads: TensorFlow's intra-op pool gets ``SERBENCH_TF_INTRA_THREADS`` threads (default: the cores
+this process may use) and the inter-op pool ``SERBENCH_TF_INTER_THREADS`` (default 2, enough for the
+parallel branches of these models), set once before TensorFlow initialises. Determinism: each fit
+seeds Python, NumPy, TensorFlow and Keras with the cell's seed and, with ``deterministic`` on (the
+default), enables TensorFlow op determinism, so the same seed gives the same predictions on one
+machine. A GPU is used when TensorFlow sees one; nothing here changes for it.
+
+TensorFlow and Keras are imported inside functions only: importing this module is cheap, so model
+plugins can import it while ``serbench list`` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from types import SimpleNamespace
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from ser_core.protocol import class_weights
+from ser_core.specs import ModelContext
+
+INTRA_THREADS_ENV = "SERBENCH_TF_INTRA_THREADS"
+INTER_THREADS_ENV = "SERBENCH_TF_INTER_THREADS"
+
+#: The protocol's training settings; plugins override ``batch_size`` (and ``pad_multiple``).
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "epochs": 50,
+    "batch_size": 32,
+    "learning_rate": 1e-4,
+    "pad_multiple": 1,
+    "deterministic": True,
+    "jit_compile": False,
+}
+
+BuildFn = Callable[[int, tuple, Mapping[str, Any]], Any]
+
+_runtime: dict[str, Any] | None = None
+
+
+def training_defaults(**overrides: Any) -> dict[str, Any]:
+    """The protocol's default training settings with a model's own values (batch size, ...) applied."""
+    return {**TRAINING_DEFAULTS, **overrides}
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def configure_tensorflow() -> dict[str, Any]:
+    """Import TensorFlow with serbench's thread settings (once per process); return what was set.
+
+    Thread pools can only be sized before TensorFlow's runtime starts; if something else started it
+    first, the sizes it chose are kept and reported.
+    """
+    global _runtime
+    if _runtime is not None:
+        return _runtime
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    intra = int(os.environ.get(INTRA_THREADS_ENV, _cores()))
+    inter = int(os.environ.get(INTER_THREADS_ENV, 2))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    except RuntimeError:  # the runtime was already initialised: keep its pools
+        pass
+    gpus = tf.config.list_physical_devices("GPU")
+    _runtime = {
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "device": f"GPU ({len(gpus)}: {gpus[0].name})" if gpus else "CPU",
+        "tensorflow": tf.__version__,
+    }
+    return _runtime
+
+
+def padded_length(longest: int, multiple: int, minimum: int = 1) -> int:
+    """Length a batch whose longest item has ``longest`` steps is padded to.
+
+    Rounded up to a multiple of ``multiple``, and at least ``minimum``: ``padded_length(70, 64, 64)``
+    is 128, ``padded_length(10, 64, 64)`` is 64, ``padded_length(70, 1)`` is 70.
+    """
+    multiple = max(int(multiple), 1)
+    return max(int(minimum), -(-int(longest) // multiple) * multiple)
+
+
+def length_sorted_batches(
+    lengths: Sequence[int], batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """One epoch's batches: indices sorted by length, cut into consecutive batches, order shuffled.
+
+    Ties in length are broken by a random key drawn from ``rng``, so items of equal length (all of
+    them, for fixed-length features) are grouped differently every epoch.
+    """
+    lengths = np.asarray(lengths)
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def pad_batch(items: Sequence[np.ndarray], length: int) -> np.ndarray:
+    """Stack ``(steps, dims)`` items into ``(batch, length, dims)`` float32, zero-padded at the end."""
+    out = np.zeros((len(items), length, items[0].shape[1]), dtype=np.float32)
+    for row, item in enumerate(items):
+        out[row, : len(item)] = item
+    return out
+
+
+def as_frames(item: np.ndarray) -> np.ndarray:
+    """A per-clip array as ``(steps, dims)`` float32: waveforms ``(N,)`` become ``(N, 1)``."""
+    item = np.asarray(item, dtype=np.float32)
+    return item.reshape(-1, 1) if item.ndim == 1 else item
+
+
+_layers: SimpleNamespace | None = None
+
+
+def keras_layers() -> SimpleNamespace:
+    """Layers shared by the model plugins (built on first use, so importing Keras stays lazy).
+
+    - ``AttentionPooling()``: one learned vector ``w`` (no bias), ``a = softmax_t(h_t . w)``, output
+      ``sum_t a_t h_t``; called as ``layer(h)`` or ``layer([h, valid])`` with a boolean ``(B, T)``
+      mask of steps that may receive weight.
+    - ``MaskedGlobalMaxPooling()``: ``layer([h, valid])``, the maximum over valid steps only.
+    - ``ValidSteps(factor, offset)``: ``layer([x, h])`` -> boolean ``(B, T_h)`` mask of the steps of
+      ``h`` that start inside the clip, where the clip length is the number of input steps up to the
+      last non-zero one and step ``t`` of ``h`` covers input positions from ``t * factor``;
+      ``offset`` extra trailing steps per clip are dropped too (a valid convolution of kernel
+      ``k`` uses ``offset = k - 1``); at least the first step always stays valid.
+    """
+    global _layers
+    if _layers is not None:
+        return _layers
+    import keras
+    from keras import ops
+
+    class AttentionPooling(keras.layers.Layer):
+        """Attention pooling over time with one learned scoring vector (no bias)."""
+
+        def build(self, input_shape):
+            shape = input_shape[0] if isinstance(input_shape, (list, tuple)) and isinstance(
+                input_shape[0], (list, tuple)) else input_shape
+            self.w = self.add_weight(shape=(shape[-1],), initializer="glorot_uniform", name="w")
+
+        def call(self, inputs):
+            h, valid = (inputs[0], inputs[1]) if isinstance(inputs, (list, tuple)) else (inputs, None)
+            scores = ops.tensordot(h, self.w, axes=[[2], [0]])
+            if valid is not None:
+                scores = ops.where(valid, scores, ops.full_like(scores, -1e9))
+            weights = ops.softmax(scores, axis=1)
+            return ops.sum(h * ops.expand_dims(weights, -1), axis=1)
+
+        def compute_output_shape(self, input_shape):
+            shape = input_shape[0] if isinstance(input_shape[0], (list, tuple)) else input_shape
+            return (shape[0], shape[-1])
+
+    class MaskedGlobalMaxPooling(keras.layers.Layer):
+        """Global max-pooling over time that ignores padded steps."""
+
+        def call(self, inputs):
+            h, valid = inputs
+            low = ops.full_like(h, -1e9)
+            return ops.max(ops.where(ops.expand_dims(valid, -1), h, low), axis=1)
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[0][0], input_shape[0][-1])
+
+    class ValidSteps(keras.layers.Layer):
+        """Boolean mask of the steps of a (downsampled) sequence that lie inside each clip."""
+
+        def __init__(self, factor: int = 1, offset: int = 0, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+            self.offset = offset
+
+        def call(self, inputs):
+            x, h = inputs
+            nonzero = ops.any(ops.not_equal(x, 0), axis=-1)
+            positions = ops.arange(1, ops.shape(x)[1] + 1, dtype="int32")
+            length = ops.max(ops.where(nonzero, positions, ops.zeros_like(positions)), axis=1)
+            steps = ops.maximum((length + self.factor - 1) // self.factor - self.offset, 1)
+            index = ops.arange(ops.shape(h)[1], dtype="int32")
+            return ops.less(ops.expand_dims(index, 0), ops.expand_dims(steps, 1))
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[1][0], input_shape[1][1])
+
+    _layers = SimpleNamespace(
+        AttentionPooling=AttentionPooling,
+        MaskedGlobalMaxPooling=MaskedGlobalMaxPooling,
+        ValidSteps=ValidSteps,
+    )
+    return _layers
+
+
+class KerasEstimator:
+    """An :class:`~ser_core.specs.Estimator` training a plugin's Keras model by the protocol.
+
+    :param context: the fold's classes, feature, settings (see :data:`TRAINING_DEFAULTS`) and seed.
+    :param build: ``build(n_classes, input_shape, settings)`` returning an uncompiled Keras model
+        whose input is ``(steps, dims)`` with ``steps`` ``None`` and whose output is softmax scores.
+    :param min_length: batches are padded to at least this many steps (the widest kernel must fit).
+    :param max_length: clips are clipped to at most this many steps (``None``: no limit).
+    """
+
+    def __init__(
+        self,
+        context: ModelContext,
+        build: BuildFn,
+        *,
+        min_length: int = 1,
+        max_length: int | None = None,
+    ):
+        self.context = context
+        self.settings = dict(context.settings)
+        self.build = build
+        self.min_length = min_length
+        self.max_length = max_length
+        self.model = None
+        self.history: list[float] = []
+        self.runtime: dict[str, Any] = {}
+        self.fit_info: dict[str, Any] = {}
+        self._predict_fn = None
+
+    def _frames(self, X: Sequence[np.ndarray]) -> list[np.ndarray]:
+        items = [as_frames(x) for x in X]
+        if self.max_length is not None:
+            items = [x[: self.max_length] for x in items]
+        return items
+
+    def _pad_to(self, longest: int) -> int:
+        return padded_length(longest, self.settings["pad_multiple"], self.min_length)
+
+    def build_model(self, dims: int):
+        """Seed everything, then build the plugin's model for items with ``dims`` values per step."""
+        self.runtime = configure_tensorflow()
+        import keras
+        import tensorflow as tf
+
+        keras.backend.clear_session(free_memory=False)
+        keras.utils.set_random_seed(self.context.seed)
+        if self.settings["deterministic"]:
+            tf.config.experimental.enable_op_determinism()
+        self.model = self.build(self.context.n_classes, (None, dims), self.settings)
+        return self.model
+
+    def fit(self, X: Sequence[np.ndarray], y: np.ndarray, groups: np.ndarray | None = None) -> None:
+        """Train for ``epochs`` epochs on the training part of one fold."""
+        items = self._frames(X)
+        y = np.asarray(y, dtype=np.int32)
+        if not items:
+            raise ValueError("no training clips")
+        self.build_model(items[0].shape[1])
+        import keras
+        import tensorflow as tf
+
+        model = self.model
+        batch_size = int(self.settings["batch_size"])
+        weights = class_weights(y, self.context.n_classes)[y].astype(np.float32)
+        lengths = np.array([len(x) for x in items])
+        clips = tf.RaggedTensor.from_row_lengths(np.concatenate(items), lengths)
+        labels = tf.constant(y)
+        sample_weights = tf.constant(weights)
+        multiple = max(int(self.settings["pad_multiple"]), 1)
+        minimum = int(self.min_length)
+
+        def make_batch(index):
+            x = tf.gather(clips, index).to_tensor()
+            steps = tf.shape(x)[1]
+            target = tf.maximum(minimum, (steps + multiple - 1) // multiple * multiple)
+            x = tf.pad(x, [[0, 0], [0, target - steps], [0, 0]])
+            return x, tf.gather(labels, index), tf.gather(sample_weights, index)
+
+        optimizer = keras.optimizers.Adam(learning_rate=float(self.settings["learning_rate"]))
+        optimizer.build(model.trainable_variables)
+        loss_fn = keras.losses.SparseCategoricalCrossentropy()
+
+        @tf.function(jit_compile=bool(self.settings["jit_compile"]))
+        def train_step(x, target, weight):
+            with tf.GradientTape() as tape:
+                scores = model(x, training=True)
+                loss = loss_fn(target, scores, sample_weight=weight)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply(grads, model.trainable_variables)
+            return loss
+
+        @tf.function
+        def train_epoch(dataset):
+            total = tf.constant(0.0)
+            seen = tf.constant(0.0)
+            for x, target, weight in dataset:
+                n = tf.cast(tf.shape(target)[0], tf.float32)
+                total += train_step(x, target, weight) * n
+                seen += n
+            return total / seen
+
+        rng = np.random.default_rng(self.context.seed)
+        shapes: set[int] = set()
+        self.history = []
+        started = time.perf_counter()
+        for _ in range(int(self.settings["epochs"])):
+            batches = length_sorted_batches(lengths, batch_size, rng)
+            shapes.update(self._pad_to(lengths[b].max()) for b in batches)
+            index = tf.RaggedTensor.from_row_lengths(
+                np.concatenate(batches).astype(np.int64), [len(b) for b in batches]
+            )
+            dataset = (
+                tf.data.Dataset.from_tensor_slices(index)
+                .map(make_batch, deterministic=True)
+                .prefetch(2)
+            )
+            self.history.append(float(train_epoch(dataset)))
+        seconds = time.perf_counter() - started
+        self.fit_info = {
+            "epochs_run": len(self.history),
+            "train_clips": len(items),
+            "train_seconds": round(seconds, 3),
+            "train_samples_per_second": round(len(items) * len(self.history) / seconds, 2) if seconds else None,
+            "padded_lengths": len(shapes),
+            "traces": {
+                "train_epoch": train_epoch.experimental_get_tracing_count(),
+                "train_step": train_step.experimental_get_tracing_count(),
+            },
+        }
+        self._predict_fn = None
+
+    def predict_scores(self, X: Sequence[np.ndarray]) -> np.ndarray:
+        """Softmax scores ``(clips, classes)``, batched by length like training (no shuffling)."""
+        import tensorflow as tf
+
+        if self.model is None:
+            raise RuntimeError("predict before fit")
+        if self._predict_fn is None:
+            model = self.model
+            spec = tf.TensorSpec((None, None, model.input_shape[-1]), tf.float32)
+            self._predict_fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        items = self._frames(X)
+        lengths = np.array([len(x) for x in items])
+        order = np.argsort(lengths, kind="stable")
+        batch_size = int(self.settings["batch_size"])
+        scores = np.zeros((len(items), self.context.n_classes), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            x = pad_batch([items[i] for i in chunk], self._pad_to(lengths[chunk].max()))
+            scores[chunk] = self._predict_fn(tf.constant(x)).numpy()
+        return scores
+
+    def predict(self, X: Sequence[np.ndarray]) -> np.ndarray:
+        """Predicted class index of each clip."""
+        return self.predict_scores(X).argmax(axis=1)
+
+    def parameter_count(self) -> int | None:
+        """All weights of the model, trainable or not (BatchNorm statistics included)."""
+        return None if self.model is None else int(self.model.count_params())
+
+    def describe(self) -> dict[str, Any]:
+        """Settings used, seeds, epochs run, final training loss, device, threads and traces."""
+        info: dict[str, Any] = {
+            "settings": dict(self.settings),
+            "seeds": {"python": self.context.seed, "numpy": self.context.seed,
+                      "tensorflow": self.context.seed, "batching": self.context.seed},
+            "op_determinism": bool(self.settings["deterministic"]),
+            "min_length": self.min_length,
+            "max_length": self.max_length,
+            "final_train_loss": self.history[-1] if self.history else None,
+            "train_loss_per_epoch": [round(v, 5) for v in self.history],
+            **self.fit_info,
+            **self.runtime,
+        }
+        if self._predict_fn is not None:
+            info["traces"] = {**info.get("traces", {}),
+                              "predict": self._predict_fn.experimental_get_tracing_count()}
+        try:
+            import keras
+
+            info["keras"] = keras.__version__
+        except ImportError:
+            pass
+        return info
+
+
+def keras_model_factory(
+    build: BuildFn, *, min_length: int = 1, max_length: int | None = None
+) -> Callable[[ModelContext], KerasEstimator]:
+    """``ModelSpec.create`` for a plugin's ``build`` function: a fresh :class:`KerasEstimator`."""
+
+    def create(context: ModelContext) -> KerasEstimator:
+        return KerasEstimator(context, build, min_length=min_length, max_length=max_length)
+
+    create.__doc__ = f"A KerasEstimator for {getattr(build, '__module__', 'a plugin')}."
+    return create
+
+
+__all__ = [
+    "KerasEstimator",
+    "TRAINING_DEFAULTS",
+    "as_frames",
+    "configure_tensorflow",
+    "keras_layers",
+    "keras_model_factory",
+    "length_sorted_batches",
+    "pad_batch",
+    "padded_length",
+    "training_defaults",
+]
