@@ -2,27 +2,119 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ser_core import config as paths
-from ser_core.cli_common import console
+from ser_core.cli_common import console, err_console, friendly_errors
+from ser_core.errors import ConfigError
 
 features_app = typer.Typer(help="Extract features into the cache.", no_args_is_help=True)
 cache_app = typer.Typer(help="Inspect or clear the feature cache.", no_args_is_help=True)
 
 
+@features_app.command("extract")
+@friendly_errors
+def features_extract(
+    corpus: Annotated[str, typer.Option("--corpus", help="Corpus name (see `serbench list`).")],
+    feature: Annotated[list[str], typer.Option("--feature", "-f", help="Feature name (repeatable).")],
+    path: Annotated[
+        Optional[Path],
+        typer.Option("--path", help="Corpus directory [default: benchmarks.toml or $SERBENCH_CORPUS_<NAME>]."),
+    ] = None,
+    workers: Annotated[
+        Optional[int], typer.Option(help="Extraction processes [default: number of cores]; 0 = this process.")
+    ] = None,
+    on_error: Annotated[
+        str, typer.Option(help="Failed clips: 'skip' lists them and stores the rest; 'raise' exits with an error.")
+    ] = "skip",
+    use_cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store cached tables.")] = True,
+) -> None:
+    """Extract features of one corpus into the cache (reused by every later run with the same key)."""
+    from ser_core import corpus as corpus_mod
+    from ser_core import features
+    from ser_core.plugins import load_registry
+
+    if on_error not in ("skip", "raise"):
+        raise ConfigError(f"--on-error {on_error!r}: expected 'skip' or 'raise'.")
+    registry = load_registry()
+    corpus_entry = registry.corpus(corpus)
+    chosen = [registry.feature(name) for name in feature]  # fail on a bad name before scanning
+    root = corpus_mod.locate(corpus, corpus_entry.spec.needs_path, {corpus: path} if path else {}, _configured_paths())
+    manifest = corpus_mod.scan(corpus_entry, root)
+    console.print(f"{corpus}: {len(manifest.clips)} clips" + (f" in {manifest.root}" if manifest.root else ""))
+    for entry in chosen:
+        progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+        )
+        started = time.perf_counter()
+        with progress:
+            task = progress.add_task(f"{entry.name}", total=len(manifest.clips), rate="")
+
+            done = 0
+
+            def advance(steps: int, task=task) -> None:
+                nonlocal done
+                done += steps
+                rate = done / max(time.perf_counter() - started, 1e-9)
+                progress.update(task, advance=steps, rate=f"{rate:.1f} clips/s")
+
+            table = features.extract(
+                manifest, entry, workers=workers, on_progress=advance, use_cache=use_cache, on_error=on_error
+            )
+        seconds = time.perf_counter() - started
+        source = "from the cache" if table.from_cache else f"extracted at {len(manifest.clips) / seconds:.1f} clips/s"
+        console.print(
+            f"[bold]{entry.name}[/]: {len(table)} clips {source} in {seconds:.1f} s; "
+            f"table {table.path if table.path else '(not cached)'}",
+            highlight=False,
+        )
+        if table.failures:
+            err_console.print(
+                "[yellow]" + features.describe_failures(manifest, entry.name, table.failures, limit=20) + "[/]",
+                highlight=False,
+            )
+
+
+def _configured_paths() -> dict[str, Path]:
+    """Corpus directories from the benchmarks file, if there is a readable one."""
+    config = paths.default_config()
+    if not config.exists():
+        return {}
+    from ser_core.suites import load_benchmarks
+
+    return dict(load_benchmarks(config).corpus_paths)
+
+
 @cache_app.command("list")
 def cache_list() -> None:
-    """List cached feature tables with their size."""
+    """List cached feature tables: corpus, feature, clips, size."""
     from ser_core.features import cached_tables
 
     entries = cached_tables()
-    table = Table("feature", "file", "size (MB)", title=f"feature cache in {paths.cache_dir()}")
+    table = Table(
+        "corpus", "feature", "clips", "failed", "size (MB)", "created", "key",
+        title=f"feature cache in {paths.cache_dir()}",
+    )
     for entry in entries:
-        table.add_row(entry["feature"], entry["file"], f"{entry['bytes'] / 1e6:.2f}")
+        table.add_row(
+            entry["corpus"], entry["feature"], str(entry["clips"] if entry["clips"] is not None else "?"),
+            str(entry["failed"] or 0), f"{entry['bytes'] / 1e6:.2f}", entry["created"].replace("T", " ")[:16], entry["key"][:12],
+        )
     console.print(table)
     console.print(f"{len(entries)} tables, {sum(e['bytes'] for e in entries) / 1e6:.2f} MB")
 
@@ -30,10 +122,9 @@ def cache_list() -> None:
 @cache_app.command("clear")
 def cache_clear(
     feature: Annotated[Optional[str], typer.Option(help="Only this feature's tables.")] = None,
+    corpus: Annotated[Optional[str], typer.Option(help="Only this corpus's tables.")] = None,
 ) -> None:
     """Delete cached feature tables (they are rebuilt on demand)."""
     from ser_core.features import clear_cache
 
-    console.print(f"removed {clear_cache(feature)} cached tables")
-
-
+    console.print(f"removed {clear_cache(feature, corpus)} cached tables")

@@ -1,0 +1,252 @@
+"""The feature cache and the extraction driver: hits, misses, invalidation, failures, concurrency, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from typer.testing import CliRunner
+
+from ser_core import FeatureSpec, hookimpl
+from ser_core.errors import FeatureError
+from ser_core.features import cache_key, cached_tables, clear_cache, extract, read_table
+from ser_core.plugins import PluginInfo, Registered, load_registry
+from ser_core.specs import Clip, Manifest
+
+SR = 16_000
+
+
+def write_clips(directory: Path, signals: dict[str, np.ndarray | bytes], corpus: str = "tones") -> Manifest:
+    """Write each signal as a 16 kHz wav (or raw bytes as a broken file) and list them as a manifest."""
+    directory.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for clip_id, signal in signals.items():
+        path = directory / f"{clip_id}.wav"
+        if isinstance(signal, bytes):
+            path.write_bytes(signal)
+        else:
+            soundfile.write(path, signal, SR, subtype="FLOAT")
+        clips.append(Clip(clip_id, path, speaker="s1", label="neutral"))
+    return Manifest(corpus, clips, root=directory)
+
+
+def sine(seconds: float, frequency: float) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (0.4 * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+def stats_feature(calls: list, params: dict | None = None, version: str = "1.0") -> Registered:
+    """A cheap in-process functionals feature that counts its calls."""
+
+    def stats(signal: np.ndarray, sample_rate: int) -> np.ndarray:
+        calls.append(len(signal))
+        scale = (params or {}).get("scale", 1.0)
+        return np.array([signal.mean(), signal.std(), len(signal) / sample_rate], dtype=np.float32) * scale
+
+    spec = FeatureSpec("stats", "functionals", stats, params=params or {"scale": 1.0}, libraries=("numpy",))
+    return Registered("feature", spec, PluginInfo("stats", "ser-plugin-stats", version, "tests"))
+
+
+def test_cache_hit_miss_and_invalidation(tmp_path, serbench_cache):
+    manifest = write_clips(tmp_path / "clips", {f"c{i}": sine(0.5 + 0.25 * i, 200.0 * (i + 1)) for i in range(3)})
+    calls: list = []
+    feature = stats_feature(calls)
+
+    first = extract(manifest, feature, workers=0)
+    assert not first.from_cache and len(calls) == 3 and first.clip_ids == ["c0", "c1", "c2"]
+    assert first.path is not None and first.path.is_file() and first.path.is_relative_to(serbench_cache)
+
+    progress: list[int] = []
+    hit = extract(manifest, feature, workers=0, on_progress=progress.append)
+    assert hit.from_cache and len(calls) == 3 and sum(progress) == 3
+    assert hit.cache_key == first.cache_key and hit.clip_ids == first.clip_ids
+    for cached, fresh in zip(hit.items, first.items):
+        np.testing.assert_array_equal(cached, fresh)
+
+    # a parameter change is a different table
+    scaled = stats_feature(calls, params={"scale": 2.0})
+    again = extract(manifest, scaled, workers=0)
+    assert not again.from_cache and len(calls) == 6
+    np.testing.assert_allclose(again.items[0], 2 * first.items[0], rtol=1e-6)
+
+    # so is a new plugin version, or other libraries
+    assert cache_key(manifest, stats_feature(calls, version="1.1")) != first.cache_key
+    other_libraries = dataclasses.replace(feature, spec=dataclasses.replace(feature.spec, libraries=("scipy",)))
+    assert cache_key(manifest, other_libraries) != first.cache_key
+
+    # a changed file (same size, new content and mtime) is re-extracted
+    changed = manifest.clips[1].path
+    soundfile.write(changed, sine(0.75, 999.0) * 0.5, SR, subtype="FLOAT")
+    stat = changed.stat()
+    os.utime(changed, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+    rebuilt = extract(manifest, feature, workers=0)
+    assert not rebuilt.from_cache and len(calls) == 9 and rebuilt.cache_key != first.cache_key
+    assert abs(rebuilt.items[1][1] - first.items[1][1] / 2) < 1e-3  # std halved with the amplitude
+    assert extract(manifest, feature, workers=0).from_cache
+
+    listed = cached_tables()
+    assert len(listed) == 3 and {e["corpus"] for e in listed} == {"tones"}
+    assert {e["clips"] for e in listed} == {3} and all(e["bytes"] > 0 for e in listed)
+    assert clear_cache(feature="stats", corpus="other") == 0
+    assert clear_cache(feature="stats") == 3 and cached_tables() == []
+
+
+def test_tables_are_compact_arrays_with_offsets(tmp_path, serbench_cache):
+    manifest = write_clips(tmp_path / "clips", {"a": sine(0.3, 300.0), "b": sine(0.7, 500.0)})
+    registry = load_registry()
+    table = extract(manifest, registry.feature("logmel40"), workers=0)
+    assert [item.shape for item in table.items] == [(28, 40), (68, 40)]
+    with np.load(table.path, allow_pickle=False) as data:  # no object arrays: loads without pickle
+        assert data["values"].dtype == np.float32 and data["values"].size == (28 + 68) * 40
+        assert data["offsets"].tolist() == [0, 28 * 40, (28 + 68) * 40]
+        assert json.loads(str(data["meta"]))["feature"] == "logmel40"
+    loaded = read_table(table.path, table.cache_key)
+    for a, b in zip(loaded.items, table.items):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bad_clips_are_named_by_the_chosen_policy(tmp_path, serbench_cache):
+    def nan_for_one(signal: np.ndarray, sample_rate: int) -> np.ndarray:
+        value = np.nan if len(signal) == 4321 else 1.0
+        return np.array([value, signal.std()], dtype=np.float32)
+
+    feature = Registered(
+        "feature",
+        FeatureSpec("nanny", "functionals", nan_for_one, params={"v": 1}),
+        PluginInfo("nanny", "ser-plugin-nanny", "1", "tests"),
+    )
+    manifest = write_clips(
+        tmp_path / "clips",
+        {
+            "good": sine(0.5, 300.0),
+            "broken": b"RIFF\x00\x00 this is not audio",
+            "nan": sine(4321 / SR, 300.0),
+        },
+    )
+    table = extract(manifest, feature, workers=0)
+    assert table.clip_ids == ["good"]
+    assert set(table.failures) == {"broken", "nan"}
+    assert "AudioError" in table.failures["broken"] and "broken.wav" in table.failures["broken"]
+    assert "non-finite" in table.failures["nan"]
+
+    with pytest.raises(FeatureError) as raised:
+        extract(manifest, feature, workers=0, on_error="raise")  # from the cache: failures are stored too
+    message = str(raised.value)
+    assert "2 clips of 'tones'" in message and "nan (" in message and str(manifest.clips[1].path) in message
+
+    # a clip shorter than one analysis frame of a real feature fails, through a worker process
+    short = write_clips(tmp_path / "short", {"ok": sine(0.5, 440.0), "tiny": sine(0.01, 440.0)})
+    table = extract(short, load_registry().feature("raw5s"), workers=1)
+    assert table.clip_ids == ["ok"] and table.items[0].shape == (8000,)
+    assert "ClipTooShortError" in table.failures["tiny"] and "160 samples" in table.failures["tiny"]
+
+
+def test_worker_pool_matches_in_process_and_a_corrupt_table_is_rebuilt(tmp_path, serbench_cache):
+    signals = {f"c{i}": sine(0.4 + 0.1 * i, 150.0 * (i + 1)) for i in range(6)}
+    manifest = write_clips(tmp_path / "clips", signals)
+    feature = load_registry().feature("spec5s40")
+    progress: list[int] = []
+    pooled = extract(manifest, feature, workers=2, on_progress=progress.append)
+    assert progress == [1] * 6 and pooled.clip_ids == list(signals)
+    local = extract(manifest, feature, workers=0, use_cache=False)
+    assert not local.from_cache and local.path is None
+    for a, b in zip(pooled.items, local.items):
+        np.testing.assert_array_equal(a, b)
+
+    pooled.path.write_bytes(b"truncated")
+    rebuilt = extract(manifest, feature, workers=0)
+    assert not rebuilt.from_cache and read_table(rebuilt.path, rebuilt.cache_key).clip_ids == list(signals)
+
+
+CONCURRENT = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    import numpy as np
+    from ser_core import FeatureSpec, hookimpl
+    from ser_core.features import extract
+    from ser_core.plugins import load_registry
+    from ser_core.specs import Clip, Manifest
+
+    paths, ready, me = json.loads(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+
+    def slow_stats(signal, sample_rate):
+        time.sleep(0.05)
+        return np.array([signal.mean(), signal.std(), len(signal)], dtype=np.float32)
+
+    class Plugin:
+        @hookimpl
+        def register_features(self, register):
+            register(FeatureSpec("slowstats", "functionals", slow_stats, params={"v": 1}))
+
+    feature = load_registry([("slow", Plugin())], use_entry_points=False).feature("slowstats")
+    manifest = Manifest("tones", [Clip(Path(p).stem, Path(p), "s1", "neutral") for p in paths])
+    (ready / me).touch()
+    deadline = time.time() + 60
+    while len(list(ready.iterdir())) < 2 and time.time() < deadline:
+        time.sleep(0.002)
+    table = extract(manifest, feature, workers=0)
+    print("RESULT" + json.dumps({"from_cache": table.from_cache, "path": str(table.path),
+                                 "values": [v.tolist() for v in table.items]}))
+    """
+)
+
+
+def test_two_processes_writing_the_same_key_leave_one_valid_table(tmp_path, serbench_cache):
+    manifest = write_clips(tmp_path / "clips", {f"c{i:02d}": sine(0.2, 100.0 + 37 * i) for i in range(12)})
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    env = {**os.environ, "SERBENCH_CACHE_DIR": str(serbench_cache)}
+    argv = [json.dumps([str(c.path) for c in manifest.clips]), str(ready)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CONCURRENT, *argv, name], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env)
+        for name in ("one", "two")
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err[-2000:]
+        results.append(json.loads(out.split("RESULT", 1)[1]))
+    assert [r["from_cache"] for r in results] == [False, False]  # both really extracted at once
+    assert results[0]["path"] == results[1]["path"] and results[0]["values"] == results[1]["values"]
+    directory = Path(results[0]["path"]).parent
+    assert [p.name for p in directory.iterdir()] == [Path(results[0]["path"]).name]  # no temp files left
+    stored = read_table(Path(results[0]["path"]), "")
+    assert [v.tolist() for v in stored.items] == results[0]["values"]
+
+
+def test_cli_extracts_lists_and_clears(tmp_path, serbench_cache):
+    from ser_core.cli import app
+
+    runner = CliRunner()
+    corpus_dir = tmp_path / "synthetic"
+    corpus_dir.mkdir()
+    args = ["features", "extract", "--corpus", "synthetic", "--path", str(corpus_dir), "-f", "raw5s", "--workers", "0"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "raw5s: 320 clips extracted at" in first.output and "clips/s" in first.output
+    assert str(serbench_cache) in first.output.replace("\n", "")
+    assert "from the cache" in runner.invoke(app, args).output
+
+    broken = next(corpus_dir.rglob("*.wav"))
+    broken.write_bytes(b"garbage")
+    third = runner.invoke(app, args)
+    assert third.exit_code == 0 and "raw5s: 319 clips extracted" in third.output
+    assert broken.stem in third.output and "AudioError" in third.output
+    strict = runner.invoke(app, [*args, "--on-error", "raise"])
+    assert strict.exit_code == 2 and broken.stem in strict.output
+
+    listed = runner.invoke(app, ["cache", "list"])
+    assert listed.exit_code == 0 and "synthetic" in listed.output and "raw5s" in listed.output
+    assert "2 tables" in listed.output
+    cleared = runner.invoke(app, ["cache", "clear", "--corpus", "synthetic"])
+    assert "removed 2 cached tables" in cleared.output and cached_tables() == []
