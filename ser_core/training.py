@@ -144,11 +144,11 @@ def keras_layers() -> SimpleNamespace:
       ``sum_t a_t h_t``; called as ``layer(h)`` or ``layer([h, valid])`` with a boolean ``(B, T)``
       mask of steps that may receive weight.
     - ``MaskedGlobalMaxPooling()``: ``layer([h, valid])``, the maximum over valid steps only.
-    - ``ValidSteps(factor, offset)``: ``layer([x, h])`` -> boolean ``(B, T_h)`` mask of the steps of
-      ``h`` that start inside the clip, where the clip length is the number of input steps up to the
-      last non-zero one and step ``t`` of ``h`` covers input positions from ``t * factor``;
-      ``offset`` extra trailing steps per clip are dropped too (a valid convolution of kernel
-      ``k`` uses ``offset = k - 1``); at least the first step always stays valid.
+    - ``ValidSteps(stride, span)``: ``layer([x, h])`` -> boolean mask of the steps of ``h`` whose
+      receptive field ``[t * stride, t * stride + span)`` on the input lies inside the clip, where
+      the clip length is the number of input steps up to the last non-zero one (so a valid
+      convolution of kernel ``k`` uses ``span = k``); at least the first step stays valid. For a 4-D
+      ``h`` (time, frequency, channels) the mask covers its time x frequency positions, time-major.
     """
     global _layers
     if _layers is not None:
@@ -188,24 +188,28 @@ def keras_layers() -> SimpleNamespace:
             return (input_shape[0][0], input_shape[0][-1])
 
     class ValidSteps(keras.layers.Layer):
-        """Boolean mask of the steps of a (downsampled) sequence that lie inside each clip."""
+        """Boolean mask of the steps of a (downsampled) sequence that lie wholly inside each clip."""
 
-        def __init__(self, factor: int = 1, offset: int = 0, **kwargs):
+        def __init__(self, stride: int = 1, span: int = 1, **kwargs):
             super().__init__(**kwargs)
-            self.factor = factor
-            self.offset = offset
+            self.stride = stride
+            self.span = span
 
         def call(self, inputs):
             x, h = inputs
             nonzero = ops.any(ops.not_equal(x, 0), axis=-1)
             positions = ops.arange(1, ops.shape(x)[1] + 1, dtype="int32")
             length = ops.max(ops.where(nonzero, positions, ops.zeros_like(positions)), axis=1)
-            steps = ops.maximum((length + self.factor - 1) // self.factor - self.offset, 1)
+            steps = ops.maximum((length - self.span) // self.stride + 1, 1)
             index = ops.arange(ops.shape(h)[1], dtype="int32")
-            return ops.less(ops.expand_dims(index, 0), ops.expand_dims(steps, 1))
+            valid = ops.less(ops.expand_dims(index, 0), ops.expand_dims(steps, 1))
+            if len(h.shape) == 4:  # (B, T, F, C): every frequency position of a valid time step
+                valid = ops.repeat(valid, h.shape[2], axis=1)
+            return valid
 
         def compute_output_shape(self, input_shape):
-            return (input_shape[1][0], input_shape[1][1])
+            h = input_shape[1]
+            return (h[0], None if len(h) == 4 else h[1])
 
     _layers = SimpleNamespace(
         AttentionPooling=AttentionPooling,
@@ -328,7 +332,7 @@ class KerasEstimator:
             )
             dataset = (
                 tf.data.Dataset.from_tensor_slices(index)
-                .map(make_batch, deterministic=True)
+                .map(make_batch)
                 .prefetch(2)
             )
             self.history.append(float(train_epoch(dataset)))

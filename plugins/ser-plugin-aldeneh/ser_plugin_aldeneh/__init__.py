@@ -33,7 +33,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
         h = layers.Conv1D(FILTERS, k, padding="valid", activation="relu",
                           kernel_initializer="he_normal", name=f"conv_k{k}")(frames)
         if settings.get("mask_padding"):
-            valid = keras_layers().ValidSteps(1, k - 1, name=f"valid_k{k}")([frames, h])
+            valid = keras_layers().ValidSteps(1, k, name=f"valid_k{k}")([frames, h])
             pooled.append(keras_layers().MaskedGlobalMaxPooling(name=f"maxpool_k{k}")([h, valid]))
         else:
             pooled.append(layers.GlobalMaxPooling1D(name=f"maxpool_k{k}")(h))

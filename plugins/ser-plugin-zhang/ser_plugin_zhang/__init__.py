@@ -7,7 +7,7 @@ window (``ceil(N / 160)`` windows: 500 for 5 s) -> (T, 640). Then Dropout 0.1 on
 window: Conv1D(40, 40, same, ReLU) -> MaxPool1D(2) -> Conv1D(40, 40, same, ReLU) -> max-pool by 10
 across the 40 filters -> (320, 4) -> 1280 values. Two stacked GRU(128) returning sequences ->
 attention pooling (128) -> Dense C softmax. With ``mask_padding`` the attention ignores windows that
-start after the clip's end (off by default, as in the reference). Trained by
+start after the clip's end (the GRUs run forwards, so padding cannot reach the earlier windows) (off by default, as in the reference). Trained by
 :class:`ser_core.training.KerasEstimator` (batch size 16).
 """
 
@@ -102,7 +102,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
     h = layers.GRU(128, return_sequences=True, name="gru1")(h)
     h = layers.GRU(128, return_sequences=True, name="gru2")(h)
     if settings.get("mask_padding"):
-        valid = keras_layers().ValidSteps(HOP, 0, name="valid_windows")([wave, h])
+        valid = keras_layers().ValidSteps(HOP, 1, name="valid_windows")([wave, h])
         h = keras_layers().AttentionPooling(name="attention")([h, valid])
     else:
         h = keras_layers().AttentionPooling(name="attention")(h)

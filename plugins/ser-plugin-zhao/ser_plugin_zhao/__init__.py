@@ -6,8 +6,9 @@ attention pooling (256). Branch B: channel axis, then three blocks Conv2D (valid
 ReLU -> MaxPool2D(2x2) -> Dropout 0.2 with 64 filters 8x8, 128 5x5, 128 3x3; the remaining
 time x frequency positions become a sequence of 128-d vectors -> Dense 128 tanh per position ->
 attention pooling (128). Concatenated (384) -> Dense 128 ReLU -> Dense C softmax. With
-``mask_padding`` the BiLSTM branch's attention ignores padded frames (the CNN branch is unmasked:
-its input is fixed-length in the study). Trained by :class:`ser_core.training.KerasEstimator`
+``mask_padding`` (off by default, as in the reference) the BiLSTM skips padded frames and both
+attention poolings ignore padded steps (CNN positions count as padded unless their whole receptive
+field, 31 frames with stride 8, lies inside the clip). Trained by :class:`ser_core.training.KerasEstimator`
 (batch size 64).
 """
 
@@ -24,6 +25,16 @@ MIN_FRAMES = 32
 DEFAULTS = training_defaults(batch_size=64, mask_padding=False)
 
 
+def _receptive_field() -> tuple[int, int]:
+    """(stride, span) in input frames of one time position after the conv blocks: (8, 31)."""
+    stride, span = 1, 1
+    for _, k in CONV_BLOCKS:
+        span += (k - 1) * stride  # valid convolution
+        span += stride  # 2x2 max-pool
+        stride *= 2
+    return stride, span
+
+
 def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
     """The Zhao model for ``input_shape = (None, mel bands)``."""
     import keras
@@ -31,13 +42,15 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
 
     from ser_core.training import keras_layers
 
+    mask = bool(settings.get("mask_padding"))
     spec = keras.Input(shape=input_shape, name="spectrogram")
-    a = layers.Bidirectional(layers.LSTM(128, dropout=0.2, return_sequences=True), name="bilstm")(spec)
-    if settings.get("mask_padding"):
-        valid = keras_layers().ValidSteps(1, 0, name="valid_frames")([spec, a])
-        a = keras_layers().AttentionPooling(name="attention_lstm")([a, valid])
+    bilstm = layers.Bidirectional(layers.LSTM(128, dropout=0.2, return_sequences=True), name="bilstm")
+    if mask:
+        frames = keras_layers().ValidSteps(1, 1, name="valid_frames")([spec, spec])
+        a = bilstm(spec, mask=frames)
+        a = keras_layers().AttentionPooling(name="attention_lstm")([a, frames])
     else:
-        a = keras_layers().AttentionPooling(name="attention_lstm")(a)
+        a = keras_layers().AttentionPooling(name="attention_lstm")(bilstm(spec))
     b = layers.Reshape((-1, input_shape[-1], 1), name="add_channel")(spec)
     for i, (filters, k) in enumerate(CONV_BLOCKS, start=1):
         b = layers.Conv2D(filters, k, padding="valid", name=f"conv{i}")(b)
@@ -45,9 +58,15 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
         b = layers.ReLU(name=f"relu{i}")(b)
         b = layers.MaxPooling2D(2, name=f"pool{i}")(b)
         b = layers.Dropout(0.2, name=f"dropout{i}")(b)
+    positions = b
     b = layers.Reshape((-1, CONV_BLOCKS[-1][0]), name="positions")(b)
     b = layers.Dense(128, activation="tanh", name="position_dense")(b)
-    b = keras_layers().AttentionPooling(name="attention_cnn")(b)
+    if mask:
+        stride, span = _receptive_field()
+        valid = keras_layers().ValidSteps(stride, span, name="valid_positions")([spec, positions])
+        b = keras_layers().AttentionPooling(name="attention_cnn")([b, valid])
+    else:
+        b = keras_layers().AttentionPooling(name="attention_cnn")(b)
     h = layers.Concatenate(name="concat")([a, b])
     h = layers.Dense(128, activation="relu", name="dense")(h)
     scores = layers.Dense(n_classes, activation="softmax", name="scores")(h)
