@@ -1,0 +1,112 @@
+"""``serbench corpus info``: the Table 1 row, speakers, durations, warnings, ``--strict`` and bad input."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from typer.testing import CliRunner
+
+from ser_core.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str, **env: str):
+    result = runner.invoke(app, list(args), env={"COLUMNS": "120", **env})
+    return result, re.sub(r"\s+", " ", result.output)
+
+
+def write_tone(path: Path, rate: int = 16_000, seconds: float = 0.5) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, (0.1 * np.sin(np.arange(int(rate * seconds)) * 0.2)).astype(np.float32), rate)
+
+
+@pytest.fixture
+def small_emodb(tmp_path):
+    """Five EMO-DB-named clips plus one with an unknown code and one zero-length file."""
+    root = tmp_path / "wav"
+    for name in ("03a01Fa", "03a01Wa", "08a02Ta", "09b01Nb", "10b03Lc"):
+        write_tone(root / f"{name}.wav", seconds=1.0 if name == "03a01Fa" else 0.5)
+    write_tone(root / "03a01Qa.wav")
+    (root / "11a01Ea.wav").write_bytes(b"")
+    return root
+
+
+def test_mismatches_are_warnings_and_strict_fails(small_emodb):
+    result, text = invoke("corpus", "info", "emodb", "--path", str(small_emodb))
+    assert result.exit_code == 0, text
+    assert "found 1 1 1 1 1 1 (boredom) 6" in text  # ang hap sad dis neu other total; the empty clip counts
+    assert "expected 127 71 62 69 46 79 81 (boredom) 535" in text
+    assert "Speakers: 5 (expected 10)" in text
+    assert "unknown emotion code 'Q'" in text and "03a01Qa.wav" in text
+    assert f"{small_emodb / '11a01Ea.wav'}: the file is empty (0 bytes)" in text
+    assert "anger: 126 clips missing (expected 127, found 1)" in text
+    assert "Duration: total 3.00 s, min 0.50 s, max 1.00 s" in text
+    assert "Sample rates found: 16000 Hz (5 clips)" in text
+    strict, _ = invoke("corpus", "info", "emodb", "--path", str(small_emodb), "--strict")
+    assert strict.exit_code == 1
+
+
+def test_location_from_the_environment_and_no_audio(small_emodb):
+    result, text = invoke("corpus", "info", "emodb", "--no-audio", SERBENCH_CORPUS_EMODB=str(small_emodb.parent))
+    assert result.exit_code == 0, text
+    assert f"read from: {small_emodb}" in text
+    assert "Audio headers not read" in text and "the file is empty" not in text
+
+
+def test_location_from_the_benchmarks_file(small_emodb, tmp_path):
+    config = tmp_path / "bench.toml"
+    config.write_text(
+        '[systems.svm-egemaps]\nmodel = "svm"\nfeature = "egemaps"\n\n'
+        '[suites.mine]\ncorpora = ["emodb"]\nsystems = ["svm-egemaps"]\n\n'
+        '[corpora.emodb]\npath = "wav"\n'  # relative to the benchmarks file
+    )
+    result, text = invoke("corpus", "info", "emodb", "--config", str(config), "--no-audio")
+    assert result.exit_code == 0, text
+    assert f"read from: {small_emodb}" in text
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["emodb", "--path", "{tmp}/missing"], "{tmp}/missing does not exist"),
+        (["emodb", "--path", "{tmp}"], "no clips found, the directory holds no files"),
+        (["emodbb", "--path", "{tmp}"], "unknown corpus 'emodbb'. Did you mean 'emodb'?"),
+        (["emodb"], "SERBENCH_CORPUS_EMODB=DIR"),
+    ],
+)
+def test_bad_input_is_a_message_not_a_traceback(tmp_path, monkeypatch, args, message):
+    monkeypatch.delenv("SERBENCH_CORPUS_EMODB", raising=False)
+    monkeypatch.chdir(tmp_path)  # no benchmarks.toml here
+    result, text = invoke("corpus", "info", *(a.replace("{tmp}", str(tmp_path)) for a in args))
+    assert result.exit_code == 2
+    assert message.replace("{tmp}", str(tmp_path)) in text
+    assert "Traceback" not in text
+
+
+def test_csv_corpus_info(tmp_path):
+    for name in ("a", "b", "c"):
+        write_tone(tmp_path / f"{name}.wav", rate=44_100)
+    (tmp_path / "mine.csv").write_text("path,speaker,label,group\na.wav,s1,anger,x\nb.wav,s2,fear,y\nc.wav,s2,fear,y\n")
+    result, text = invoke("corpus", "info", "csv-grouped", "--path", str(tmp_path / "mine.csv"), "--strict")
+    assert result.exit_code == 0, text
+    assert "found 1 2 3" in text
+    assert "Groups: 2 (CV folds use these groups): x (1), y (2)" in text
+    assert "Sample rates found: 44100 Hz (3 clips)" in text
+
+
+@pytest.mark.emodb
+def test_real_emodb_is_table_1_and_passes_strict(emodb_dir):
+    result, text = invoke("corpus", "info", "emodb", "--path", emodb_dir, "--strict")
+    assert result.exit_code == 0, text
+    assert "found 127 71 62 69 46 79 81 (boredom) 535" in text
+    assert "expected 127 71 62 69 46 79 81 (boredom) 535" in text
+    assert "Speakers: 10 (expected 10)" in text
+    assert "F: 5: 08, 09, 13, 14, 16" in text and "M: 5: 03, 10, 11, 12, 15" in text
+    assert "Sample rates found: 16000 Hz (535 clips)" in text
+    assert "OK: 535 clips, as expected." in text
+    assert "warning" not in text
