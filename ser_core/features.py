@@ -24,6 +24,7 @@ import json
 import os
 import tempfile
 import time
+import zipfile
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Literal
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from ser_core.audio import SAMPLE_RATE, load_audio
 from ser_core.config import cache_dir
@@ -288,32 +290,37 @@ def _header(manifest: Manifest, feature: Registered, key: str) -> dict:
 def write_table(path: Path, table: FeatureTable, header: dict | None = None) -> None:
     """Store a table atomically: write a temporary file next to ``path``, then rename it.
 
-    ``header`` (JSON-serialisable) is stored with the values; :func:`cached_tables` lists it.
+    The file is an ordinary ``.npz`` (``np.load`` reads it without pickles): ``values`` holds every
+    item's float32 values back to back, ``offsets``/``shapes`` cut them apart again. ``values`` is
+    streamed item by item, so writing needs no second copy of the table in memory. ``header``
+    (JSON-serialisable) is stored as ``meta``; :func:`cached_tables` lists it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     sizes = [item.size for item in table.items]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     ndim = max((item.ndim for item in table.items), default=1)
     shapes = np.array([item.shape for item in table.items], dtype=np.int64).reshape(-1, ndim)
-    values = (
-        np.concatenate([item.reshape(-1) for item in table.items])
-        if table.items
-        else np.zeros(0, np.float32)
-    )
     meta = {**(header or {}), "key": table.cache_key, "clips": len(table), "failed": len(table.failures)}
+    small = {
+        "meta": np.array(json.dumps(meta, sort_keys=True, default=str)),
+        "offsets": offsets,
+        "shapes": shapes,
+        "clip_ids": np.array(table.clip_ids, dtype=str),
+        "failed_ids": np.array(list(table.failures), dtype=str),
+        "failed_reasons": np.array(list(table.failures.values()), dtype=str),
+    }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(
-                handle,
-                meta=np.array(json.dumps(meta, sort_keys=True, default=str)),
-                values=values.astype(np.float32),
-                offsets=offsets,
-                shapes=shapes,
-                clip_ids=np.array(table.clip_ids, dtype=str),
-                failed_ids=np.array(list(table.failures), dtype=str),
-                failed_reasons=np.array(list(table.failures.values()), dtype=str),
-            )
+        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
+            with archive.open("values.npy", "w", force_zip64=True) as member:
+                npy_format.write_array_header_2_0(
+                    member, {"descr": "<f4", "fortran_order": False, "shape": (int(offsets[-1]),)}
+                )
+                for item in table.items:
+                    member.write(np.ascontiguousarray(item, dtype="<f4").data)
+            for name, array in small.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    npy_format.write_array(member, array, allow_pickle=False)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a cache should read like other files

@@ -142,6 +142,13 @@ def test_bad_clips_are_named_by_the_chosen_policy(tmp_path, serbench_cache):
     message = str(raised.value)
     assert "2 clips of 'tones'" in message and "nan (" in message and str(manifest.clips[1].path) in message
 
+    # a table where every clip failed is stored (and found) like any other
+    only_broken = Manifest("tones", [manifest.clips[1]], root=manifest.root)
+    empty = extract(only_broken, feature, workers=0)
+    assert empty.clip_ids == [] and list(empty.failures) == ["broken"]
+    again = extract(only_broken, feature, workers=0)
+    assert again.from_cache and again.items == [] and again.failures == empty.failures
+
     # a clip shorter than one analysis frame of a real feature fails, through a worker process
     short = write_clips(tmp_path / "short", {"ok": sine(0.5, 440.0), "tiny": sine(0.01, 440.0)})
     table = extract(short, load_registry().feature("raw5s"), workers=1)
