@@ -15,6 +15,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.markup import escape
 from rich.table import Table
 
 from ser_core import config as paths
@@ -80,14 +81,12 @@ def features_extract(
         source = "from the cache" if table.from_cache else f"extracted at {len(manifest.clips) / seconds:.1f} clips/s"
         console.print(
             f"[bold]{entry.name}[/]: {len(table)} clips {source} in {seconds:.1f} s; "
-            f"table {table.path if table.path else '(not cached)'}",
+            f"table {escape(str(table.path)) if table.path else '(not cached)'}",
             highlight=False,
         )
         if table.failures:
-            err_console.print(
-                "[yellow]" + features.describe_failures(manifest, entry.name, table.failures, limit=20) + "[/]",
-                highlight=False,
-            )
+            message = features.describe_failures(manifest, entry.name, table.failures, limit=20, policy="skip")
+            err_console.print(message, style="yellow", markup=False, highlight=False)
 
 
 def _configured_paths() -> dict[str, Path]:

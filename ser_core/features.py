@@ -45,7 +45,7 @@ from ser_core.specs import Manifest
 CACHE_FORMAT = 2
 EXPECTED_NDIM = {"functionals": 1, "sequence": 2, "waveform": 1}
 #: Distributions whose versions change what :func:`ser_core.audio.load_audio` returns.
-LOADER_LIBRARIES = ("ser-core", "soundfile", "soxr")
+LOADER_LIBRARIES = ("ser-core", "soundfile", "soxr", "av")
 #: Temporary files older than this are left-overs of killed writers and may be removed.
 STALE_TEMP_SECONDS = 3600
 
@@ -226,15 +226,23 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def describe_failures(manifest: Manifest, feature: str, failures: dict[str, str], limit: int = 10) -> str:
-    """A message naming the clips (by id and file) that have no ``feature`` values, with reasons."""
+def describe_failures(
+    manifest: Manifest, feature: str, failures: dict[str, str], limit: int = 10, policy: OnError = "raise"
+) -> str:
+    """A message naming the clips (by id and file) that have no ``feature`` values, with reasons.
+
+    ``policy`` is the ``on_error`` policy in force; the closing advice depends on it.
+    """
     paths = {clip.clip_id: clip.path for clip in manifest.clips}
     lines = [f"{len(failures)} clips of {manifest.corpus!r} have no {feature!r} features:"]
     for clip_id, reason in list(failures.items())[:limit]:
         lines.append(f"  {clip_id} ({paths.get(clip_id, '?')}): {reason}")
     if len(failures) > limit:
         lines.append(f"  ... and {len(failures) - limit} more")
-    lines.append("Fix or remove these files, or use the 'skip' policy to leave them out (they are recorded).")
+    if policy == "raise":
+        lines.append("Fix or remove these files, or use the 'skip' policy to leave them out (they are recorded).")
+    else:
+        lines.append("They are left out of the table and recorded as failures; fix or remove the files to include them.")
     return "\n".join(lines)
 
 
