@@ -257,3 +257,27 @@ def test_cli_extracts_lists_and_clears(tmp_path, serbench_cache):
     assert "2 tables" in listed.output
     cleared = runner.invoke(app, ["cache", "clear", "--corpus", "synthetic"])
     assert "removed 2 cached tables" in cleared.output and cached_tables() == []
+
+
+def test_a_worker_crash_names_the_clips_in_flight(tmp_path, serbench_cache, monkeypatch):
+    module_dir = tmp_path / "modules"
+    module_dir.mkdir()
+    (module_dir / "crashing_feature.py").write_text(
+        "import os\nimport numpy as np\n\n"
+        "def extract(signal, sample_rate):\n"
+        "    if len(signal) == 7777:\n"
+        "        os._exit(3)  # what a native crash in a decoder or feature library looks like\n"
+        "    return np.array([signal.std()], dtype=np.float32)\n"
+    )
+    monkeypatch.syspath_prepend(str(module_dir))  # spawned workers inherit sys.path
+    import crashing_feature
+
+    feature = Registered(
+        "feature",
+        FeatureSpec("crashy", "functionals", crashing_feature.extract),
+        PluginInfo("crashy", "ser-plugin-crashy", "1", "tests"),
+    )
+    manifest = write_clips(tmp_path / "clips", {"fine": sine(0.5, 300.0), "deadly": sine(7777 / SR, 300.0)})
+    with pytest.raises(FeatureError, match=r"worker died .*deadly\.wav"):
+        extract(manifest, feature, workers=1)
+    assert cached_tables() == []
