@@ -172,10 +172,16 @@ def _results(tasks: list, workers: int, paths: list[str]) -> Iterator[tuple[int,
                 except BrokenProcessPool as exc:
                     lost = sorted([index, *running.values()])
                     raise FeatureError(
-                        "a feature-extraction worker died (crashed in native code or was killed) "
-                        f"while working on: {', '.join(paths[i] for i in lost)}. One of these files "
-                        "crashes the decoder or the feature library; check or remove it, or run with "
-                        "--workers 0 to see the crash in this process."
+                        "a feature-extraction worker died (crashed in native code, was killed, or could "
+                        f"not import the extractor) while working on: {', '.join(paths[i] for i in lost)}. "
+                        "One of these files may crash the decoder or the feature library; check or remove "
+                        "it, or run with --workers 0 to see the crash in this process."
+                    ) from exc
+                except Exception as exc:  # the task could not be sent to a worker (pickling)
+                    raise FeatureError(
+                        f"cannot run the extractor {tasks[index][2]!r} in a worker process ({type(exc).__name__}: "
+                        f"{exc}). Spawned workers import it by name: make it a module-level function (or a "
+                        "functools.partial of one), or extract with workers=0."
                     ) from exc
                 submit_next()
 

@@ -281,3 +281,15 @@ def test_a_worker_crash_names_the_clips_in_flight(tmp_path, serbench_cache, monk
     with pytest.raises(FeatureError, match=r"worker died .*deadly\.wav"):
         extract(manifest, feature, workers=1)
     assert cached_tables() == []
+
+
+def test_an_extractor_workers_cannot_import_is_a_clear_error(tmp_path, serbench_cache):
+    feature = Registered(
+        "feature",
+        FeatureSpec("local", "functionals", lambda signal, sample_rate: np.ones(2, np.float32)),
+        PluginInfo("local", "ser-plugin-local", "1", "tests"),
+    )
+    manifest = write_clips(tmp_path / "clips", {"a": sine(0.3, 300.0)})
+    with pytest.raises(FeatureError, match="module-level function"):
+        extract(manifest, feature, workers=1)
+    assert len(extract(manifest, feature, workers=0)) == 1
