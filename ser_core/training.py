@@ -8,11 +8,15 @@ each epoch, so fixed-length features get random batches), cut into consecutive b
 with zeros to its own longest clip rounded up to ``pad_multiple`` (and at least the model's minimum
 length), batch order shuffled every epoch.
 
-Speed: the training clips live once in a ragged tensor; each epoch a ``tf.data`` pipeline gathers and
-pads the batches in TensorFlow's own threads, and a single ``tf.function`` runs the whole epoch (the
-loop over batches included), so no Python runs per step. Batch and time dimensions are left unknown
-in that function's signature, so it is traced once, whatever the padded lengths; rounding lengths up
-to ``pad_multiple`` still bounds the distinct shapes the kernels (and XLA, with ``jit_compile``) see.
+Speed: the training clips live once in a ragged tensor; each epoch a ``tf.data`` pipeline gathers,
+pads and prefetches the batches in TensorFlow's own threads, and each batch goes straight into one
+compiled train step (``tf.function``), so Python only dispatches one call per step. The step is
+traced with ``reduce_retracing``: concrete shapes first (fixed-length features keep the fastest,
+shape-specialised graph), then one shape-generic trace once shapes vary, so traces stay at a few
+whatever the number of padded lengths (``describe()`` reports the count). Rounding lengths up to
+``pad_multiple`` bounds the distinct shapes the kernels (and XLA, with ``jit_compile``) see. Running
+the whole epoch inside one ``tf.function`` was measured slower on CPU (shape-generic kernels for
+every batch), so the loop over batches stays in Python.
 
 Threads: TensorFlow's intra-op pool gets ``SERBENCH_TF_INTRA_THREADS`` threads (default: the cores
 this process may use) and the inter-op pool ``SERBENCH_TF_INTER_THREADS`` (default 2, enough for the
@@ -301,7 +305,9 @@ class KerasEstimator:
         optimizer.build(model.trainable_variables)
         loss_fn = keras.losses.SparseCategoricalCrossentropy()
 
-        @tf.function(jit_compile=bool(self.settings["jit_compile"]))
+        # reduce_retracing: concrete shapes are traced first (fast kernels for fixed-length
+        # features); once shapes vary, TensorFlow traces one shape-generic version and reuses it.
+        @tf.function(jit_compile=bool(self.settings["jit_compile"]), reduce_retracing=True)
         def train_step(x, target, weight):
             with tf.GradientTape() as tape:
                 scores = model(x, training=True)
@@ -310,21 +316,13 @@ class KerasEstimator:
             optimizer.apply(grads, model.trainable_variables)
             return loss
 
-        @tf.function
-        def train_epoch(dataset):
-            total = tf.constant(0.0)
-            seen = tf.constant(0.0)
-            for x, target, weight in dataset:
-                n = tf.cast(tf.shape(target)[0], tf.float32)
-                total += train_step(x, target, weight) * n
-                seen += n
-            return total / seen
-
         rng = np.random.default_rng(self.context.seed)
         shapes: set[int] = set()
         self.history = []
+        epoch_seconds = []
         started = time.perf_counter()
         for _ in range(int(self.settings["epochs"])):
+            epoch_started = time.perf_counter()
             batches = length_sorted_batches(lengths, batch_size, rng)
             shapes.update(self._pad_to(lengths[b].max()) for b in batches)
             index = tf.RaggedTensor.from_row_lengths(
@@ -335,18 +333,20 @@ class KerasEstimator:
                 .map(make_batch)
                 .prefetch(2)
             )
-            self.history.append(float(train_epoch(dataset)))
+            total = 0.0
+            for x, target, weight in dataset:
+                total += float(train_step(x, target, weight)) * int(target.shape[0])
+            self.history.append(total / len(items))
+            epoch_seconds.append(round(time.perf_counter() - epoch_started, 3))
         seconds = time.perf_counter() - started
         self.fit_info = {
             "epochs_run": len(self.history),
             "train_clips": len(items),
             "train_seconds": round(seconds, 3),
             "train_samples_per_second": round(len(items) * len(self.history) / seconds, 2) if seconds else None,
+            "epoch_seconds": epoch_seconds,
             "padded_lengths": len(shapes),
-            "traces": {
-                "train_epoch": train_epoch.experimental_get_tracing_count(),
-                "train_step": train_step.experimental_get_tracing_count(),
-            },
+            "traces": {"train_step": train_step.experimental_get_tracing_count()},
         }
         self._predict_fn = None
 

@@ -132,7 +132,7 @@ def test_a_few_epochs_learn_a_tiny_problem(registry, name, epochs):
     info = est.describe()
     assert accuracy >= 0.8, (accuracy, info["train_loss_per_epoch"])
     assert info["epochs_run"] == epochs and info["final_train_loss"] < info["train_loss_per_epoch"][0]
-    assert info["traces"]["train_epoch"] == 1 and info["traces"]["predict"] == 1
+    assert 1 <= info["traces"]["train_step"] <= 3 and info["traces"]["predict"] == 1  # bounded
     assert info["settings"]["learning_rate"] == 1e-3 and info["seeds"]["tensorflow"] == 0
     assert info["device"] in ("CPU",) or info["device"].startswith("GPU")
     assert est.parameter_count() == est.model.count_params()
