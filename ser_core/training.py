@@ -18,9 +18,11 @@ whatever the number of padded lengths (``describe()`` reports the count). Roundi
 the whole epoch inside one ``tf.function`` was measured slower on CPU (shape-generic kernels for
 every batch), so the loop over batches stays in Python.
 
-Threads: TensorFlow's intra-op pool gets ``SERBENCH_TF_INTRA_THREADS`` threads (default: the cores
-this process may use) and the inter-op pool ``SERBENCH_TF_INTER_THREADS`` (default 2, enough for the
-parallel branches of these models), set once before TensorFlow initialises. Determinism: each fit
+Threads: TensorFlow's intra-op pool gets ``SERBENCH_TF_INTRA_THREADS`` threads (else
+``SERBENCH_THREADS`` or ``TF_NUM_INTRAOP_THREADS``, as the runner sets them in its worker processes;
+default: the cores this process may use) and the inter-op pool ``SERBENCH_TF_INTER_THREADS`` (else
+``TF_NUM_INTEROP_THREADS``; default 2, enough for the parallel branches of these models), set once
+before TensorFlow initialises. Determinism: each fit
 seeds Python, NumPy, TensorFlow and Keras with the cell's seed and, with ``deterministic`` on (the
 default), enables TensorFlow op determinism, so the same seed gives the same predictions on one
 machine. A GPU is used when TensorFlow sees one; nothing here changes for it.
@@ -31,6 +33,7 @@ plugins can import it while ``serbench list`` stays fast.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from types import SimpleNamespace
@@ -71,6 +74,10 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _first_env(*names: str) -> str | None:
+    return next((os.environ[n] for n in names if os.environ.get(n, "").strip()), None)
+
+
 def configure_tensorflow() -> dict[str, Any]:
     """Import TensorFlow with serbench's thread settings (once per process); return what was set.
 
@@ -83,8 +90,8 @@ def configure_tensorflow() -> dict[str, Any]:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
-    intra = int(os.environ.get(INTRA_THREADS_ENV, _cores()))
-    inter = int(os.environ.get(INTER_THREADS_ENV, 2))
+    intra = int(_first_env(INTRA_THREADS_ENV, "SERBENCH_THREADS", "TF_NUM_INTRAOP_THREADS") or _cores())
+    inter = int(_first_env(INTER_THREADS_ENV, "TF_NUM_INTEROP_THREADS") or 2)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
@@ -408,13 +415,12 @@ class KerasEstimator:
 def keras_model_factory(
     build: BuildFn, *, min_length: int = 1, max_length: int | None = None
 ) -> Callable[[ModelContext], KerasEstimator]:
-    """``ModelSpec.create`` for a plugin's ``build`` function: a fresh :class:`KerasEstimator`."""
+    """``ModelSpec.create`` for a plugin's ``build`` function: a fresh :class:`KerasEstimator`.
 
-    def create(context: ModelContext) -> KerasEstimator:
-        return KerasEstimator(context, build, min_length=min_length, max_length=max_length)
-
-    create.__doc__ = f"A KerasEstimator for {getattr(build, '__module__', 'a plugin')}."
-    return create
+    A ``functools.partial`` of module-level objects, so the spec pickles (the runner may send it
+    to worker processes); ``build`` must therefore be a module-level function.
+    """
+    return functools.partial(KerasEstimator, build=build, min_length=min_length, max_length=max_length)
 
 
 __all__ = [
