@@ -94,7 +94,7 @@ def run(
         Optional[list[str]], typer.Option("--corpus-path", help="NAME=DIR: where a corpus lives (repeatable).")
     ] = None,
     workers: Annotated[
-        Optional[int], typer.Option(help="Feature-extraction processes [default: number of cores].")
+        Optional[int], typer.Option(help="Processes for feature extraction and for folds [default: number of cores]; 1 runs folds in this process.")
     ] = None,
 ) -> None:
     """Run a suite (computing only cells not already stored), then print its leaderboard."""

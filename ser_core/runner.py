@@ -2,19 +2,26 @@
 
 Cells already stored as successful are skipped, so re-running a command resumes it. Each cell is
 seeded from (suite seed, repeat, fold) alone, so a resumed run computes exactly what an uninterrupted
-one would. A cell that raises is stored as failed, with its error, and the run goes on.
+one would. A cell that raises is stored as failed, with its error, and the run goes on. With more than
+one worker, cells run in spawned worker processes (each with ``cores // workers`` threads) that read
+the prepared data from a temporary file; only the main process writes to the results store.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
 import platform
 import random
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
+from multiprocessing import get_context
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -28,7 +35,7 @@ from ser_core.errors import ConfigError, SerbenchError
 from ser_core.plugins import Registered, Registry
 from ser_core.protocol import Folds, as_rows, cell_seed, from_rows, make_folds, standardise, uar
 from ser_core.results import SCHEMA_VERSION, CellKey, ResultStore
-from ser_core.specs import Manifest, ModelContext
+from ser_core.specs import FeatureSpec, Manifest, ModelContext
 from ser_core.suites import Suite, System
 
 
@@ -102,8 +109,8 @@ def _hash(payload: Any) -> str:
 
 
 @dataclass
-class _Prepared:
-    """One system's data on one corpus, ready for the folds."""
+class Prepared:
+    """One system's data on one corpus, ready for the folds (normalised unless per fold)."""
 
     items: list[np.ndarray]
     y: np.ndarray
@@ -111,12 +118,87 @@ class _Prepared:
     speakers: np.ndarray
     groups: np.ndarray
     fold_of: np.ndarray
-    excluded: dict[str, str]
-    table: features.FeatureTable
+
+
+@dataclass(frozen=True)
+class CellTask:
+    """Everything one (repeat, fold) cell needs besides the prepared data."""
+
+    key: CellKey
+    create: Any  # ModelSpec.create: a module-level callable, so it pickles for worker processes
+    feature: FeatureSpec
+    settings: dict
+    n_classes: int
+    normalisation: str
+    seed: int
+
+
+def compute_cell(task: CellTask, data: Prepared) -> dict[str, Any]:
+    """Train and test one fold; returns the outcome (never raises, except KeyboardInterrupt)."""
+    started = time.perf_counter()
+    fold = task.key.fold
+    try:
+        train = np.flatnonzero(data.fold_of != fold)
+        test = np.flatnonzero(data.fold_of == fold)
+        if len(test) == 0:
+            raise ValueError(f"fold {fold} has no clips with features")
+        items = data.items
+        if task.normalisation == "fold":
+            items = standardise(items, data.speakers, data.fold_of != fold, "fold")
+        kind = task.feature.kind
+        seed_everything(task.seed)
+        estimator = task.create(ModelContext(task.n_classes, task.feature, task.settings, task.seed))
+        estimator.fit([from_rows(items[i], kind) for i in train], data.y[train], data.groups[train])
+        predicted = np.asarray(estimator.predict([from_rows(items[i], kind) for i in test])).astype(int)
+        score = uar(data.y[test], predicted)
+        return {
+            "uar": score,
+            "predictions": {
+                "clip_ids": [data.clip_ids[i] for i in test],
+                "y_true": data.y[test].tolist(),
+                "y_pred": predicted.tolist(),
+            },
+            "parameter_count": estimator.parameter_count(),
+            "estimator": estimator.describe(),
+            "wall_time": time.perf_counter() - started,
+        }
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        return {
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=8),
+            "wall_time": time.perf_counter() - started,
+        }
+
+
+_WORKER_DATA: dict[str, Prepared] = {}
+
+
+def _worker_init(threads: int) -> None:
+    """Worker set-up: leave Ctrl-C to the main process; size every thread pool to ``threads``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SERBENCH_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+
+
+def _worker_run(job: tuple[CellTask, str]) -> tuple[CellKey, dict[str, Any]]:
+    """Worker: load the prepared data (once per file) and compute one cell."""
+    task, path = job
+    if path not in _WORKER_DATA:
+        _WORKER_DATA.clear()
+        with open(path, "rb") as handle:
+            _WORKER_DATA[path] = pickle.load(handle)
+    return task.key, compute_cell(task, _WORKER_DATA[path])
 
 
 class Runner:
-    """Runs suites against a registry and a results store."""
+    """Runs suites against a registry and a results store.
+
+    :param workers: processes for feature extraction and for folds (default: number of cores).
+        With 1, cells run in this process (needed for plugins defined in a test or notebook).
+    """
 
     def __init__(
         self,
@@ -130,39 +212,55 @@ class Runner:
         self.registry = registry
         self.store = store
         self.corpus_paths = dict(corpus_paths or {})
-        self.workers = workers
+        self.workers = max(1, os.cpu_count() or 1) if workers is None else workers
         self.reporter = reporter or Reporter()
         self._revision = git_revision()
+        self._pool = None
+        self._threads = max(1, (os.cpu_count() or 1) // max(1, self.workers))
 
     def run(self, suite: Suite, benchmark_paths: Mapping[str, Path] | None = None) -> RunReport:
         """Compute every missing cell of ``suite``; corpora or systems that cannot run are reported."""
         report = RunReport()
-        for corpus_name in suite.corpora:
-            try:
-                corpus = self.registry.corpus(corpus_name)
-                root = corpus_mod.locate(
-                    corpus_name, corpus.spec.needs_path, self.corpus_paths, benchmark_paths or {}
-                )
-                manifest = corpus_mod.scan(corpus, root)
-                use_groups = corpus.spec.fold_by == "group"
-                folds = make_folds(
-                    [c.speaker for c in manifest.clips],
-                    [c.group for c in manifest.clips] if use_groups else None,
-                    seed=suite.seed,
-                )
-            except (SerbenchError, ValueError) as exc:
-                report.skipped.append((f"corpus {corpus_name}", str(exc)))
-                self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {exc}")
-                continue
-            for system in suite.systems:
-                try:
-                    self._run_system(suite, system, corpus, manifest, folds, report)
-                except SerbenchError as exc:
-                    report.skipped.append((f"{system.name} on {corpus_name}", str(exc)))
-                    self.reporter.note(f"[yellow]skipped {system.name} on {corpus_name}[/]: {exc}")
+        try:
+            for corpus_name in suite.corpora:
+                self._run_corpus(suite, corpus_name, benchmark_paths or {}, report)
+        except BaseException:
+            if self._pool is not None:
+                self._pool.terminate()
+                self._pool = None
+            raise
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool.join()
+                self._pool = None
         return report
 
-    def _prepare(self, manifest: Manifest, feature: Registered, folds: Folds, normalisation: str) -> _Prepared:
+    def _run_corpus(self, suite: Suite, corpus_name: str, benchmark_paths, report: RunReport) -> None:
+        try:
+            corpus = self.registry.corpus(corpus_name)
+            root = corpus_mod.locate(corpus_name, corpus.spec.needs_path, self.corpus_paths, benchmark_paths)
+            manifest = corpus_mod.scan(corpus, root)
+            use_groups = corpus.spec.fold_by == "group"
+            folds = make_folds(
+                [c.speaker for c in manifest.clips],
+                [c.group for c in manifest.clips] if use_groups else None,
+                seed=suite.seed,
+            )
+        except (SerbenchError, ValueError) as exc:
+            report.skipped.append((f"corpus {corpus_name}", str(exc)))
+            self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {exc}")
+            return
+        for system in suite.systems:
+            try:
+                self._run_system(suite, system, corpus, manifest, folds, report)
+            except SerbenchError as exc:
+                report.skipped.append((f"{system.name} on {corpus_name}", str(exc)))
+                self.reporter.note(f"[yellow]skipped {system.name} on {corpus_name}[/]: {exc}")
+
+    def _prepare(
+        self, manifest: Manifest, feature: Registered, folds: Folds, normalisation: str
+    ) -> tuple[Prepared, features.FeatureTable]:
         self.reporter.stage(f"{manifest.corpus}: extracting {feature.name}", len(manifest.clips))
         table = features.extract(manifest, feature, workers=self.workers, on_progress=self.reporter.advance)
         index = {c.clip_id: i for i, c in enumerate(manifest.clips)}
@@ -174,16 +272,15 @@ class Runner:
         speakers = np.array([c.speaker for c in clips])
         if normalisation == "speaker":  # fitted on each speaker's own clips: the same for every fold
             items = standardise(items, speakers, np.ones(len(items), bool), "speaker")
-        return _Prepared(
+        data = Prepared(
             items=items,
             y=np.array([labels.index(c.label) for c in clips], dtype=np.int64),
             clip_ids=table.clip_ids,
             speakers=speakers,
             groups=np.array([c.group or c.speaker for c in clips]),
             fold_of=folds.assignment[rows],
-            excluded=dict(table.failures),
-            table=table,
         )
+        return data, table
 
     def _run_system(self, suite, system, corpus, manifest, folds, report) -> None:
         model = self.registry.model(system.model)
@@ -216,10 +313,10 @@ class Runner:
         report.resumed += len(keys) - len(todo)
         if not todo:
             return
-        data = self._prepare(manifest, feature, folds, suite.normalisation)
-        if data.excluded:
+        data, table = self._prepare(manifest, feature, folds, suite.normalisation)
+        if table.failures:
             self.reporter.note(
-                f"[yellow]{len(data.excluded)} clips of {manifest.corpus} had no {feature.name} "
+                f"[yellow]{len(table.failures)} clips of {manifest.corpus} had no {feature.name} "
                 f"features and are left out[/] (listed in each result's provenance)"
             )
         base = {
@@ -237,66 +334,67 @@ class Runner:
             "manifest_hash": manifest.fingerprint(),
             "corpus_root": str(manifest.root) if manifest.root else None,
             "corpus_version": corpus.spec.version,
-            "feature_cache_key": data.table.cache_key,
+            "feature_cache_key": table.cache_key,
             "feature_params": dict(feature.spec.params),
             "folds": folds.record(),
             "n_folds": len(folds),
-            "excluded_clips": data.excluded,
+            "excluded_clips": table.failures,
             "skipped_files": [[s.path, s.reason] for s in manifest.skipped],
+            "processes": {"workers": self.workers, "threads_per_worker": self._threads},
         }
+        tasks = [
+            CellTask(
+                key=key,
+                create=model.spec.create,
+                feature=feature.spec,
+                settings=settings,
+                n_classes=len(labels),
+                normalisation=suite.normalisation,
+                seed=cell_seed(suite.seed, key.repeat, key.fold),
+            )
+            for key in todo
+        ]
         self.reporter.stage(f"{manifest.corpus}: {system.name}", len(todo))
-        for key in todo:
-            self._run_cell(key, suite, model, feature, settings, labels, data, folds, base, report)
+        for task, outcome in self._outcomes(tasks, data):
+            self._store(task, outcome, labels, folds, base, suite.seed, report)
             self.reporter.advance(1)
 
-    def _run_cell(self, key, suite, model, feature, settings, labels, data, folds, base, report) -> None:
-        seed = cell_seed(suite.seed, key.repeat, key.fold)
+    def _outcomes(self, tasks: list[CellTask], data: Prepared):
+        """Yield ``(task, outcome)`` as cells finish: in this process, or in worker processes."""
+        if self.workers <= 1 or len(tasks) == 1:
+            for task in tasks:
+                yield task, compute_cell(task, data)
+            return
+        if self._pool is None:
+            self._pool = get_context("spawn").Pool(self.workers, _worker_init, (self._threads,))
+        fd, path = tempfile.mkstemp(prefix="serbench-fold-data-", suffix=".pkl")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            by_key = {task.key: task for task in tasks}
+            for key, outcome in self._pool.imap_unordered(_worker_run, [(t, path) for t in tasks]):
+                yield by_key[key], outcome
+        finally:
+            Path(path).unlink(missing_ok=True)
+
+    def _store(self, task, outcome, labels, folds, base, suite_seed, report) -> None:
+        key = task.key
         provenance = {
             **base,
-            "seeds": {"suite": suite.seed, "repeat": key.repeat, "cell": seed},
+            "seeds": {"suite": suite_seed, "repeat": key.repeat, "cell": task.seed},
             "fold_name": folds.names[key.fold],
+            "wall_time_s": outcome["wall_time"],
         }
-        started = time.perf_counter()
-        try:
-            train = np.flatnonzero(data.fold_of != key.fold)
-            test = np.flatnonzero(data.fold_of == key.fold)
-            if len(test) == 0:
-                raise ValueError(f"fold {folds.names[key.fold]!r} has no clips with features")
-            items = data.items
-            if suite.normalisation == "fold":
-                items = standardise(items, data.speakers, data.fold_of != key.fold, "fold")
-            kind = feature.spec.kind
-            seed_everything(seed)
-            estimator = model.spec.create(ModelContext(len(labels), feature.spec, settings, seed))
-            estimator.fit([from_rows(items[i], kind) for i in train], data.y[train], data.groups[train])
-            predicted = np.asarray(estimator.predict([from_rows(items[i], kind) for i in test]))
-            score = uar(data.y[test], predicted)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
-            self.store.write(key, labels=labels, provenance=provenance, error=error,
-                             wall_time=time.perf_counter() - started)
-            report.failed.append((key, f"{type(exc).__name__}: {exc}"))
+        if "error" in outcome:
+            self.store.write(key, labels=labels, provenance=provenance,
+                             error=f"{outcome['error']}\n{outcome['traceback']}", wall_time=outcome["wall_time"])
+            report.failed.append((key, outcome["error"]))
             self.reporter.note(
-                f"[red]failed[/] {key.corpus} / {key.system} repeat {key.repeat} fold {key.fold}: "
-                f"{type(exc).__name__}: {exc}"
+                f"[red]failed[/] {key.corpus} / {key.system} repeat {key.repeat} fold {key.fold}: {outcome['error']}"
             )
             return
-        provenance["parameter_count"] = estimator.parameter_count()
-        provenance["estimator"] = estimator.describe()
-        wall = time.perf_counter() - started
-        provenance["wall_time_s"] = wall
-        self.store.write(
-            key,
-            labels=labels,
-            provenance=provenance,
-            uar=score,
-            predictions={
-                "clip_ids": [data.clip_ids[i] for i in test],
-                "y_true": data.y[test].tolist(),
-                "y_pred": predicted.astype(int).tolist(),
-            },
-            wall_time=wall,
-        )
+        provenance["parameter_count"] = outcome["parameter_count"]
+        provenance["estimator"] = outcome["estimator"]
+        self.store.write(key, labels=labels, provenance=provenance, uar=outcome["uar"],
+                         predictions=outcome["predictions"], wall_time=outcome["wall_time"])
         report.computed += 1
