@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
 from ser_core import config as paths
@@ -138,7 +139,7 @@ def run(
         )
         _print_leaderboard(store, list(chosen.corpora), [s.name for s in chosen.systems])
     for what, why in report.skipped:
-        err_console.print(f"[yellow]skipped[/] {what}: {why}", highlight=False)
+        err_console.print(f"[yellow]skipped[/] {what}: {escape(why)}", highlight=False)
     if report.failed:
         err_console.print(f"[red]{len(report.failed)} cells failed[/]; errors are stored with them. Re-run to retry.")
     if not report.ok:

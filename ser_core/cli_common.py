@@ -6,6 +6,7 @@ import functools
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ser_core.errors import SerbenchError
 
@@ -21,7 +22,7 @@ def friendly_errors(command):
         try:
             return command(*args, **kwargs)
         except SerbenchError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
+from rich.markup import escape
 
 import ser_core
 from ser_core import corpus as corpus_mod
@@ -249,14 +250,14 @@ class Runner:
             )
         except (SerbenchError, ValueError) as exc:
             report.skipped.append((f"corpus {corpus_name}", str(exc)))
-            self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {exc}")
+            self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(str(exc))}")
             return
         for system in suite.systems:
             try:
                 self._run_system(suite, system, corpus, manifest, folds, report)
             except SerbenchError as exc:
                 report.skipped.append((f"{system.name} on {corpus_name}", str(exc)))
-                self.reporter.note(f"[yellow]skipped {system.name} on {corpus_name}[/]: {exc}")
+                self.reporter.note(f"[yellow]skipped {system.name} on {corpus_name}[/]: {escape(str(exc))}")
 
     def _prepare(
         self, manifest: Manifest, feature: Registered, folds: Folds, normalisation: str
@@ -390,7 +391,7 @@ class Runner:
                              error=f"{outcome['error']}\n{outcome['traceback']}", wall_time=outcome["wall_time"])
             report.failed.append((key, outcome["error"]))
             self.reporter.note(
-                f"[red]failed[/] {key.corpus} / {key.system} repeat {key.repeat} fold {key.fold}: {outcome['error']}"
+                f"[red]failed[/] {key.corpus} / {key.system} repeat {key.repeat} fold {key.fold}: {escape(outcome['error'])}"
             )
             return
         provenance["parameter_count"] = outcome["parameter_count"]
