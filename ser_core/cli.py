@@ -153,16 +153,13 @@ def _print_leaderboard(store, corpora: list[str] | None = None, systems: list[st
     if not entries:
         console.print("No results stored yet. Run `serbench run` first.")
         return
-    columns = leaderboard.column_names(entries)
-    ordered = list(dict.fromkeys(columns[(e.system, e.config_hash)] for e in entries))
-    table = Table("corpus", *ordered, title="UAR % (mean ± sd over repeats of the fold mean)")
-    for corpus in dict.fromkeys(e.corpus for e in entries):
-        cells = {columns[(e.system, e.config_hash)]: leaderboard.format_cell(e) for e in entries if e.corpus == corpus}
-        table.add_row(corpus, *(cells.get(name, "") for name in ordered))
+    columns, rows = leaderboard.grid(entries)
+    table = Table("corpus", *columns, title="UAR % (mean ± sd over repeats of the fold mean)")
+    for corpus, by_column in rows:
+        table.add_row(corpus, *(leaderboard.format_cell(by_column[c]) if c in by_column else "" for c in columns))
     console.print(table)
-    notes = {
-        columns[(e.system, e.config_hash)]: e.overrides for e in entries if e.overrides
-    }
+    names = leaderboard.column_names(entries)
+    notes = {names[(e.system, e.config_hash)]: e.overrides for e in entries if e.overrides}
     for name, overrides in notes.items():
         stated = ", ".join(f"{k}={v}" for k, v in overrides.items())
         console.print(f"  {name}: settings differ from the model's defaults: {stated}", highlight=False)
@@ -174,15 +171,34 @@ def show_leaderboard(
     db: DbOption = None,
     corpus: Annotated[Optional[list[str]], typer.Option(help="Only these corpora (repeatable).")] = None,
     system: Annotated[Optional[list[str]], typer.Option(help="Only these systems (repeatable).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table (terminal), md, csv, json or html (self-contained, with figures).")
+    ] = "table",
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the export here instead of stdout.")] = None,
 ) -> None:
-    """Print the leaderboard computed from the stored results."""
+    """Print or export the leaderboard computed from the stored results."""
+    from ser_core import export, leaderboard
     from ser_core.results import ResultStore
 
+    if fmt != "table" and fmt not in export.FORMATS:
+        raise ConfigError(f"--format {fmt!r}: choose one of table, {', '.join(export.FORMATS)}")
     db_path = db or paths.default_db()
     if not db_path.exists():
         raise ConfigError(f"{db_path}: no results database here. Run `serbench run` or pass --db PATH.")
     with ResultStore(db_path) as store:
-        _print_leaderboard(store, corpus, system)
+        if fmt == "table":
+            _print_leaderboard(store, corpus, system)
+            return
+        entries = leaderboard.compute(store, corpus, system)
+    if not entries:
+        raise ConfigError(f"{db_path}: no stored results match; run `serbench run` first.")
+    text = export.render(entries, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output} ({len(entries)} entries)")
 
 
 def _add_command_groups() -> None:

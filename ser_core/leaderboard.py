@@ -2,7 +2,9 @@
 
 Per (corpus, system, config): UAR per fold -> mean over folds per repeat -> mean and standard
 deviation over the repeats whose folds are all present. Results with different config hashes
-(protocol, settings or corpus version) are separate entries, never averaged together.
+(protocol, settings or corpus version) are separate entries, never averaged together. From the stored
+predictions each entry also carries the pooled confusion matrix (all folds and repeats), pooled UAR
+and weighted accuracy, total wall time and parameter count.
 """
 
 from __future__ import annotations
@@ -29,6 +31,26 @@ class Entry:
     repeats_seen: int
     failed_cells: int
     overrides: dict = field(default_factory=dict)  # settings that differ from the model defaults
+    settings: dict = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+    confusion: list[list[int]] = field(default_factory=list)  # rows: true label, columns: predicted
+    wall_time_s: float = 0.0
+    parameter_count: int | None = None
+
+    @property
+    def pooled_uar(self) -> float | None:
+        """Mean per-class recall over all stored predictions pooled (classes with test clips)."""
+        matrix = np.array(self.confusion, dtype=float)
+        if not matrix.size or matrix.sum() == 0:
+            return None
+        present = matrix.sum(axis=1) > 0
+        return float(np.mean(np.diag(matrix)[present] / matrix.sum(axis=1)[present]))
+
+    @property
+    def weighted_accuracy(self) -> float | None:
+        """Fraction of all stored predictions that are correct (weighted by class frequency)."""
+        matrix = np.array(self.confusion, dtype=float)
+        return float(np.trace(matrix) / matrix.sum()) if matrix.size and matrix.sum() else None
 
     @property
     def complete(self) -> bool:
@@ -51,11 +73,15 @@ def compute(
         n_folds = max(c.provenance.get("n_folds", 0) for c in cells)
         by_repeat: dict[int, dict[int, float]] = defaultdict(dict)
         failed = 0
+        labels = cells[0].labels
+        confusion = np.zeros((len(labels), len(labels)), dtype=int)
         for cell in cells:
             if cell.status == "ok":
                 by_repeat[cell.key.repeat][cell.key.fold] = cell.uar
+                np.add.at(confusion, (cell.predictions["y_true"], cell.predictions["y_pred"]), 1)
             else:
                 failed += 1
+        ok_cells = [c for c in cells if c.status == "ok"]
         repeat_means = [
             float(np.mean(list(folds.values())))
             for folds in by_repeat.values()
@@ -73,6 +99,11 @@ def compute(
                 repeats_seen=len({c.key.repeat for c in cells}),
                 failed_cells=failed,
                 overrides=cells[0].provenance.get("overrides", {}),
+                settings=cells[0].provenance.get("settings", {}),
+                labels=labels,
+                confusion=confusion.tolist(),
+                wall_time_s=float(sum(c.wall_time or 0.0 for c in cells)),
+                parameter_count=ok_cells[0].provenance.get("parameter_count") if ok_cells else None,
             )
         )
     return entries
@@ -88,6 +119,16 @@ def column_names(entries: list[Entry]) -> dict[tuple[str, str], str]:
         (e.system, e.config_hash): e.system if len(configs[e.system]) == 1 else f"{e.system}@{e.config_hash[:6]}"
         for e in entries
     }
+
+
+def grid(entries: list[Entry]) -> tuple[list[str], list[tuple[str, dict[str, Entry]]]]:
+    """The corpora x systems layout: column names, then ``(corpus, {column: entry})`` per row."""
+    names = column_names(entries)
+    columns = list(dict.fromkeys(names[(e.system, e.config_hash)] for e in entries))
+    rows = []
+    for corpus in dict.fromkeys(e.corpus for e in entries):
+        rows.append((corpus, {names[(e.system, e.config_hash)]: e for e in entries if e.corpus == corpus}))
+    return columns, rows
 
 
 def format_cell(entry: Entry) -> str:

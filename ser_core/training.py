@@ -88,6 +88,10 @@ def configure_tensorflow() -> dict[str, Any]:
     if _runtime is not None:
         return _runtime
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # openSMILE and TensorFlow export the same FFT symbols: whichever loads second gets the other's,
+    # and openSMILE's extraction then aborts (malloc(): invalid size). Loading openSMILE first keeps
+    # in-process extraction working after training in this process.
+    import opensmile  # noqa: F401
     import tensorflow as tf
 
     intra = int(_first_env(INTRA_THREADS_ENV, "SERBENCH_THREADS", "TF_NUM_INTRAOP_THREADS") or _cores())
@@ -164,6 +168,7 @@ def keras_layers() -> SimpleNamespace:
     global _layers
     if _layers is not None:
         return _layers
+    configure_tensorflow()
     import keras
     from keras import ops
 
