@@ -97,15 +97,25 @@ def run(
     workers: Annotated[
         Optional[int], typer.Option(help="Processes for feature extraction and for folds [default: number of cores]; 1 runs folds in this process.")
     ] = None,
+    only_corpus: Annotated[
+        Optional[list[str]], typer.Option("--corpus", help="Run only this corpus of the suite (repeatable).")
+    ] = None,
+    only_system: Annotated[
+        Optional[list[str]], typer.Option("--system", help="Run only this system of the suite (repeatable).")
+    ] = None,
 ) -> None:
-    """Run a suite (computing only cells not already stored), then print its leaderboard."""
+    """Run a suite (computing only cells not already stored), then print its leaderboard.
+
+    Corpora with no directory configured are reported and skipped; the exit status is 1 when a cell
+    failed or something could not run for another reason, 130 when interrupted (re-run to resume).
+    """
     from ser_core.plugins import load_registry
     from ser_core.results import ResultStore
     from ser_core.runner import Runner
     from ser_core.suites import load_benchmarks
 
     benchmarks = load_benchmarks(config or paths.default_config())
-    chosen = benchmarks.suite(suite)
+    chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
     registry = load_registry()
     for plugin in registry.plugins:
         if plugin.status == "broken":
@@ -135,9 +145,18 @@ def run(
             raise typer.Exit(130) from None
         console.print(
             f"{report.computed} cells computed, {report.resumed} already stored, "
-            f"{len(report.failed)} failed, {len(report.skipped)} skipped."
+            f"{len(report.failed)} failed, {len(report.skipped)} skipped, "
+            f"{len(report.missing)} corpora without data."
         )
         _print_leaderboard(store, list(chosen.corpora), [s.name for s in chosen.systems])
+    if report.missing:
+        names = ", ".join(name for name, _ in report.missing)
+        err_console.print(
+            f"[yellow]no data configured for[/] {names}: "
+            + escape("pass --corpus-path NAME=DIR, add [corpora.NAME] to the benchmarks file, or set "
+                     "SERBENCH_CORPUS_<NAME> (see docs/corpora.md)."),
+            highlight=False,
+        )
     for what, why in report.skipped:
         err_console.print(f"[yellow]skipped[/] {what}: {escape(why)}", highlight=False)
     if report.failed:

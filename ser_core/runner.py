@@ -32,7 +32,7 @@ from rich.markup import escape
 import ser_core
 from ser_core import corpus as corpus_mod
 from ser_core import features
-from ser_core.errors import ConfigError, SerbenchError
+from ser_core.errors import ConfigError, CorpusError, SerbenchError
 from ser_core.plugins import Registered, Registry
 from ser_core.protocol import Folds, as_rows, cell_seed, from_rows, make_folds, standardise, uar
 from ser_core.results import SCHEMA_VERSION, CellKey, ResultStore
@@ -55,12 +55,17 @@ class Reporter:
 
 @dataclass
 class RunReport:
-    """What a run did: cells computed, cells found already done, failures, corpora skipped."""
+    """What a run did: cells computed, cells found already done, failures, and what was skipped.
+
+    ``missing`` lists corpora with no directory configured (normal when a suite names corpora this
+    machine does not have); ``skipped`` lists everything that could not run for another reason.
+    """
 
     computed: int = 0
     resumed: int = 0
     failed: list[tuple[CellKey, str]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (corpus, how to configure it)
 
     @property
     def ok(self) -> bool:
@@ -241,6 +246,15 @@ class Runner:
         try:
             corpus = self.registry.corpus(corpus_name)
             root = corpus_mod.locate(corpus_name, corpus.spec.needs_path, self.corpus_paths, benchmark_paths)
+        except CorpusError as exc:
+            report.missing.append((corpus_name, str(exc)))
+            self.reporter.note(f"[yellow]no data for corpus {corpus_name}[/]: {escape(str(exc))}")
+            return
+        except SerbenchError as exc:
+            report.skipped.append((f"corpus {corpus_name}", str(exc)))
+            self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(str(exc))}")
+            return
+        try:
             manifest = corpus_mod.scan(corpus, root)
             use_groups = corpus.spec.fold_by == "group"
             folds = make_folds(

@@ -27,7 +27,7 @@ Every error names the file and the offending key.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,18 @@ class Suite:
     normalisation: str
     description: str = ""
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def subset(self, corpora: list[str] | None = None, systems: list[str] | None = None) -> "Suite":
+        """This suite restricted to some of its corpora and systems (same protocol, same config hashes)."""
+        for kind, wanted, have in (("corpus", corpora, self.corpora), ("system", systems, [s.name for s in self.systems])):
+            unknown = [name for name in wanted or [] if name not in have]
+            if unknown:
+                raise ConfigError(f"suite {self.name!r} has no {kind} {unknown[0]!r}; it has: {', '.join(have)}")
+        return replace(
+            self,
+            corpora=tuple(c for c in self.corpora if not corpora or c in corpora),
+            systems=tuple(s for s in self.systems if not systems or s.name in systems),
+        )
 
     def settings_for(self, system: System) -> dict[str, Any]:
         """The system's own overrides with this suite's overrides for it on top."""

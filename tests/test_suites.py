@@ -79,3 +79,23 @@ def test_missing_file_and_unknown_suite(tmp_path):
         load_benchmarks(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="no suite 'x'; defined suites: s"):
         load_benchmarks(write(tmp_path, GOOD)).suite("x")
+
+
+def test_a_suite_can_be_narrowed_to_some_corpora_and_systems(tmp_path):
+    suite = load_benchmarks(write(tmp_path, GOOD)).suite("s")
+    narrowed = suite.subset(["emodb"], None)
+    assert narrowed.corpora == ("emodb",) and narrowed.systems == suite.systems
+    assert narrowed.seed == suite.seed and narrowed.overrides == suite.overrides
+    with pytest.raises(ConfigError, match="suite 's' has no corpus 'iemocap'"):
+        suite.subset(["iemocap"], None)
+    with pytest.raises(ConfigError, match="has no system 'zz'"):
+        suite.subset(None, ["zz"])
+
+
+def test_paper_suites_cover_the_study_grid():
+    benchmarks = load_benchmarks(ROOT / "benchmarks.toml")
+    paper, quick = benchmarks.suite("paper"), benchmarks.suite("paper-quick")
+    assert len(paper.corpora) == 15 and len(paper.systems) == 7 and paper.repeats == 3
+    assert paper.corpora == quick.corpora and paper.systems == quick.systems
+    assert not paper.overrides, "the paper suite runs the study's settings"
+    assert {s.name for s in quick.systems} - set(quick.overrides) == {"svm-is09"}
