@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The study's systems on the real EMO-DB: SVM-IS09 with the `paper` suite (the study's settings,
+# 3 repeats) and every neural system with `paper-quick` (CPU smoke settings, stated in each result).
+# Times each system's run and exports the leaderboard to docs/results/.
+#   usage: bash benchmarks/emodb_paper.sh [EMODB_WAV_DIR] [DB]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+EMODB=${1:-../shared/data/emodb/wav}
+DB=${2:-serbench-emodb.db}
+OUT=docs/results
+mkdir -p "$OUT"
+TIMES="$OUT/emodb-wall-times.txt"
+echo "# system suite elapsed_seconds exit_status (serbench run on $(nproc) cores, $(date -u +%F))" > "$TIMES"
+run() {  # suite system
+    local start=$SECONDS
+    serbench run --suite "$1" --corpus emodb --system "$2" --corpus-path "emodb=$EMODB" --db "$DB"
+    echo "$2 $1 $((SECONDS - start)) $?" >> "$TIMES"
+}
+run paper svm-is09
+for system in A1-aldeneh-logmel40 L-latif-raw5s O-zhao-spec5s40 A2-aldeneh-logmel240 A3-aldeneh-spec5s240 N-zhang-raw5s; do
+    run paper-quick "$system"
+done
+for format in md csv json html; do
+    serbench leaderboard --db "$DB" --corpus emodb --format "$format" --output "$OUT/emodb-leaderboard.$format"
+done
