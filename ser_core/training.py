@@ -173,7 +173,18 @@ def keras_layers() -> SimpleNamespace:
     from keras import ops
 
     class AttentionPooling(keras.layers.Layer):
-        """Attention pooling over time with one learned scoring vector (no bias)."""
+        """Attention pooling over time with one learned scoring vector (no bias).
+
+        Padded steps are excluded through the explicit ``valid`` input; a Keras mask arriving with
+        ``h`` is consumed here (the pooled output has no time axis left to mask).
+        """
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.supports_masking = True
+
+        def compute_mask(self, inputs, mask=None):
+            return None
 
         def build(self, input_shape):
             shape = input_shape[0] if isinstance(input_shape, (list, tuple)) and isinstance(
