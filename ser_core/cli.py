@@ -182,6 +182,8 @@ def _print_leaderboard(store, corpora: list[str] | None = None, systems: list[st
     for name, overrides in notes.items():
         stated = ", ".join(f"{k}={v}" for k, v in overrides.items())
         console.print(f"  {name}: settings differ from the model's defaults: {stated}", highlight=False)
+    for line in leaderboard.differences(entries):
+        console.print(f"  not averaged together: {escape(line)}", highlight=False)
 
 
 @app.command("leaderboard")

@@ -14,7 +14,7 @@ import io
 import json
 from typing import Callable
 
-from ser_core.leaderboard import Entry, column_names, format_cell, grid
+from ser_core.leaderboard import Entry, column_names, differences, format_cell, grid
 
 FORMATS = ("md", "csv", "json", "html")
 
@@ -42,6 +42,10 @@ def to_markdown(entries: list[Entry], title: str = "serbench leaderboard") -> st
     for corpus, by_column in rows:
         cells = [format_cell(by_column[c]) if c in by_column else "" for c in columns]
         lines.append(f"| {corpus} | " + " | ".join(cells) + " |")
+    separate = differences(entries)
+    if separate:
+        lines += ["", "Results under different configurations are not averaged together:", ""]
+        lines += [f"- {line}" for line in separate]
     names = column_names(entries)
     lines += ["", "## Details", "", "| corpus | system | config | folds | repeats | pooled UAR % | WA % "
               "| parameters | wall time | settings |", "|---|---|---|---|---|---|---|---|---|---|"]

@@ -36,6 +36,7 @@ class Entry:
     confusion: list[list[int]] = field(default_factory=list)  # rows: true label, columns: predicted
     wall_time_s: float = 0.0
     parameter_count: int | None = None
+    protocol: dict = field(default_factory=dict)  # what makes results comparable, from provenance
 
     @property
     def pooled_uar(self) -> float | None:
@@ -104,6 +105,7 @@ def compute(
                 confusion=confusion.tolist(),
                 wall_time_s=float(sum(c.wall_time or 0.0 for c in cells)),
                 parameter_count=ok_cells[0].provenance.get("parameter_count") if ok_cells else None,
+                protocol=_protocol(cells[0].provenance),
             )
         )
     return entries
@@ -119,6 +121,36 @@ def column_names(entries: list[Entry]) -> dict[tuple[str, str], str]:
         (e.system, e.config_hash): e.system if len(configs[e.system]) == 1 else f"{e.system}@{e.config_hash[:6]}"
         for e in entries
     }
+
+
+def _protocol(provenance: dict) -> dict:
+    return {
+        "settings": provenance.get("settings"),
+        "normalisation": provenance.get("normalisation"),
+        "seed": provenance.get("seeds", {}).get("suite"),
+        "corpus version (manifest hash)": provenance.get("manifest_hash"),
+        "feature": [provenance.get("system", {}).get("feature"), provenance.get("feature_params")],
+        "folds": provenance.get("folds", {}).get("method"),
+    }
+
+
+def differences(entries: list[Entry]) -> list[str]:
+    """Why results sit in separate columns: for each (corpus, system) with several configs, the
+    protocol keys whose values differ between them."""
+    by_pair: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    for e in entries:
+        by_pair[(e.corpus, e.system)].append(e)
+    lines = []
+    for (corpus, system), group in sorted(by_pair.items()):
+        if len(group) < 2:
+            continue
+        keys = [k for k in group[0].protocol if len({repr(e.protocol.get(k)) for e in group}) > 1]
+        if not keys:
+            keys = ["schema or labels"]
+        for key in keys:
+            values = "; ".join(f"@{e.config_hash[:6]}: {e.protocol.get(key)}" for e in group)
+            lines.append(f"{system} on {corpus}: {key} differs ({values})")
+    return lines
 
 
 def grid(entries: list[Entry]) -> tuple[list[str], list[tuple[str, dict[str, Entry]]]]:

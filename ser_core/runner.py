@@ -320,7 +320,7 @@ class Runner:
         }
         config_hash = _hash(config)
         keys = [
-            CellKey(manifest.corpus, system.name, config_hash, r, f)
+            CellKey(corpus.name, system.name, config_hash, r, f)
             for r in range(suite.repeats)
             for f in range(len(folds))
         ]
@@ -331,7 +331,7 @@ class Runner:
         data, table = self._prepare(manifest, feature, folds, suite.normalisation)
         if table.failures:
             self.reporter.note(
-                f"[yellow]{len(table.failures)} clips of {manifest.corpus} had no {feature.name} "
+                f"[yellow]{len(table.failures)} clips of {corpus.name} had no {feature.name} "
                 f"features and are left out[/] (listed in each result's provenance)"
             )
         base = {
@@ -369,7 +369,7 @@ class Runner:
             )
             for key in todo
         ]
-        self.reporter.stage(f"{manifest.corpus}: {system.name}", len(todo))
+        self.reporter.stage(f"{corpus.name}: {system.name}", len(todo))
         for task, outcome in self._outcomes(tasks, data):
             self._store(task, outcome, labels, folds, base, suite.seed, report)
             self.reporter.advance(1)

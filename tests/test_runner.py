@@ -159,6 +159,10 @@ def test_changed_settings_never_mix_with_old_results(registry, tmp_path):
     assert len(entries) == 2 and len({e.config_hash for e in entries}) == 2
     names = leaderboard.column_names(entries)
     assert len(set(names.values())) == 2, "incomparable results get separate columns"
+    (why,) = leaderboard.differences(entries)
+    assert why.startswith("centroid-lb on tiny: normalisation differs"), why
+    assert all(e.corpus == "tiny" for e in entries), "cells are keyed by the corpus name the suite used"
+    assert "none" in why and "speaker" in why
 
 
 def test_a_model_that_cannot_take_the_feature_is_skipped_with_a_reason(synthetic_manifest, tmp_path):
