@@ -222,6 +222,27 @@ def show_leaderboard(
         console.print(f"wrote {output} ({len(entries)} entries)")
 
 
+@app.command("validate-plugin")
+@friendly_errors
+def validate_plugin(
+    name: Annotated[str, typer.Argument(help="A plugin (as in `serbench list`) or a corpus/feature/model it registers.")],
+) -> None:
+    """Check a plugin against the contract on generated data (exit 1 when a check fails)."""
+    from ser_core.plugins import load_registry
+    from ser_core.validate import validate_plugin as run_checks
+
+    checks = run_checks(load_registry(), name)
+    table = Table("subject", "check", "result", "detail", title=f"serbench validate-plugin {name}")
+    for check in checks:
+        result = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
+        table.add_row(check.subject, check.check, result, escape(check.detail))
+    console.print(table)
+    failed = sum(not c.passed for c in checks)
+    console.print(f"{len(checks) - failed} passed, {failed} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
 def _add_command_groups() -> None:
     from ser_core.cli_corpus import corpus_app
     from ser_core.cli_features import cache_app, features_app

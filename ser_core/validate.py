@@ -1,0 +1,189 @@
+"""Plugin conformance checks (``serbench validate-plugin NAME``), run on generated data.
+
+For every corpus, feature and model a plugin registers, the checks exercise the contract the core
+relies on: a corpus declares labels from the shared vocabulary and reports a missing directory as a
+:class:`~ser_core.errors.CorpusError` (or, when it needs no directory, scans into a valid manifest);
+a feature extracts finite arrays of its declared kind from synthetic speech, in a worker process,
+deterministically and with one width for every clip; a model's factory pickles (so folds can run
+in worker processes) and the estimator it creates fits and predicts labels in range on small
+random data of an accepted kind, reporting a parameter count and a JSON-serialisable description.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ser_core import corpus as corpus_mod
+from ser_core import features
+from ser_core.errors import CorpusError, UnknownNameError
+from ser_core.plugins import Registered, Registry
+from ser_core.specs import FEATURE_KINDS, LABELS, FeatureSpec, ModelContext
+
+#: Settings that shorten training when a model declares them (validation checks the contract, not accuracy).
+QUICK_SETTINGS = {"epochs": 1}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One conformance check: what was checked, on which registered thing, and how it went."""
+
+    subject: str
+    check: str
+    passed: bool
+    detail: str = ""
+
+
+def _run(subject: str, name: str, check: Callable[[], str | None]) -> Check:
+    try:
+        return Check(subject, name, True, check() or "")
+    except Exception as exc:  # a failing plugin is the finding, not a crash of the validator
+        return Check(subject, name, False, f"{type(exc).__name__}: {exc}")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+def check_corpus(corpus: Registered, workdir: Path) -> Iterator[Check]:
+    """Labels of the expected content, and scan behaviour without the corpus's data."""
+    spec, subject = corpus.spec, f"corpus {corpus.name}"
+
+    def expected() -> str:
+        if spec.expected is None:
+            return "no expected content declared (corpus info cannot report gaps)"
+        unknown = sorted(set(spec.expected.clips_per_label) - set(LABELS))
+        _require(not unknown, f"labels outside the shared vocabulary: {unknown}")
+        _require(spec.expected.total > 0 and spec.expected.speakers > 0, "expected content is empty")
+        return f"{spec.expected.total} clips, {spec.expected.speakers} speakers"
+
+    yield _run(subject, "expected content uses the shared labels", expected)
+    if spec.needs_path:
+
+        def missing() -> str:
+            absent = workdir / "no-such-corpus"
+            try:
+                spec.scan(absent)
+            except CorpusError as exc:
+                _require(str(absent) in str(exc), f"the message does not name the path: {exc}")
+                return "CorpusError naming the path"
+            raise AssertionError("scanning a missing directory did not raise CorpusError")
+
+        yield _run(subject, "a missing directory is a clear CorpusError", missing)
+    else:
+
+        def scans() -> str:
+            manifest = spec.scan(None)
+            corpus_mod.validate(manifest, fold_by=spec.fold_by)
+            return f"{len(manifest.clips)} clips, {len(manifest.speakers())} speakers"
+
+        yield _run(subject, "scans into a valid manifest", scans)
+
+
+def check_feature(feature: Registered, manifest) -> Iterator[Check]:
+    """Extraction in a worker process on synthetic speech: kind, finiteness, width, determinism."""
+    spec, subject = feature.spec, f"feature {feature.name}"
+    def known_kind() -> str:
+        _require(spec.kind in FEATURE_KINDS, f"kind {spec.kind!r}; use one of {FEATURE_KINDS}")
+        return spec.kind
+
+    yield _run(subject, "declares a known kind", known_kind)
+    tables = []
+
+    def extracts() -> str:
+        table = features.extract(manifest, feature, workers=1, use_cache=False)
+        _require(not table.failures, f"failed clips: {dict(list(table.failures.items())[:2])}")
+        tables.append(table)
+        shapes = sorted({item.shape for item in table.items})
+        return f"{len(table)} clips, shapes {shapes[:3]}{' ...' if len(shapes) > 3 else ''}"
+
+    yield _run(subject, "extracts finite arrays of its kind in a worker process", extracts)
+    if tables:
+
+        def deterministic() -> str:
+            again = features.extract(manifest, feature, workers=1, use_cache=False)
+            same = all(np.array_equal(a, b) for a, b in zip(tables[0].items, again.items))
+            _require(same, "two extractions of the same clips differ")
+            return "identical on a second extraction"
+
+        yield _run(subject, "is deterministic", deterministic)
+
+
+def _random_items(kind: str, n: int, rng: np.random.Generator) -> list[np.ndarray]:
+    if kind == "functionals":
+        return [rng.normal(size=16).astype(np.float32) for _ in range(n)]
+    if kind == "sequence":
+        return [rng.normal(size=(int(rng.integers(80, 160)), 40)).astype(np.float32) for _ in range(n)]
+    return [rng.normal(scale=0.1, size=int(rng.integers(8000, 16000))).astype(np.float32) for _ in range(n)]
+
+
+def check_model(model: Registered) -> Iterator[Check]:
+    """Picklable factory; fit/predict on small random data of each accepted kind."""
+    spec, subject = model.spec, f"model {model.name}"
+    def pickles() -> str:
+        pickle.loads(pickle.dumps(spec.create))
+        return "ok"
+
+    yield _run(subject, "factory pickles (folds can run in worker processes)", pickles)
+    for kind in sorted(spec.accepts):
+        if kind not in FEATURE_KINDS:
+            yield Check(subject, f"accepts {kind!r}", False, f"unknown feature kind; use one of {FEATURE_KINDS}")
+            continue
+
+        def fits(kind: str = kind) -> str:
+            rng = np.random.default_rng(0)
+            X = _random_items(kind, 24, rng)
+            y = np.arange(24) % 3
+            groups = np.array([f"s{i % 4}" for i in range(24)])
+            settings = {**spec.defaults, **{k: v for k, v in QUICK_SETTINGS.items() if k in spec.defaults}}
+            feature = FeatureSpec(f"validate-{kind}", kind, extract=lambda signal, rate: signal)
+            estimator = spec.create(ModelContext(3, feature, settings, seed=0))
+            estimator.fit(X[:18], y[:18], groups[:18])
+            predicted = np.asarray(estimator.predict(X[18:]))
+            _require(predicted.shape == (6,), f"predict returned shape {predicted.shape}, expected (6,)")
+            _require(np.isin(predicted, [0, 1, 2]).all(), f"predictions outside 0..2: {predicted}")
+            count = estimator.parameter_count()
+            _require(count is None or (isinstance(count, int) and count > 0), f"parameter_count {count!r}")
+            json.dumps(estimator.describe(), default=str)
+            return f"{count} parameters" if count is not None else "no parameter count"
+
+        yield _run(subject, f"fits and predicts on {kind} data", fits)
+
+
+def validate_plugin(registry: Registry, name: str) -> list[Check]:
+    """Run every check for everything plugin ``name`` registered (a plugin name or a registered name)."""
+    plugin = next((p for p in registry.plugins if p.name == name), None)
+    if plugin is None:
+        owners = [r.plugin for table in registry.items.values() for r in table.values() if r.name == name]
+        plugin = owners[0] if owners else None
+    if plugin is None:
+        known = sorted(p.name for p in registry.plugins)
+        raise UnknownNameError(f"no plugin or registered name {name!r}; installed plugins: {', '.join(known)}")
+    checks = [Check(f"plugin {plugin.name}", "loads and registers", plugin.status == "ok", "; ".join(plugin.errors)
+                    or f"{plugin.distribution} {plugin.version}")]
+    owned = [r for table in registry.items.values() for r in table.values() if r.plugin is plugin]
+    if not owned:
+        checks.append(Check(f"plugin {plugin.name}", "registers something", False, "no corpus, feature or model"))
+    with tempfile.TemporaryDirectory(prefix="serbench-validate-") as tmp:
+        workdir = Path(tmp)
+        manifest = None
+        for item in owned:
+            if item.kind == "corpus":
+                checks += check_corpus(item, workdir)
+            elif item.kind == "feature":
+                if manifest is None:
+                    from ser_core.synthetic import SyntheticConfig, generate
+
+                    config = SyntheticConfig(speakers=2, clips_per_class=1, min_seconds=0.6, max_seconds=1.4)
+                    manifest = generate(config, workdir / "synthetic")
+                checks += check_feature(item, manifest)
+            else:
+                checks += check_model(item)
+    return checks

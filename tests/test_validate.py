@@ -1,0 +1,76 @@
+"""`serbench validate-plugin`: conforming plugins pass, each kind of non-conformance is reported."""
+
+from __future__ import annotations
+
+import pytest
+
+from ser_core.errors import UnknownNameError
+from ser_core.plugins import load_registry
+from ser_core.validate import validate_plugin
+
+BAD_PLUGIN = """
+import numpy as np
+from ser_core import CorpusSpec, FeatureSpec, ModelSpec, hookimpl
+from ser_core.specs import ExpectedContent
+
+
+def scan(root):
+    return open(root / "list.txt").read()  # a raw FileNotFoundError instead of a CorpusError
+
+
+def nan_feature(signal, rate):
+    out = np.zeros(4, np.float32)
+    out[2] = np.nan
+    return out
+
+
+@hookimpl
+def register_corpora(register):
+    register(CorpusSpec("badcorpus", scan=scan, expected=ExpectedContent({"joy": 3}, 1, 16000)))
+
+
+@hookimpl
+def register_features(register):
+    register(FeatureSpec("nanfeat", "functionals", extract=nan_feature))
+
+
+@hookimpl
+def register_models(register):
+    offset = 1
+    register(ModelSpec("closure", create=lambda context: offset, accepts=frozenset({"functionals"})))
+"""
+
+
+def results(checks):
+    return {(c.subject, c.check): c for c in checks}
+
+
+def test_a_conforming_plugin_passes():
+    checks = validate_plugin(load_registry(), "svm")
+    assert [c.passed for c in checks] == [True, True, True]
+    assert "parameters" in checks[-1].detail
+
+
+def test_each_kind_of_non_conformance_is_reported(install_distribution):
+    install_distribution("ser-plugin-bad", {"bad": "ser_plugin_bad"}, {"ser_plugin_bad": BAD_PLUGIN})
+    checks = results(validate_plugin(load_registry(), "bad"))
+    assert checks[("plugin bad", "loads and registers")].passed
+    labels = checks[("corpus badcorpus", "expected content uses the shared labels")]
+    assert not labels.passed and "'joy'" in labels.detail
+    missing = checks[("corpus badcorpus", "a missing directory is a clear CorpusError")]
+    assert not missing.passed and "FileNotFoundError" in missing.detail
+    assert checks[("feature nanfeat", "declares a known kind")].passed
+    nan = checks[("feature nanfeat", "extracts finite arrays of its kind in a worker process")]
+    assert not nan.passed and "non-finite" in nan.detail
+    assert ("feature nanfeat", "is deterministic") not in checks, "no determinism check without a table"
+    pickled = checks[("model closure", "factory pickles (folds can run in worker processes)")]
+    assert not pickled.passed
+    fitted = checks[("model closure", "fits and predicts on functionals data")]
+    assert not fitted.passed and "AttributeError" in fitted.detail
+
+
+def test_a_registered_name_finds_its_plugin_and_unknown_names_are_refused():
+    by_thing = validate_plugin(load_registry(), "synthetic")
+    assert by_thing[0].subject == "plugin synthetic" and all(c.passed for c in by_thing)
+    with pytest.raises(UnknownNameError, match="no plugin or registered name 'nope'"):
+        validate_plugin(load_registry(), "nope")
