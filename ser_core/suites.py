@@ -93,7 +93,8 @@ class Benchmarks:
     def suite(self, name: str) -> Suite:
         if name not in self.suites:
             raise ConfigError(
-                f"{self.path}: no suite {name!r}; defined suites: {', '.join(sorted(self.suites))}"
+                f"{self.path}: no suite {name!r}; defined suites: {', '.join(sorted(self.suites)) or '(none)'}. "
+                f"Add a [suites.{name}] table or pick a defined suite with --suite."
             )
         return self.suites[name]
 
@@ -203,6 +204,4 @@ def load_benchmarks(path: str | Path) -> Benchmarks:
             overrides={k: dict(v) for k, v in overrides.items()},
             **protocol,
         )
-    if not suites:
-        raise _fail(path, "suites", "no suites defined; add at least one [suites.NAME] table")
     return Benchmarks(path, systems, suites, corpus_paths)

@@ -63,7 +63,6 @@ def test_a_valid_file_resolves_defaults_overrides_and_paths(tmp_path):
         (GOOD.replace('feature = "egemaps"\n', ""), r"systems\.a\.feature: required"),
         (GOOD.replace('corpora = ["synthetic", "emodb"]', "corpora = []"), r"suites\.s\.corpora: expected a non-empty list"),
         (GOOD.replace("overrides = { a =", "overrides = { z ="), r"suites\.s\.overrides\.z: not one of this suite"),
-        ("[systems.a]\nmodel='m'\nfeature='f'\n", r"suites: no suites defined"),
         (GOOD + "\n[extra]\n", r"\(top level\)\.extra: unknown key"),
     ],
 )
@@ -99,3 +98,10 @@ def test_paper_suites_cover_the_study_grid():
     assert paper.corpora == quick.corpora and paper.systems == quick.systems
     assert not paper.overrides, "the paper suite runs the study's settings"
     assert {s.name for s in quick.systems} - set(quick.overrides) == {"svm-is09"}
+
+
+def test_a_file_of_corpus_locations_alone_is_valid(tmp_path):
+    benchmarks = load_benchmarks(write(tmp_path, '[corpora.emodb]\npath = "/data/emodb"\n'))
+    assert benchmarks.corpus_paths == {"emodb": Path("/data/emodb")}
+    with pytest.raises(ConfigError, match=r"no suite 'demo'; defined suites: \(none\)"):
+        benchmarks.suite("demo")
