@@ -266,6 +266,15 @@ class Runner:
             report.skipped.append((f"corpus {corpus_name}", str(exc)))
             self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(str(exc))}")
             return
+        except Exception as exc:  # a bug in the corpus plugin: name it, keep the run going
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            message = (
+                f"the corpus plugin ({corpus.plugin.distribution} {corpus.plugin.version}) raised "
+                f"{type(exc).__name__}: {exc} at {where.filename}:{where.lineno}; report it to the plugin's authors"
+            )
+            report.skipped.append((f"corpus {corpus_name}", message))
+            self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(message)}")
+            return
         for system in suite.systems:
             try:
                 self._run_system(suite, system, corpus, manifest, folds, report)

@@ -195,3 +195,16 @@ def test_a_corpus_without_a_location_is_skipped_not_fatal(synthetic_manifest, tm
     report, cells, _ = run(registry, tmp_path / "r.db", make_suite(corpora=("faraway", "tiny"), repeats=1))
     assert report.missing[0][0] == "faraway" and "SERBENCH_CORPUS_FARAWAY" in report.missing[0][1]
     assert report.ok and len(cells) == 4, "the other corpus still ran; missing data is not a failure"
+
+
+def test_a_corpus_plugin_that_raises_is_named_and_the_run_goes_on(synthetic_manifest, tmp_path):
+    class Buggy:
+        @hookimpl
+        def register_corpora(self, register):
+            register(CorpusSpec("buggy", scan=lambda root: {}["clips"], needs_path=False))
+
+    registry = load_registry([("tiny", Plugin(synthetic_manifest)), ("buggy", Buggy())], use_entry_points=False)
+    report, cells, _ = run(registry, tmp_path / "r.db", make_suite(corpora=("buggy", "tiny"), repeats=1))
+    (what, why), = report.skipped
+    assert what == "corpus buggy" and "((in-process) -) raised KeyError: 'clips'" in why
+    assert "test_runner.py:" in why and len(cells) == 4
