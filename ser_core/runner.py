@@ -385,7 +385,18 @@ class Runner:
 
     def _outcomes(self, tasks: list[CellTask], data: Prepared):
         """Yield ``(task, outcome)`` as cells finish: in this process, or in worker processes."""
-        if self.workers <= 1 or len(tasks) == 1:
+        serial = self.workers <= 1 or len(tasks) == 1
+        if not serial:
+            try:
+                pickle.dumps(tasks[0])
+            except Exception as exc:  # e.g. a model factory that is a closure
+                serial = True
+                self.reporter.note(
+                    f"[yellow]{tasks[0].key.system}: its model or feature cannot be sent to worker "
+                    f"processes ({escape(type(exc).__name__)}: {escape(str(exc))}); running its folds in "
+                    "this process. Plugin authors: make ModelSpec.create a module-level callable.[/]"
+                )
+        if serial:
             for task in tasks:
                 yield task, compute_cell(task, data)
             return

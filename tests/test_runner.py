@@ -208,3 +208,24 @@ def test_a_corpus_plugin_that_raises_is_named_and_the_run_goes_on(synthetic_mani
     (what, why), = report.skipped
     assert what == "corpus buggy" and "((in-process) -) raised KeyError: 'clips'" in why
     assert "test_runner.py:" in why and len(cells) == 4
+
+
+def test_an_unpicklable_model_runs_its_folds_in_process_with_a_note(synthetic_manifest, tmp_path):
+    class Closure:
+        @hookimpl
+        def register_models(self, register):
+            register(ModelSpec("closure", create=lambda context: NearestCentroid(context),
+                               accepts=frozenset({"functionals"}), defaults={"fail_group": ""}))
+
+    registry = load_registry([("tiny", Plugin(synthetic_manifest)), ("closure", Closure())], use_entry_points=False)
+    notes = []
+
+    class Notes(Reporter):
+        def note(self, message):
+            notes.append(message)
+
+    suite = make_suite(systems=(System("c", "closure", "lb"),), repeats=1)
+    with ResultStore(tmp_path / "r.db") as store:
+        report = Runner(registry, store, workers=2, reporter=Notes()).run(suite)
+    assert report.ok and report.computed == 4
+    assert any("cannot be sent to worker processes" in n for n in notes)
