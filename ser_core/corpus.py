@@ -95,6 +95,33 @@ def validate(manifest: Manifest, *, fold_by: str = "speaker") -> None:
             raise CorpusError(f"{where}: folds use CV groups but {groupless[0].path} has none.")
 
 
+def require_dir(corpus: str, root: Path | None, unpack_hint: str) -> Path:
+    """``root`` as a Path, or a :class:`CorpusError` saying it is missing, not a directory or empty.
+
+    :param unpack_hint: what the user should point at, e.g. "the unpacked IEMOCAP_full_release folder".
+    """
+    if root is None:
+        raise CorpusError(f"corpus {corpus!r}: no directory given. Pass --corpus-path {corpus}=DIR.")
+    root = Path(root)
+    if not root.is_dir():
+        raise CorpusError(
+            f"corpus {corpus!r}: {root} does not exist or is not a directory. Point the corpus path at "
+            f"{unpack_hint}."
+        )
+    if not any(root.iterdir()):
+        raise CorpusError(f"corpus {corpus!r}: {root} is empty. Unpack the corpus there ({unpack_hint}).")
+    return root
+
+
+def walk(root: Path) -> list[Path]:
+    """Every file under ``root``, sorted, skipping hidden files and folders (``.DS_Store``, ``._x.wav``)."""
+    files = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(Path(folder) / name for name in names if not name.startswith("."))
+    return sorted(files)
+
+
 #: What a corpus plugin's ``parse`` returns for one file: a clip, or the reason it was skipped.
 ParseResult = Clip | str
 
@@ -147,9 +174,7 @@ def scan_files(
     clips: list[Clip] = []
     skipped: list[SkippedFile] = []
     seen: dict[str, Path] = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if any(part.startswith(".") for part in path.relative_to(root).parts):
-            continue
+    for path in walk(root):
         if path.suffix.lower() not in suffixes:
             skipped.append(SkippedFile(str(path), f"{NOT_AUDIO} ({', '.join(suffixes)})"))
             continue

@@ -29,7 +29,7 @@ import re
 from pathlib import Path
 
 from ser_core import hookimpl
-from ser_core.corpus import NOT_AUDIO, excluded
+from ser_core.corpus import NOT_AUDIO, excluded, require_dir
 from ser_core.errors import CorpusError
 from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
 
@@ -61,17 +61,7 @@ SUMMARY_LINE = re.compile(
 
 
 def _require_root(root: Path | None) -> Path:
-    if root is None:
-        raise CorpusError(f"corpus {NAME!r}: no directory given. Pass --corpus-path {NAME}=DIR.")
-    root = Path(root)
-    if not root.is_dir():
-        raise CorpusError(
-            f"corpus {NAME!r}: {root} does not exist or is not a directory. Point the corpus path at "
-            "the unpacked IEMOCAP_full_release folder (the one holding Session1 .. Session5)."
-        )
-    if not any(root.iterdir()):
-        raise CorpusError(f"corpus {NAME!r}: {root} is empty. Unpack IEMOCAP_full_release there.")
-    return root
+    return require_dir(NAME, root, "the unpacked IEMOCAP_full_release folder (the one holding Session1 .. Session5)")
 
 
 def read_labels(path: Path) -> dict[str, tuple[str, int]]:

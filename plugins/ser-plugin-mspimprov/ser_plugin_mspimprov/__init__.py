@@ -34,12 +34,11 @@ CV group (``fold_by="group"``): the session, the last two characters of the spea
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from ser_core import hookimpl
-from ser_core.corpus import NOT_AUDIO, excluded
+from ser_core.corpus import NOT_AUDIO, excluded, require_dir, walk
 from ser_core.errors import CorpusError
 from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
 
@@ -93,25 +92,10 @@ def read_evaluation(path: Path) -> dict[str, tuple[str, int]]:
     return codes
 
 
-def _walk(root: Path) -> list[Path]:
-    files = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(Path(folder) / name for name in names if not name.startswith("."))
-    return sorted(files)
-
-
 def scan(root: Path | None) -> Manifest:
     """Read MSP-IMPROV from ``root`` (the folder holding ``Evaluation.txt`` and the sessions)."""
-    if root is None or not Path(root).is_dir():
-        raise CorpusError(
-            f"corpus {NAME!r}: {root} does not exist or is not a directory. Point the corpus path at "
-            "the unpacked MSP-IMPROV folder (the one holding Evaluation.txt)."
-        )
-    root = Path(root)
-    files = _walk(root)
-    if not files:
-        raise CorpusError(f"corpus {NAME!r}: {root} is empty. Unpack MSP-IMPROV there.")
+    root = require_dir(NAME, root, "the unpacked MSP-IMPROV folder (the one holding Evaluation.txt)")
+    files = walk(root)
     evaluations = [p for p in files if p.name == "Evaluation.txt"]
     if not evaluations:
         raise CorpusError(

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ser_core import hookimpl
-from ser_core.corpus import NOT_AUDIO, excluded
+from ser_core.corpus import NOT_AUDIO, excluded, require_dir, walk
 from ser_core.errors import CorpusError
 from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
 
@@ -176,14 +176,6 @@ def majority_state(begin: int, end: int, states: list[Segment]) -> tuple[str, Se
     return winner, first[winner]
 
 
-def _walk(root: Path) -> list[Path]:
-    files = []
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(Path(folder) / name for name in names if not name.startswith("."))
-    return sorted(files)
-
-
 def _turn_cache(audio: Path) -> Path:
     from ser_core.config import cache_dir
 
@@ -253,15 +245,8 @@ def _session_clips(par: Path, session: str, speaker: str, audio: Path,
 def scan(root: Path | None) -> Manifest:
     """Read SmartKom Public from ``root``: user turns cut from each session, labelled by majority
     user state."""
-    if root is None or not Path(root).is_dir():
-        raise CorpusError(
-            f"corpus {NAME!r}: {root} does not exist or is not a directory. Point the corpus path at "
-            "the unpacked SmartKom Public release (the folder holding the session folders)."
-        )
-    root = Path(root)
-    files = _walk(root)
-    if not files:
-        raise CorpusError(f"corpus {NAME!r}: {root} is empty. Unpack SmartKom Public (SK-Public) there.")
+    root = require_dir(NAME, root, "the unpacked SmartKom Public release (the folder holding the session folders)")
+    files = walk(root)
     user_pars = []
     for path in files:
         match = USER_PAR.match(path.stem) if path.suffix == ".par" else None
