@@ -5,11 +5,15 @@ AIFF-C (also when such data sits in a file named ``.wav``, as in TESS), FLAC, OG
 sample rate and channel count; containers it cannot open (the ``.avi`` videos of eNTERFACE, ``.mp4``)
 are read through FFmpeg's libraries (PyAV, imported only then). Channels are averaged and other
 sample rates (24.414, 44.1, 48, 96 kHz, ...) resampled with soxr at high quality. Every failure raises
-:class:`AudioError` naming the file and saying what to do.
+:class:`AudioError` naming the file and saying what to do: a file that cannot be opened (permissions)
+is told apart from one that cannot be decoded, and a RIFF/WAVE file whose data chunk is shorter than
+its header says (a truncated copy, which libsndfile would read silently as a shorter clip) is an error.
 """
 
 from __future__ import annotations
 
+import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +39,62 @@ class AudioInfo:
 
 
 def _check_not_empty(path: Path) -> None:
+    """Open ``path`` for reading (so permission problems are named as such), refuse empty files and
+    truncated WAV data."""
     try:
-        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size == 0:
+                raise AudioError(
+                    f"{path}: the file is empty (0 bytes). Replace it with a complete copy or remove it."
+                )
+            _check_wav_data(path, handle, size)
     except FileNotFoundError:
         raise AudioError(f"{path}: file not found. Re-scan the corpus or restore the file.") from None
+    except IsADirectoryError:
+        raise AudioError(f"{path}: is a directory, not an audio file. Remove or rename it.") from None
+    except PermissionError:
+        raise AudioError(
+            f"{path}: permission denied: serbench may not read this file. Fix its permissions "
+            "(e.g. chmod a+r) or run as a user who can read the corpus."
+        ) from None
     except OSError as exc:
-        raise AudioError(f"{path}: cannot be read ({exc}). Check its permissions.") from exc
-    if size == 0:
-        raise AudioError(f"{path}: the file is empty (0 bytes). Replace it with a complete copy or remove it.")
+        raise AudioError(f"{path}: cannot be read ({exc.strerror or exc}). Check the disk and the file.") from exc
+
+
+#: Data-chunk sizes that streaming writers use for "unknown length"; such files are not checked.
+_UNKNOWN_SIZES = (0, 0xFFFFFFFF)
+
+
+def _check_wav_data(path: Path, handle, size: int) -> None:
+    """For a RIFF/WAVE file: raise :class:`AudioError` when the data chunk holds fewer bytes than its
+    header declares (the file was cut short). Other containers are left to the decoder."""
+    head = handle.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    position = 12
+    block_align = byte_rate = 0
+    while position + 8 <= size:
+        handle.seek(position)
+        chunk_id, chunk_size = struct.unpack("<4sI", handle.read(8))
+        if chunk_id == b"fmt ":
+            fmt = handle.read(16)
+            if len(fmt) == 16:
+                _, _, _, byte_rate, block_align, _ = struct.unpack("<HHIIHH", fmt)
+        elif chunk_id == b"data":
+            available = size - position - 8
+            if chunk_size in _UNKNOWN_SIZES or available >= chunk_size:
+                return
+            said = f"{chunk_size} bytes"
+            held = f"{available} bytes"
+            if byte_rate:
+                said += f" ({chunk_size / byte_rate:.2f} s)"
+                held += f" ({available / byte_rate:.2f} s)"
+            raise AudioError(
+                f"{path}: truncated: the WAV header says its audio data is {said}, but the file holds "
+                f"only {held}. Replace it with a complete copy from the corpus distribution, or remove it."
+            )
+        position += 8 + chunk_size + (chunk_size & 1)
 
 
 def _read_native(path: Path) -> tuple[np.ndarray, int]:
@@ -60,6 +112,8 @@ def _read_native(path: Path) -> tuple[np.ndarray, int]:
                 f"{path}: cannot decode audio ({sndfile_exc}). Check the file is complete audio; for "
                 "video containers install PyAV (`pip install av`)."
             ) from sndfile_exc
+        except PermissionError:
+            raise AudioError(f"{path}: permission denied while decoding. Fix its permissions.") from None
         except Exception as exc:
             raise AudioError(
                 f"{path}: cannot decode audio (libsndfile: {sndfile_exc}; FFmpeg: {exc}). Check the "
@@ -110,6 +164,14 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     if not np.isfinite(signal).all():
         raise AudioError(f"{path}: the decoded audio holds NaN or infinite values. Replace the file.")
     return signal
+
+
+def peak(path: str | Path) -> float:
+    """The largest absolute sample value of ``path`` at its native rate (0.0 for digital silence)."""
+    path = Path(path)
+    _check_not_empty(path)
+    data, _ = _read_native(path)
+    return float(np.max(np.abs(data))) if data.size else 0.0
 
 
 def audio_info(path: str | Path) -> AudioInfo:

@@ -2,7 +2,9 @@
 
 Start-up stays light: plugin modules are imported to list them, but TensorFlow, openSMILE and
 librosa are only imported when a feature is extracted or a model trained. Every
-:class:`~ser_core.errors.SerbenchError` becomes a short message and exit status 2, not a traceback.
+:class:`~ser_core.errors.SerbenchError` (and every ``OSError`` or SQLite error) becomes a short
+message and exit status 2, not a traceback; ``serbench --verbose`` or ``SERBENCH_DEBUG=1`` shows the
+traceback too (see :mod:`ser_core.cli_common`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ser_core import config as paths
-from ser_core.cli_common import console, err_console, friendly_errors
+from ser_core.cli_common import DEBUG_ENV, console, err_console, friendly_errors, set_verbose
 from ser_core.errors import ConfigError
 
 app = typer.Typer(
@@ -32,6 +34,18 @@ ConfigOption = Annotated[
     Optional[Path],
     typer.Option("--config", "-c", help="Benchmarks file [default: $SERBENCH_CONFIG or ./benchmarks.toml]."),
 ]
+
+
+@app.callback()
+def main_options(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help=f"Show the Python traceback behind an error (also: {DEBUG_ENV}=1).")
+    ] = False,
+) -> None:
+    """serbench: a benchmark harness for speech emotion recognition."""
+    set_verbose(verbose)
+
+
 DbOption = Annotated[
     Optional[Path], typer.Option("--db", help="Results database [default: $SERBENCH_DB or ./serbench.db].")
 ]
@@ -95,7 +109,7 @@ def run(
         Optional[list[str]], typer.Option("--corpus-path", help="NAME=DIR: where a corpus lives (repeatable).")
     ] = None,
     workers: Annotated[
-        Optional[int], typer.Option(help="Processes for feature extraction and for folds [default: number of cores]; 1 runs folds in this process.")
+        Optional[int], typer.Option(min=0, help="Processes for feature extraction and for folds [default: number of cores]; 1 runs folds in this process.")
     ] = None,
     only_corpus: Annotated[
         Optional[list[str]], typer.Option("--corpus", help="Run only this corpus of the suite (repeatable).")
@@ -111,6 +125,7 @@ def run(
     """
     from ser_core.plugins import load_registry
     from ser_core.results import ResultStore
+    from ser_core.results_check import check_results_db, results_db_errors
     from ser_core.runner import Runner
     from ser_core.suites import load_benchmarks
 
@@ -121,11 +136,12 @@ def run(
         if plugin.status == "broken":
             err_console.print(f"[yellow]warning:[/] plugin {plugin.name} is broken (see `serbench list`)")
     db_path = db or paths.default_db()
+    check_results_db(db_path, write=True)
     console.print(
         f"Suite [bold]{chosen.name}[/]: {len(chosen.corpora)} corpora x {len(chosen.systems)} systems, "
         f"{chosen.repeats} repeats, seed {chosen.seed}, normalisation {chosen.normalisation}; results in {db_path}"
     )
-    with ResultStore(db_path) as store:
+    with results_db_errors(db_path), ResultStore(db_path) as store:
         progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console,
@@ -139,8 +155,8 @@ def run(
                 report = runner.run(chosen, benchmarks.corpus_paths)
         except KeyboardInterrupt:
             err_console.print(
-                f"[yellow]Interrupted.[/] Finished cells are kept in {db_path}; run the same command "
-                "again to resume."
+                f"[yellow]Interrupted.[/] Finished cells are kept in {db_path} and extracted features in the "
+                "cache; run the same command again to resume."
             )
             raise typer.Exit(130) from None
         console.print(
@@ -161,6 +177,13 @@ def run(
         err_console.print(f"[yellow]skipped[/] {what}: {escape(why)}", highlight=False)
     if report.failed:
         err_console.print(f"[red]{len(report.failed)} cells failed[/]; errors are stored with them. Re-run to retry.")
+    if report.computed + report.resumed + len(report.failed) == 0:
+        err_console.print(
+            f"[bold red]Nothing ran:[/] no cell of suite {escape(chosen.name)} could be computed "
+            "(see the messages above); exit status 1.",
+            highlight=False,
+        )
+        raise typer.Exit(1)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -193,20 +216,27 @@ def show_leaderboard(
     corpus: Annotated[Optional[list[str]], typer.Option(help="Only these corpora (repeatable).")] = None,
     system: Annotated[Optional[list[str]], typer.Option(help="Only these systems (repeatable).")] = None,
     fmt: Annotated[
-        str, typer.Option("--format", "-f", help="table (terminal), md, csv, json or html (self-contained, with figures).")
-    ] = "table",
+        Optional[str],
+        typer.Option(
+            "--format", "-f",
+            help="table (terminal), md, csv, json or html (self-contained, with figures) [default: from "
+            "the --output suffix, else table].",
+        ),
+    ] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the export here instead of stdout.")] = None,
 ) -> None:
     """Print or export the leaderboard computed from the stored results."""
-    from ser_core import export, leaderboard
+    from ser_core import export, leaderboard, outputs
     from ser_core.results import ResultStore
+    from ser_core.results_check import check_results_db, results_db_errors
 
-    if fmt != "table" and fmt not in export.FORMATS:
-        raise ConfigError(f"--format {fmt!r}: choose one of table, {', '.join(export.FORMATS)}")
+    fmt = _export_format(fmt, output, export.FORMATS)
     db_path = db or paths.default_db()
     if not db_path.exists():
         raise ConfigError(f"{db_path}: no results database here. Run `serbench run` or pass --db PATH.")
-    with ResultStore(db_path) as store:
+    check_results_db(db_path, write=False)
+    with results_db_errors(db_path), ResultStore(db_path) as store:
+        _check_stored_names(store, corpus, system)
         if fmt == "table":
             _print_leaderboard(store, corpus, system)
             return
@@ -217,9 +247,54 @@ def show_leaderboard(
     if output is None:
         sys.stdout.write(text)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        outputs.write_text(output, text)
         console.print(f"wrote {output} ({len(entries)} entries)")
+
+
+#: Output suffix -> export format, for `serbench leaderboard -o FILE` without --format.
+SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".html": "html", ".htm": "html"}
+
+
+def _export_format(fmt: str | None, output: Path | None, formats: tuple[str, ...]) -> str:
+    """The format to use: ``--format`` when given, else the one ``--output``'s suffix names, else
+    the terminal table; an ``--output`` whose format cannot be known is refused, never ignored."""
+    if fmt is not None and fmt != "table" and fmt not in formats:
+        raise ConfigError(f"--format {fmt!r}: choose one of table, {', '.join(formats)}")
+    if output is None:
+        return fmt or "table"
+    if fmt == "table":
+        raise ConfigError(
+            f"--format table is for the terminal and cannot be written to {output}; choose one of {', '.join(formats)}."
+        )
+    if fmt is None:
+        fmt = SUFFIX_FORMATS.get(output.suffix.lower())
+        if fmt is None:
+            raise ConfigError(
+                f"--output {output}: cannot tell the format from the suffix {output.suffix or '(none)'!r}; "
+                f"pass --format ({', '.join(formats)}) or use a suffix of {', '.join(SUFFIX_FORMATS)}."
+            )
+    return fmt
+
+
+def _check_stored_names(store, corpora: list[str] | None, systems: list[str] | None) -> None:
+    """Refuse a --corpus or --system that names nothing stored, suggesting the closest stored name."""
+    import difflib
+
+    if not corpora and not systems:
+        return
+    cells = list(store.cells())
+    for option, wanted, stored in (
+        ("--corpus", corpora, sorted({c.key.corpus for c in cells})),
+        ("--system", systems, sorted({c.key.system for c in cells})),
+    ):
+        for name in wanted or []:
+            if name in stored or not stored:
+                continue
+            close = difflib.get_close_matches(name, stored, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{option} {name!r}: no results stored under this name.{hint} Stored: {', '.join(stored)}."
+            )
 
 
 @app.command("validate-plugin")

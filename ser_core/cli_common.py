@@ -1,10 +1,19 @@
-"""Shared pieces of the command line: consoles and the error guard every command uses."""
+"""Shared pieces of the command line: consoles and the error guard every command uses.
+
+No command shows a Python traceback for bad input or a failing environment: :func:`friendly_errors`
+turns every :class:`~ser_core.errors.SerbenchError` and ``OSError`` into a one-paragraph message
+(exit status 2), Ctrl-C into "Interrupted" (130), and anything unexpected into a one-line internal
+error (3). Tracebacks are printed only with ``serbench --verbose`` or ``SERBENCH_DEBUG=1``.
+"""
 
 from __future__ import annotations
 
 import functools
+import os
+import sqlite3
 
 import typer
+from typer.exceptions import TyperException
 from rich.console import Console
 from rich.markup import escape
 
@@ -13,16 +22,60 @@ from ser_core.errors import SerbenchError
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # never break a path in an error
 
+#: Set to 1 to print the traceback behind every error message.
+DEBUG_ENV = "SERBENCH_DEBUG"
+_verbose = False
+
+
+def set_verbose(flag: bool) -> None:
+    """Called by ``serbench --verbose``: show tracebacks behind error messages."""
+    global _verbose
+    _verbose = flag
+
+
+def debugging() -> bool:
+    """True when tracebacks should be shown (``--verbose`` or ``SERBENCH_DEBUG``)."""
+    return _verbose or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _explain_os_error(exc: OSError) -> str:
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}. Check the path, its permissions and the free disk space."
+
 
 def friendly_errors(command):
-    """Turn expected errors into a message and exit status 2."""
+    """Turn expected errors into a message and exit status 2, and unexpected ones into a one-line
+    internal error (3); tracebacks only when :func:`debugging`."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except SerbenchError as exc:
-            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except KeyboardInterrupt:
+            if debugging():
+                err_console.print_exception()
+            err_console.print(
+                "[yellow]Interrupted.[/] Work finished so far is kept; run the same command again to continue."
+            )
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if debugging():
+                err_console.print_exception()
+            if isinstance(exc, SerbenchError):
+                message, code = str(exc), 2
+            elif isinstance(exc, OSError):
+                message, code = _explain_os_error(exc), 2
+            elif isinstance(exc, sqlite3.Error):
+                message, code = f"the results database reported {type(exc).__name__}: {exc}", 2
+            else:
+                message = (
+                    f"internal error: {type(exc).__name__}: {exc}. This is a bug in serbench or a plugin; "
+                    f"run again with `serbench --verbose ...` (or {DEBUG_ENV}=1) to see where, and report it."
+                )
+                code = 3
+            err_console.print(f"[bold red]Error:[/] {escape(message)}", highlight=False)
+            raise typer.Exit(code) from None
 
     return wrapper

@@ -3,7 +3,8 @@
 ``serbench corpus info NAME`` scans the corpus's directory (``--path``, else the benchmarks file's
 ``[corpora.NAME] path``, else ``SERBENCH_CORPUS_<NAME>``), prints clips per label in the study's
 Table 1 layout next to the expected row, speakers, CV groups, durations and sample rates, and warns
-about every missing, extra, misnamed or unreadable file. With ``--strict`` any mismatch exits 1.
+about every missing, extra, misnamed or unreadable file, and about suspect data the protocol would
+use (a class with one clip or one speaker, silent clips). With ``--strict`` any mismatch exits 1.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from ser_core.cli_common import console, err_console, friendly_errors
@@ -57,7 +59,7 @@ def info(
         bool, typer.Option("--strict", help="Exit with status 1 on any difference from the expected content.")
     ] = False,
     read_audio: Annotated[
-        bool, typer.Option("--audio/--no-audio", help="Read every clip's header (durations, sample rates).")
+        bool, typer.Option("--audio/--no-audio", help="Read every clip (durations, sample rates, silent clips).")
     ] = True,
 ) -> None:
     """Show what a corpus directory holds and how it differs from the corpus as distributed."""
@@ -114,6 +116,8 @@ def info(
 
     for note in report.notes:
         console.print(f"[cyan]note:[/] {note}", highlight=False)
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     for problem in report.problems[:SHOWN]:
         err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
     if len(report.problems) > SHOWN:

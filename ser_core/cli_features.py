@@ -36,7 +36,7 @@ def features_extract(
         typer.Option("--path", help="Corpus directory [default: benchmarks.toml or $SERBENCH_CORPUS_<NAME>]."),
     ] = None,
     workers: Annotated[
-        Optional[int], typer.Option(help="Extraction processes [default: number of cores]; 0 = this process.")
+        Optional[int], typer.Option(min=0, help="Extraction processes [default: number of cores]; 0 = this process.")
     ] = None,
     on_error: Annotated[
         str, typer.Option(help="Failed clips: 'skip' lists them and stores the rest; 'raise' exits with an error.")
@@ -78,6 +78,14 @@ def features_extract(
                 manifest, entry, workers=workers, on_progress=advance, use_cache=use_cache, on_error=on_error
             )
         seconds = time.perf_counter() - started
+        for note in table.notes:
+            err_console.print(f"[yellow]feature cache:[/] {escape(note)}", highlight=False)
+        if table.silent:
+            err_console.print(
+                f"[yellow]warning:[/] {len(table.silent)} clips are silent (peak below {features.SILENT_PEAK:g}): "
+                + escape(", ".join(table.silent[:10])) + (" ..." if len(table.silent) > 10 else ""),
+                highlight=False,
+            )
         source = "from the cache" if table.from_cache else f"extracted at {len(manifest.clips) / seconds:.1f} clips/s"
         console.print(
             f"[bold]{entry.name}[/]: {len(table)} clips {source} in {seconds:.1f} s; "
@@ -100,25 +108,41 @@ def _configured_paths() -> dict[str, Path]:
 
 
 @cache_app.command("list")
+@friendly_errors
 def cache_list() -> None:
-    """List cached feature tables: corpus, feature, clips, size."""
+    """List cached feature tables: corpus, feature, clips, size, status (ok, partial, unreadable)."""
     from ser_core.features import cached_tables
 
+    root = paths.cache_dir()
     entries = cached_tables()
     table = Table(
         "corpus", "feature", "clips", "failed", "size (MB)", "created", "key",
-        title=f"feature cache in {paths.cache_dir()}",
+        title=f"feature cache in {escape(str(root))}",
     )
     for entry in entries:
+        clips = str(entry["clips"] if entry["clips"] is not None else "?")
+        clips += {"ok": "", "partial": " [cyan]partial[/]", "unreadable": " [red]unreadable[/]"}[entry["status"]]
         table.add_row(
-            entry["corpus"], entry["feature"], str(entry["clips"] if entry["clips"] is not None else "?"),
-            str(entry["failed"] or 0), f"{entry['bytes'] / 1e6:.2f}", entry["created"].replace("T", " ")[:16], entry["key"][:12],
+            escape(entry["corpus"]), escape(entry["feature"]), clips,
+            str(entry["failed"] or 0), f"{entry['bytes'] / 1e6:.2f}", escape(entry["created"].replace("T", " ")[:16]),
+            escape(entry["key"][:12]),
         )
     console.print(table)
     console.print(f"{len(entries)} tables, {sum(e['bytes'] for e in entries) / 1e6:.2f} MB")
+    states = {e["status"] for e in entries}
+    if "partial" in states:
+        console.print("partial: an interrupted extraction; the next extraction of the same corpus and feature continues it.")
+    if "unreadable" in states:
+        console.print("unreadable: a damaged table; it is rebuilt when next used (or remove it with `serbench cache clear`).")
+    if root.exists() and not root.is_dir():
+        err_console.print(
+            f"[yellow]warning:[/] the cache location {escape(str(root))} is a file, not a directory; "
+            "set SERBENCH_CACHE_DIR to a directory.", highlight=False,
+        )
 
 
 @cache_app.command("clear")
+@friendly_errors
 def cache_clear(
     feature: Annotated[Optional[str], typer.Option(help="Only this feature's tables.")] = None,
     corpus: Annotated[Optional[str], typer.Option(help="Only this corpus's tables.")] = None,

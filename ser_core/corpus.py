@@ -300,6 +300,34 @@ def filename_corpus(
 # --- comparing a scan with what the corpus should contain ------------------------------------------
 
 
+def suspect_labels(manifest: Manifest, fold_by: str = "speaker") -> list[str]:
+    """Warnings about classes cross-validation cannot treat fairly, one sentence each.
+
+    A class with a single clip is tested in one fold that never trained on it, and no other fold
+    tests it; a class whose clips all come from one speaker (or CV group) has the same problem.
+    """
+    unit = "CV group" if fold_by == "group" else "speaker"
+    by_label: dict[str, list[Clip]] = {}
+    for clip in manifest.clips:
+        by_label.setdefault(clip.label, []).append(clip)
+    warnings = []
+    for label in manifest.labels():
+        clips = by_label[label]
+        if len(clips) == 1:
+            warnings.append(
+                f"class {label!r} has a single clip ({clips[0].path}): the fold that tests it never trains "
+                "on this class, and no other fold tests it. Add clips of the class or leave it out."
+            )
+            continue
+        units = {(c.group if fold_by == "group" else c.speaker) for c in clips}
+        if len(units) == 1:
+            warnings.append(
+                f"class {label!r}: all {len(clips)} clips come from one {unit} ({units.pop()}): the fold "
+                "that tests them never trains on this class. Add clips from other speakers or leave it out."
+            )
+    return warnings
+
+
 def compare(manifest: Manifest, expected: ExpectedContent) -> list[str]:
     """Every way the manifest's clips differ from ``expected`` (clips per label, speaker count),
     one sentence each; empty when they agree."""
@@ -320,9 +348,10 @@ def compare(manifest: Manifest, expected: ExpectedContent) -> list[str]:
 @dataclass
 class CorpusReport:
     """What ``serbench corpus info`` shows: the manifest, its audio, and how it differs from the
-    corpus's expected content. ``problems`` are mismatches (``--strict`` fails on any); ``notes``
-    are things worth knowing that are not mismatches (planned exclusions, unrelated files,
-    sample rates that are converted on load)."""
+    corpus's expected content. ``problems`` are mismatches (``--strict`` fails on any); ``warnings``
+    are data the protocol will use but that is suspect (a class with a single clip or a single
+    speaker, a silent clip); ``notes`` are things worth knowing that are not mismatches (planned
+    exclusions, unrelated files, sample rates that are converted on load)."""
 
     corpus: str
     manifest: Manifest
@@ -332,6 +361,8 @@ class CorpusReport:
     unreadable: list[SkippedFile] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    silent: list[str] = field(default_factory=list)  # clip ids whose peak is below SILENT_PEAK
 
     @property
     def ok(self) -> bool:
@@ -360,11 +391,13 @@ def inspect(
     With ``read_audio`` every clip's header is read (sample rate, duration); unreadable and
     zero-length clips become problems naming the file. ``on_progress(n)`` is called as clips are read.
     """
-    from ser_core.audio import AudioError, audio_info
+    from ser_core.audio import AudioError, audio_info, peak
+    from ser_core.features import SILENT_PEAK
 
     manifest = scan(corpus, root)
     expected = corpus.spec.expected
     report = CorpusReport(corpus.name, manifest, expected)
+    report.warnings.extend(suspect_labels(manifest, corpus.spec.fold_by))
     if expected is not None:
         report.problems.extend(compare(manifest, expected))
     else:
@@ -384,6 +417,8 @@ def inspect(
                 info = audio_info(clip.path)
                 if info.duration <= 0:
                     raise AudioError(f"{clip.path}: the file holds no audio samples (zero length). Replace or remove it.")
+                if peak(clip.path) < SILENT_PEAK:
+                    report.silent.append(clip.clip_id)
             except AudioError as exc:
                 report.unreadable.append(SkippedFile(str(clip.path), str(exc)))
                 report.problems.append(str(exc))
@@ -392,6 +427,13 @@ def inspect(
                 report.sample_rates[info.sample_rate] += 1
             if on_progress is not None:
                 on_progress(1)
+        if report.silent:
+            shown = ", ".join(str(c.path) for c in manifest.clips if c.clip_id in set(report.silent[:5]))
+            report.warnings.append(
+                f"{len(report.silent)} clip{'s are' if len(report.silent) > 1 else ' is'} silent (peak below "
+                f"{SILENT_PEAK:g}, i.e. -80 dBFS) and would be used as they are: {shown}"
+                + (", ..." if len(report.silent) > 5 else "") + ". Check or remove them."
+            )
         if expected is not None:
             others = {rate: n for rate, n in report.sample_rates.items() if rate != expected.sample_rate}
             if others:

@@ -27,3 +27,15 @@ class CorpusError(SerbenchError):
 
 class FeatureError(SerbenchError):
     """Feature extraction failed for one or more clips; the message names them."""
+
+
+class OutputError(SerbenchError):
+    """A file serbench writes (export, cache table, database) cannot be written; names the path."""
+
+
+class CacheError(OutputError):
+    """The feature cache directory cannot be used (a file, read-only, full); stops the whole run."""
+
+
+class ResultsDbError(SerbenchError):
+    """The results database cannot be used: not a file, not serbench's, unwritable or full."""

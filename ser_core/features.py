@@ -5,8 +5,12 @@ id, path, size, mtime), the feature's name, kind and parameters, the version of 
 provides it, the versions of the libraries it names and of the audio loader's own libraries; any
 change rebuilds the table. A table is stored compactly in one ``.npz`` (all values concatenated into
 one float32 array, with offsets and shapes, plus a JSON header; no pickles), written to a temporary
-file and renamed, so two processes extracting the same key cannot corrupt it and a reader never sees
-half a file.
+file and renamed (:func:`ser_core.outputs.atomic_write`), so two processes extracting the same key
+cannot corrupt it and a reader never sees half a file. A cached table that cannot be read or is
+inconsistent (damaged on disk, edited, truncated) is reported in :attr:`FeatureTable.notes`, deleted
+and rebuilt. An extraction that is interrupted (Ctrl-C) or fails half-way stores the clips it
+finished as a *partial* table (``*.partial.npz``, same key); the next extraction continues from it.
+The cache directory is checked to be writable before any clip is extracted.
 
 Extraction streams one clip at a time through spawned worker processes (one per core by default):
 the parent never holds audio, only finished features. Workers never import TensorFlow (openSMILE
@@ -14,7 +18,8 @@ aborts when TensorFlow was imported first in the same process). A clip that cann
 shorter than the feature's analysis frame, or yields non-finite values becomes a *failure* with its
 reason; the ``on_error`` policy either keeps failures in :attr:`FeatureTable.failures` (the runner
 leaves those clips out and records them) or raises :class:`~ser_core.errors.FeatureError` naming
-them.
+them. Workers ignore Ctrl-C (the parent handles it), and clips whose peak level is below
+:data:`SILENT_PEAK` are listed in :attr:`FeatureTable.silent` so callers can warn about them.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
+import signal
 import time
 import zipfile
+from contextlib import closing
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -38,7 +44,8 @@ from numpy.lib import format as npy_format
 
 from ser_core.audio import SAMPLE_RATE, load_audio
 from ser_core.config import cache_dir
-from ser_core.errors import FeatureError
+from ser_core.errors import CacheError, FeatureError, OutputError
+from ser_core.outputs import atomic_write, check_writable_dir
 from ser_core.plugins import Registered
 from ser_core.specs import Manifest
 
@@ -48,6 +55,10 @@ EXPECTED_NDIM = {"functionals": 1, "sequence": 2, "waveform": 1}
 LOADER_LIBRARIES = ("ser-core", "soundfile", "soxr", "av")
 #: Temporary files older than this are left-overs of killed writers and may be removed.
 STALE_TEMP_SECONDS = 3600
+#: Clips whose absolute peak stays below this (-80 dBFS) are reported as silent.
+SILENT_PEAK = 1e-4
+#: Suffix of tables holding the finished part of an interrupted extraction.
+PARTIAL_SUFFIX = ".partial.npz"
 
 OnError = Literal["skip", "raise"]
 
@@ -83,6 +94,8 @@ class FeatureTable:
     failures: dict[str, str] = field(default_factory=dict)  # clip id -> reason
     from_cache: bool = False
     path: Path | None = None
+    silent: list[str] = field(default_factory=list)  # clip ids whose peak is below SILENT_PEAK
+    notes: list[str] = field(default_factory=list)  # what happened to the cache: rebuilt, resumed
 
     def __len__(self) -> int:
         return len(self.clip_ids)
@@ -131,30 +144,44 @@ def cache_path(manifest: Manifest, feature: Registered, key: str) -> Path:
     return cache_dir() / "features" / feature.spec.name / f"{manifest.corpus}-{key}.npz"
 
 
-def _extract_clip(task: tuple[int, str, Callable, str]) -> tuple[int, np.ndarray | None, str | None]:
+Outcome = tuple[int, "np.ndarray | None", "str | None", bool]  # index, values, error, silent
+
+
+def _extract_clip(task: tuple[int, str, Callable, str]) -> Outcome:
     """Worker: decode one clip and extract one feature; errors come back as text, never raise."""
     index, path, extract, kind = task
     try:
-        signal = load_audio(path)
-        values = np.asarray(extract(signal, SAMPLE_RATE), dtype=np.float32)
+        audio = load_audio(path)
+        silent = bool(audio.size == 0 or float(np.max(np.abs(audio))) < SILENT_PEAK)
+        values = np.asarray(extract(audio, SAMPLE_RATE), dtype=np.float32)
     except Exception as exc:
-        return index, None, f"{type(exc).__name__}: {exc}"
+        return index, None, f"{type(exc).__name__}: {exc}", False
     if values.ndim != EXPECTED_NDIM[kind] or values.size == 0:
-        return index, None, f"feature returned shape {values.shape}, expected a non-empty {kind} array"
+        return index, None, f"feature returned shape {values.shape}, expected a non-empty {kind} array", silent
     bad = np.count_nonzero(~np.isfinite(values))
     if bad:
-        return index, None, f"non-finite values (NaN or inf) in {bad} of {values.size} places"
-    return index, values, None
+        return index, None, f"non-finite values (NaN or inf) in {bad} of {values.size} places", silent
+    return index, values, None, silent
 
 
-def _results(tasks: list, workers: int, paths: list[str]) -> Iterator[tuple[int, np.ndarray | None, str | None]]:
-    """Results in completion order; at most ``2 * workers`` clips are queued at any time."""
+def _ignore_interrupts() -> None:
+    """Worker set-up: Ctrl-C reaches the whole process group; only the parent acts on it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _results(tasks: list, workers: int, paths: list[str]) -> Iterator[Outcome]:
+    """Results in completion order; at most ``2 * workers`` clips are queued at any time.
+
+    On Ctrl-C (or any error) queued clips are cancelled and the workers finish only the clip they
+    are on, so the caller can store what was done.
+    """
     if workers <= 0:
         yield from map(_extract_clip, tasks)
         return
     pending = iter(tasks)
     running: dict[Future, int] = {}
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_ignore_interrupts)
+    try:
 
         def submit_next() -> None:
             task = next(pending, None)
@@ -179,11 +206,15 @@ def _results(tasks: list, workers: int, paths: list[str]) -> Iterator[tuple[int,
                     ) from exc
                 except Exception as exc:  # the task could not be sent to a worker (pickling)
                     raise FeatureError(
-                        f"cannot run the extractor {tasks[index][2]!r} in a worker process ({type(exc).__name__}: "
+                        f"cannot run the extractor {tasks[0][2]!r} in a worker process ({type(exc).__name__}: "
                         f"{exc}). Spawned workers import it by name: make it a module-level function (or a "
                         "functools.partial of one), or extract with workers=0."
                     ) from exc
                 submit_next()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def extract(
@@ -208,20 +239,60 @@ def extract(
     """
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', not {on_error!r}")
+    if workers is not None and workers < 0:
+        raise ValueError(f"workers must be 0 (this process) or more, not {workers}")
     key = cache_key(manifest, feature)
     path = cache_path(manifest, feature, key)
-    table = _read_if_valid(path, key, manifest) if use_cache else None
+    notes: list[str] = []
+    table = _load_cached(path, key, manifest, notes) if use_cache else None
     if table is not None:
         if on_progress:
             on_progress(len(manifest.clips))
     else:
-        table = _extract_all(manifest, feature, key, default_workers() if workers is None else workers, on_progress)
+        header = _header(manifest, feature, key)
+        partial = partial_path(path)
+        done = None
         if use_cache:
-            write_table(path, table, _header(manifest, feature, key))
+            check_cache_dir(path.parent)  # before any clip is extracted
+            done = _load_cached(partial, key, manifest, notes, partial=True)
+            if done is not None:
+                notes.append(
+                    f"continued an interrupted extraction: {len(done.clip_ids) + len(done.failures)} of "
+                    f"{len(manifest.clips)} clips were already done"
+                )
+
+        def checkpoint(progress: FeatureTable) -> None:
+            write_table(partial, progress, {**header, "partial": True})
+
+        table = _extract_all(
+            manifest, feature, key, default_workers() if workers is None else workers, on_progress,
+            done=done, checkpoint=checkpoint if use_cache else None,
+        )
+        if use_cache:
+            write_table(path, table, header)
+            partial.unlink(missing_ok=True)
             table.path = path
+    table.notes = notes
     if on_error == "raise" and table.failures:
         raise FeatureError(describe_failures(manifest, feature.name, table.failures))
     return table
+
+
+def partial_path(path: Path) -> Path:
+    """Where the finished part of an interrupted extraction of the table at ``path`` is kept."""
+    return path.with_name(path.name.removesuffix(".npz") + PARTIAL_SUFFIX)
+
+
+def check_cache_dir(directory: Path | None = None) -> None:
+    """Raise :class:`CacheError` unless tables can be written under ``directory`` (default: the
+    feature cache root): called before extraction starts, not after the work is done."""
+    try:
+        check_writable_dir(
+            directory or cache_dir() / "features", "the feature cache directory",
+            "set SERBENCH_CACHE_DIR to a writable directory (or fix its permissions)",
+        )
+    except OutputError as exc:
+        raise CacheError(str(exc)) from None
 
 
 def default_workers() -> int:
@@ -252,29 +323,71 @@ def describe_failures(
     return "\n".join(lines)
 
 
+#: Seconds between checkpoints of a long extraction (the finished clips are stored as a partial table).
+CHECKPOINT_SECONDS = 300.0
+
+
 def _extract_all(
-    manifest: Manifest, feature: Registered, key: str, workers: int, on_progress: Callable[[int], None] | None
+    manifest: Manifest,
+    feature: Registered,
+    key: str,
+    workers: int,
+    on_progress: Callable[[int], None] | None,
+    *,
+    done: FeatureTable | None = None,
+    checkpoint: Callable[[FeatureTable], None] | None = None,
 ) -> FeatureTable:
+    """Extract every clip not in ``done``; on an interruption or error, and every
+    :data:`CHECKPOINT_SECONDS`, ``checkpoint`` receives the table of the clips finished so far."""
     kind = feature.spec.kind
     paths = [str(c.path) for c in manifest.clips]
-    tasks = [(i, paths[i], feature.spec.extract, kind) for i in range(len(paths))]
+    index_of = {c.clip_id: i for i, c in enumerate(manifest.clips)}
     items: dict[int, np.ndarray] = {}
     failed: dict[int, str] = {}
-    for index, values, error in _results(tasks, min(workers, len(tasks)), paths):
-        if error is None:
-            items[index] = values
-        else:
-            failed[index] = error
-        if on_progress:
-            on_progress(1)
+    silent: set[int] = set()
+    if done is not None:
+        items = {index_of[cid]: values for cid, values in zip(done.clip_ids, done.items)}
+        failed = {index_of[cid]: reason for cid, reason in done.failures.items()}
+        silent = {index_of[cid] for cid in done.silent}
+        if on_progress and (items or failed):
+            on_progress(len(items) + len(failed))
+    resumed = len(items) + len(failed)
+    tasks = [(i, paths[i], feature.spec.extract, kind) for i in range(len(paths)) if i not in items and i not in failed]
+
+    def snapshot() -> FeatureTable:
+        order = sorted(items)
+        return FeatureTable(
+            [manifest.clips[i].clip_id for i in order],
+            [items[i] for i in order],
+            key,
+            {manifest.clips[i].clip_id: failed[i] for i in sorted(failed)},
+            silent=[manifest.clips[i].clip_id for i in sorted(silent)],
+        )
+
+    last_checkpoint = time.monotonic()
+    try:
+        with closing(_results(tasks, min(workers, len(tasks)), paths)) as results:
+            for index, values, error, is_silent in results:
+                if error is None:
+                    items[index] = values
+                else:
+                    failed[index] = error
+                if is_silent:
+                    silent.add(index)
+                if on_progress:
+                    on_progress(1)
+                if checkpoint and time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
+                    checkpoint(snapshot())
+                    last_checkpoint = time.monotonic()
+    except BaseException:
+        if checkpoint is not None and len(items) + len(failed) > resumed:
+            try:
+                checkpoint(snapshot())  # keep what was finished: the next extraction continues from it
+            except Exception:
+                pass  # the original error matters more than a failed checkpoint
+        raise
     _check_consistent_width(items, kind, feature.name, paths)
-    order = sorted(items)
-    return FeatureTable(
-        [manifest.clips[i].clip_id for i in order],
-        [items[i] for i in order],
-        key,
-        {manifest.clips[i].clip_id: failed[i] for i in sorted(failed)},
-    )
+    return snapshot()
 
 
 def _check_consistent_width(items: dict[int, np.ndarray], kind: str, name: str, paths: list[str]) -> None:
@@ -302,14 +415,15 @@ def _header(manifest: Manifest, feature: Registered, key: str) -> dict:
 
 
 def write_table(path: Path, table: FeatureTable, header: dict | None = None) -> None:
-    """Store a table atomically: write a temporary file next to ``path``, then rename it.
+    """Store a table atomically (:func:`ser_core.outputs.atomic_write`).
 
     The file is an ordinary ``.npz`` (``np.load`` reads it without pickles): ``values`` holds every
     item's float32 values back to back, ``offsets``/``shapes`` cut them apart again. ``values`` is
     streamed item by item, so writing needs no second copy of the table in memory. ``header``
     (JSON-serialisable) is stored as ``meta``; :func:`cached_tables` lists it.
+
+    :raises CacheError: the table cannot be written (read-only directory, disk full), naming it.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     sizes = [item.size for item in table.items]
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     ndim = max((item.ndim for item in table.items), default=1)
@@ -322,10 +436,10 @@ def write_table(path: Path, table: FeatureTable, header: dict | None = None) -> 
         "clip_ids": np.array(table.clip_ids, dtype=str),
         "failed_ids": np.array(list(table.failures), dtype=str),
         "failed_reasons": np.array(list(table.failures.values()), dtype=str),
+        "silent_ids": np.array(table.silent, dtype=str),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
+        with atomic_write(path) as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_STORED) as archive:
             with archive.open("values.npy", "w", force_zip64=True) as member:
                 npy_format.write_array_header_2_0(
                     member, {"descr": "<f4", "fortran_order": False, "shape": (int(offsets[-1]),)}
@@ -335,70 +449,122 @@ def write_table(path: Path, table: FeatureTable, header: dict | None = None) -> 
             for name, array in small.items():
                 with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
                     npy_format.write_array(member, array, allow_pickle=False)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a cache should read like other files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OutputError as exc:
+        raise CacheError(f"feature cache: {exc} (set SERBENCH_CACHE_DIR to use another directory)") from None
 
 
 def read_table(path: Path, key: str) -> FeatureTable:
-    """Load a table written by :func:`write_table`."""
+    """Load a table written by :func:`write_table`, checking that its parts agree.
+
+    :raises ValueError: the parts are inconsistent (offsets, shapes, ids, key); damaged files raise
+        whatever the zip or ``.npy`` reader raises (``BadZipFile``, ``OSError``, ``ValueError``, ...).
+    """
     with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
         values, offsets, shapes = data["values"], data["offsets"], data["shapes"]
-        items = [
-            values[offsets[i] : offsets[i + 1]].reshape(tuple(shapes[i])) for i in range(len(shapes))
-        ]
-        failures = dict(zip(data["failed_ids"].tolist(), data["failed_reasons"].tolist()))
-        return FeatureTable(data["clip_ids"].tolist(), items, key, failures, from_cache=True, path=path)
+        clip_ids = data["clip_ids"].tolist()
+        failed_ids, failed_reasons = data["failed_ids"].tolist(), data["failed_reasons"].tolist()
+        silent = data["silent_ids"].tolist() if "silent_ids" in data.files else []
+    if key and meta.get("key") not in (None, key):
+        raise ValueError(f"the table's key {meta.get('key')!r} is not its file name's {key!r}")
+    if values.ndim != 1 or offsets.ndim != 1 or shapes.ndim != 2:
+        raise ValueError("values, offsets or shapes have the wrong number of dimensions")
+    if not (len(offsets) == len(shapes) + 1 == len(clip_ids) + 1) or len(failed_ids) != len(failed_reasons):
+        raise ValueError(
+            f"{len(clip_ids)} clip ids, {len(shapes)} shapes and {len(offsets)} offsets do not belong together"
+        )
+    if offsets[0] != 0 or offsets[-1] != values.size or np.any(np.diff(offsets) < 0) or np.any(shapes < 0):
+        raise ValueError("offsets do not cut the stored values into items")
+    if not np.array_equal(np.prod(shapes, axis=1), np.diff(offsets)):
+        raise ValueError("item shapes do not match the offsets")
+    if len(set(clip_ids) | set(failed_ids)) != len(clip_ids) + len(failed_ids):
+        raise ValueError("a clip id appears twice")
+    items = [values[offsets[i] : offsets[i + 1]].reshape(tuple(shapes[i])) for i in range(len(shapes))]
+    failures = dict(zip(failed_ids, failed_reasons))
+    return FeatureTable(clip_ids, items, key, failures, from_cache=True, path=path, silent=silent)
 
 
-def _read_if_valid(path: Path, key: str, manifest: Manifest) -> FeatureTable | None:
-    """The cached table, or ``None`` when it is missing, unreadable or does not cover the manifest."""
-    if not path.exists():
+def _discard(path: Path, reason: str) -> str:
+    """Delete an unusable cache file; the sentence saying so (for :attr:`FeatureTable.notes`)."""
+    try:
+        path.unlink()
+        action = "deleted it and rebuilt the table"
+    except OSError as exc:
+        action = f"could not delete it ({exc.strerror}); rebuilt the table"
+    return f"the cached table {path} was unusable ({reason}); {action}"
+
+
+def _load_cached(
+    path: Path, key: str, manifest: Manifest, notes: list[str], partial: bool = False
+) -> FeatureTable | None:
+    """The cached (or partial) table at ``path``, or ``None`` when there is none or it is unusable.
+
+    An unreadable or inconsistent file is reported in ``notes`` and deleted. A complete table must
+    cover exactly the manifest's clips; a partial one only clips of the manifest.
+    """
+    try:
+        if not path.is_file():
+            return None
+    except OSError:
         return None
     try:
         table = read_table(path, key)
-    except (OSError, ValueError, KeyError):  # truncated by a full disk, or edited by hand: rebuild
+    except Exception as exc:  # any damage (bad CRC, truncation, garbage, inconsistent parts): rebuild
+        notes.append(_discard(path, f"{type(exc).__name__}: {exc}"))
         return None
-    expected = [clip.clip_id for clip in manifest.clips]
-    covered = sorted(table.clip_ids + list(table.failures))
-    if covered != sorted(expected) or len(table.items) != len(table.clip_ids):
+    expected = {clip.clip_id for clip in manifest.clips}
+    covered = set(table.clip_ids) | set(table.failures)
+    if (not covered <= expected) if partial else covered != expected:
+        notes.append(_discard(path, f"it covers {len(covered)} clips, not the corpus's {len(expected)}"))
+        return None
+    if not set(table.silent) <= expected:
+        notes.append(_discard(path, "its silent-clip list names clips outside the corpus"))
         return None
     return table
 
 
-def _read_meta(path: Path) -> dict:
+def _read_meta(path: Path) -> dict | None:
+    """The JSON header of a cached table, or ``None`` when it cannot be read."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            return json.loads(str(data["meta"]))
-    except (OSError, ValueError, KeyError):
-        return {}
+            meta = json.loads(str(data["meta"]))
+        return meta if isinstance(meta, dict) else None
+    except Exception:  # a damaged file of any kind is listed as unreadable, never crashes the listing
+        return None
 
 
 def cached_tables() -> list[dict]:
-    """Every cached feature table: corpus, feature, clips, failed clips, created, bytes, file.
+    """Every cached feature table: corpus, feature, clips, failed clips, created, bytes, file, status.
 
-    Unreadable files are listed with ``corpus`` ``"?"`` so they can be seen and cleared.
+    ``status`` is ``ok``, ``partial`` (an interrupted extraction, continued by the next one) or
+    ``unreadable`` (shown with corpus ``"?"`` so it can be seen and cleared; the next extraction
+    of its key rebuilds it). Never raises for a damaged cache.
     """
     root = cache_dir() / "features"
-    if not root.exists():
+    try:
+        paths = sorted(root.glob("*/*.npz")) if root.is_dir() else []
+    except OSError:
         return []
     entries = []
-    for path in sorted(root.glob("*/*.npz")):
+    for path in paths:
         meta = _read_meta(path)
+        try:
+            size = path.stat().st_size
+        except OSError:
+            continue  # removed while listing
+        status = "unreadable" if meta is None else "partial" if path.name.endswith(PARTIAL_SUFFIX) else "ok"
+        meta = meta or {}
         entries.append(
             {
-                "corpus": meta.get("corpus", "?"),
-                "feature": meta.get("feature", path.parent.name),
+                "corpus": str(meta.get("corpus", "?")),
+                "feature": str(meta.get("feature", path.parent.name)),
                 "clips": meta.get("clips"),
                 "failed": meta.get("failed"),
-                "created": meta.get("created", ""),
-                "key": meta.get("key", ""),
-                "bytes": path.stat().st_size,
+                "created": str(meta.get("created", "")),
+                "key": str(meta.get("key", "")),
+                "bytes": size,
                 "file": str(path),
+                "status": status,
             }
         )
     return entries
@@ -407,18 +573,30 @@ def cached_tables() -> list[dict]:
 def clear_cache(feature: str | None = None, corpus: str | None = None) -> int:
     """Delete cached tables (all, or those of one feature and/or corpus); returns how many were removed.
 
-    Temporary files left by killed writers (older than an hour) are removed too; younger ones may
-    belong to a running extraction and are kept.
+    Unreadable tables match any filter's feature by their directory and are removed with ``corpus``
+    filters too (their corpus cannot be read). Temporary files left by killed writers (older than an
+    hour) are removed too; younger ones may belong to a running extraction and are kept.
+
+    :raises CacheError: a table cannot be deleted (read-only cache directory), naming it.
     """
     removed = 0
     for entry in cached_tables():
-        if feature not in (None, entry["feature"]) or corpus not in (None, entry["corpus"]):
+        unreadable = entry["status"] == "unreadable"
+        if feature not in (None, entry["feature"]) or (corpus not in (None, entry["corpus"]) and not unreadable):
             continue
-        Path(entry["file"]).unlink(missing_ok=True)
+        try:
+            Path(entry["file"]).unlink(missing_ok=True)
+        except OSError as exc:
+            raise CacheError(
+                f"cannot delete {entry['file']} ({exc.strerror}); {removed} tables were removed before it. "
+                "Fix the cache directory's permissions or set SERBENCH_CACHE_DIR."
+            ) from None
         removed += 1
     root = cache_dir() / "features"
-    if root.exists():
-        for tmp in root.glob("*/*.tmp"):
+    try:
+        for tmp in root.glob("*/*.tmp") if root.is_dir() else []:
             if time.time() - tmp.stat().st_mtime > STALE_TEMP_SECONDS:
                 tmp.unlink(missing_ok=True)
+    except OSError:
+        pass  # left-over temporary files are harmless
     return removed

@@ -32,7 +32,7 @@ from rich.markup import escape
 import ser_core
 from ser_core import corpus as corpus_mod
 from ser_core import features
-from ser_core.errors import ConfigError, CorpusError, SerbenchError
+from ser_core.errors import CacheError, ConfigError, CorpusError, SerbenchError
 from ser_core.plugins import Registered, Registry
 from ser_core.protocol import Folds, as_rows, cell_seed, from_rows, make_folds, standardise, uar
 from ser_core.results import SCHEMA_VERSION, CellKey, ResultStore
@@ -83,6 +83,38 @@ def resolve_settings(model: Registered, suite: Suite, system: System) -> tuple[d
         )
     settings = {**model.spec.defaults, **overrides}
     return settings, {k: v for k, v in overrides.items() if model.spec.defaults[k] != v}
+
+
+def check_suite(registry: Registry, suite: Suite) -> None:
+    """Check every system's settings against its model's declared types and ranges, before any work.
+
+    Systems whose model or feature is not installed are left to the run (it reports them as
+    skipped). :raises ConfigError: listing every unknown setting and every value of the wrong type
+    or out of range, naming the system, the setting and what is expected.
+    """
+    problems = []
+    for system in suite.systems:
+        try:
+            model = registry.model(system.model)
+        except SerbenchError:
+            continue
+        overrides = suite.settings_for(system)
+        unknown = sorted(set(overrides) - set(model.spec.defaults))
+        if unknown:
+            problems.append(
+                f"system {system.name!r}: unknown setting(s) {unknown} for model {model.name!r}; its settings "
+                f"are: {', '.join(sorted(model.spec.defaults)) or '(none)'}"
+            )
+        known = {k: v for k, v in overrides.items() if k in model.spec.defaults}
+        for name, given, expected in model.spec.setting_problems(known):
+            problems.append(
+                f"system {system.name!r}: setting {name!r} of model {model.name!r} is {given}; expected {expected}"
+            )
+    if problems:
+        raise ConfigError(
+            f"suite {suite.name!r} cannot run; nothing was computed:\n  " + "\n  ".join(problems)
+            + "\nFix the settings in the benchmarks file ([systems.NAME] settings or the suite's overrides)."
+        )
 
 
 def seed_everything(seed: int) -> None:
@@ -218,6 +250,8 @@ class Runner:
         self.registry = registry
         self.store = store
         self.corpus_paths = dict(corpus_paths or {})
+        if workers is not None and workers < 0:
+            raise ConfigError(f"workers must be 0 or more, not {workers}")
         self.workers = max(1, os.cpu_count() or 1) if workers is None else workers
         self.reporter = reporter or Reporter()
         self._revision = git_revision()
@@ -226,6 +260,7 @@ class Runner:
 
     def run(self, suite: Suite, benchmark_paths: Mapping[str, Path] | None = None) -> RunReport:
         """Compute every missing cell of ``suite``; corpora or systems that cannot run are reported."""
+        check_suite(self.registry, suite)
         report = RunReport()
         try:
             for corpus_name in suite.corpora:
@@ -275,9 +310,13 @@ class Runner:
             report.skipped.append((f"corpus {corpus_name}", message))
             self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(message)}")
             return
+        for warning in corpus_mod.suspect_labels(manifest, corpus.spec.fold_by):
+            self.reporter.note(f"[yellow]warning: {escape(corpus_name)}[/]: {escape(warning)}")
         for system in suite.systems:
             try:
                 self._run_system(suite, system, corpus, manifest, folds, report)
+            except CacheError:
+                raise  # the same for every system: stop, naming the cache directory
             except SerbenchError as exc:
                 report.skipped.append((f"{system.name} on {corpus_name}", str(exc)))
                 self.reporter.note(f"[yellow]skipped {system.name} on {corpus_name}[/]: {escape(str(exc))}")
@@ -338,6 +377,14 @@ class Runner:
         if not todo:
             return
         data, table = self._prepare(manifest, feature, folds, suite.normalisation)
+        for note in table.notes:
+            self.reporter.note(f"[yellow]feature cache[/]: {escape(note)}")
+        if table.silent:
+            self.reporter.note(
+                f"[yellow]warning: {len(table.silent)} clips of {corpus.name} are silent[/] (peak below "
+                f"{features.SILENT_PEAK:g}) and are used as they are: {escape(', '.join(table.silent[:10]))}"
+                + (" ..." if len(table.silent) > 10 else "")
+            )
         if table.failures:
             self.reporter.note(
                 f"[yellow]{len(table.failures)} clips of {corpus.name} had no {feature.name} "

@@ -175,13 +175,107 @@ class Estimator(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+_PLURALS = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
+_TYPE_WORDS = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string", list: "a list"}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The type and range one model setting accepts; a suite is checked against it before it runs.
+
+    ``type`` is ``bool``, ``int``, ``float`` (ints are accepted), ``str`` or ``list`` (a TOML array,
+    whose elements must be of ``items`` and lie in the range); ``minimum``/``maximum`` bound numbers
+    (inclusive); ``choices`` lists the allowed values; ``optional`` also allows ``None``.
+    """
+
+    type: type
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+    items: type | None = None
+    optional: bool = False
+
+    @staticmethod
+    def of_default(value: Any) -> "Setting | None":
+        """The setting implied by a default value (its type, no range); ``None`` when nothing can be said."""
+        if isinstance(value, bool):
+            return Setting(bool)
+        if isinstance(value, int):
+            return Setting(int)
+        if isinstance(value, float):
+            return Setting(float)
+        if isinstance(value, str):
+            return Setting(str)
+        if isinstance(value, (list, tuple)) and value:
+            inner = Setting.of_default(value[0])
+            if inner is not None and inner.type is not list and all(inner.problem(v) is None for v in value):
+                return Setting(list, items=inner.type)
+            return Setting(list)
+        return None
+
+    def expected(self) -> str:
+        """What the setting accepts, in words: e.g. "an integer >= 2"."""
+        if self.type is list and self.items is not None:
+            words = f"a list of {_PLURALS.get(self.items, self.items.__name__)}"
+        else:
+            words = _TYPE_WORDS.get(self.type, self.type.__name__)
+        if self.minimum is not None and self.maximum is not None:
+            words += f" from {self.minimum:g} to {self.maximum:g}"
+        elif self.minimum is not None:
+            words += f" >= {self.minimum:g}"
+        elif self.maximum is not None:
+            words += f" <= {self.maximum:g}"
+        if self.choices is not None:
+            words += f", one of {', '.join(map(repr, self.choices))}"
+        if self.optional:
+            words += " (or omitted)"
+        return words
+
+    def _scalar_problem(self, value: Any, kind: type) -> str | None:
+        if isinstance(value, bool) and kind is not bool:
+            return "a boolean"
+        ok = {
+            bool: isinstance(value, bool),
+            int: isinstance(value, int),
+            float: isinstance(value, (int, float)),
+            str: isinstance(value, str),
+        }.get(kind, isinstance(value, kind))
+        if not ok:
+            return f"{type(value).__name__} {value!r}"
+        if kind in (int, float):
+            if value != value:  # NaN
+                return "NaN"
+            if self.minimum is not None and value < self.minimum or self.maximum is not None and value > self.maximum:
+                return f"{value!r}, out of range"
+        if self.choices is not None and value not in self.choices:
+            return f"{value!r}, not an allowed value"
+        return None
+
+    def problem(self, value: Any) -> str | None:
+        """``None`` when ``value`` is acceptable, else what is wrong with it (e.g. "str 'two'")."""
+        if value is None and self.optional:
+            return None
+        if self.type is list:
+            if not isinstance(value, (list, tuple)) or not value:
+                return f"{type(value).__name__} {value!r}" if not isinstance(value, (list, tuple)) else "an empty list"
+            if self.items is not None:
+                for index, item in enumerate(value):
+                    found = self._scalar_problem(item, self.items)
+                    if found:
+                        return f"element {index} is {found}"
+            return None
+        return self._scalar_problem(value, self.type)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model architecture.
 
     ``create(context)`` returns a fresh :class:`Estimator`. ``accepts`` lists the feature kinds the
     model can consume; ``defaults`` are its training settings, which a benchmark entry may override
-    (the settings actually used are recorded with every result).
+    (the settings actually used are recorded with every result). ``setting_types`` declares the
+    type and range of settings (:class:`Setting`); a setting without a declaration must have its
+    default's type. Every suite is checked against them before any work starts.
     """
 
     name: str
@@ -189,3 +283,16 @@ class ModelSpec:
     accepts: frozenset[str]
     defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    setting_types: Mapping[str, Setting] = field(default_factory=dict)
+
+    def setting_problems(self, settings: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        """``(setting, what was given, what is expected)`` for every unacceptable value in ``settings``."""
+        problems = []
+        for name, value in settings.items():
+            declared = self.setting_types.get(name) or Setting.of_default(self.defaults.get(name))
+            if declared is None:
+                continue
+            found = declared.problem(value)
+            if found is not None:
+                problems.append((name, found, declared.expected()))
+        return problems

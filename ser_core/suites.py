@@ -144,6 +144,18 @@ def load_benchmarks(path: str | Path) -> Benchmarks:
             f"{path}: file not found. Run serbench from the project root, or pass --config PATH "
             "(or set SERBENCH_CONFIG)."
         ) from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path}: is a directory, not a benchmarks file. Pass the file itself, e.g. "
+            f"--config {path / 'benchmarks.toml'} (or set SERBENCH_CONFIG to it)."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a text file (byte {exc.start} is not UTF-8); a benchmarks file is TOML text. "
+            "Check --config / SERBENCH_CONFIG point at the right file."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}). Check the path and its permissions.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     _check_keys(path, "(top level)", raw, _TOP_KEYS)

@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ser_core.protocol import class_weights
-from ser_core.specs import ModelContext
+from ser_core.specs import ModelContext, Setting
 
 INTRA_THREADS_ENV = "SERBENCH_TF_INTRA_THREADS"
 INTER_THREADS_ENV = "SERBENCH_TF_INTER_THREADS"
@@ -55,6 +55,16 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "pad_multiple": 1,
     "deterministic": True,
     "jit_compile": False,
+}
+#: Type and range of each training setting (``ModelSpec.setting_types``), checked before a suite runs.
+TRAINING_SETTINGS: dict[str, Setting] = {
+    "epochs": Setting(int, minimum=1),
+    "batch_size": Setting(int, minimum=1),
+    "learning_rate": Setting(float, minimum=1e-12),
+    "pad_multiple": Setting(int, minimum=1),
+    "mask_padding": Setting(bool),
+    "deterministic": Setting(bool),
+    "jit_compile": Setting(bool),
 }
 
 BuildFn = Callable[[int, tuple, Mapping[str, Any]], Any]
@@ -442,6 +452,7 @@ def keras_model_factory(
 __all__ = [
     "KerasEstimator",
     "TRAINING_DEFAULTS",
+    "TRAINING_SETTINGS",
     "as_frames",
     "configure_tensorflow",
     "keras_layers",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_core.training import keras_model_factory, training_defaults
+from ser_core.training import TRAINING_SETTINGS, keras_model_factory, training_defaults
 
 KERNELS = (8, 16, 32, 64)
 FILTERS = 384
@@ -52,6 +52,7 @@ def register_models(register):
             create=keras_model_factory(build, min_length=max(KERNELS)),
             accepts=frozenset({"sequence"}),
             defaults=DEFAULTS,
+            setting_types=TRAINING_SETTINGS,
             description="Aldeneh & Mower Provost 2017: 4 parallel Conv1D(384) + max-pool, 2x Dense 1024",
         )
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_core.training import keras_model_factory, training_defaults
+from ser_core.training import TRAINING_SETTINGS, keras_model_factory, training_defaults
 
 KERNELS = (400, 240, 1600)
 STRIDE = 160
@@ -58,6 +58,7 @@ def register_models(register):
             create=keras_model_factory(build, min_length=2 * STRIDE, max_length=MAX_SAMPLES),
             accepts=frozenset({"waveform"}),
             defaults=DEFAULTS,
+            setting_types=TRAINING_SETTINGS,
             description="Latif et al. 2019: 3 strided Conv1D(40) branches, Conv2D(32), LSTM(128), Dense 1024",
         )
     )

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ser_core import ModelSpec, hookimpl
+from ser_core import ModelSpec, Setting, hookimpl
 from ser_core.protocol import uar
 from ser_core.specs import ModelContext
 
@@ -20,6 +20,11 @@ DEFAULTS = {
     "C": [2.0**e for e in range(-6, 7, 2)],
     "gamma": [2.0**e for e in range(-12, -1, 2)],
     "inner_folds": 5,
+}
+SETTING_TYPES = {
+    "C": Setting(list, items=float, minimum=1e-12),
+    "gamma": Setting(list, items=float, minimum=1e-12),
+    "inner_folds": Setting(int, minimum=2),
 }
 
 
@@ -83,6 +88,7 @@ def register_models(register):
             create=SVMEstimator,
             accepts=frozenset({"functionals"}),
             defaults=DEFAULTS,
+            setting_types=SETTING_TYPES,
             description="RBF SVM, class-balanced, C/gamma by nested speaker-grouped CV (UAR)",
         )
     )

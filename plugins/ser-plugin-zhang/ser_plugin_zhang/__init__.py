@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_core.training import keras_model_factory, training_defaults
+from ser_core.training import TRAINING_SETTINGS, keras_model_factory, training_defaults
 
 WINDOW = 640
 HOP = 160
@@ -118,6 +118,7 @@ def register_models(register):
             create=keras_model_factory(build, min_length=HOP, max_length=MAX_SAMPLES),
             accepts=frozenset({"waveform"}),
             defaults=DEFAULTS,
+            setting_types=TRAINING_SETTINGS,
             description="Zhang, Wu & Schuller 2019: per-window CNN on raw 640/160 windows, 2x GRU(128), attention",
         )
     )

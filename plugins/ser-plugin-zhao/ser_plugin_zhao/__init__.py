@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_core.training import keras_model_factory, training_defaults
+from ser_core.training import TRAINING_SETTINGS, keras_model_factory, training_defaults
 
 CONV_BLOCKS = ((64, 8), (128, 5), (128, 3))
 #: the fewest frames that leave one position after the three conv + pool blocks
@@ -81,6 +81,7 @@ def register_models(register):
             create=keras_model_factory(build, min_length=MIN_FRAMES),
             accepts=frozenset({"sequence"}),
             defaults=DEFAULTS,
+            setting_types=TRAINING_SETTINGS,
             description="Zhao et al. 2019: BiLSTM(128x2) + 3-block CNN branches, attention pooling, Dense 128",
         )
     )

@@ -1,0 +1,134 @@
+"""Writing files safely: every file serbench writes appears whole, or not at all.
+
+:func:`atomic_write` is the one way the core writes an output file (leaderboard exports, feature
+cache tables, partial extraction progress): the data goes to a temporary file in the target's
+directory, which is flushed, synced and renamed over the target only when complete. A full disk, a
+killed process or Ctrl-C therefore leaves the previous file as it was. Targets that are not regular
+files (``/dev/stdout``, a FIFO, ``/dev/full``) cannot be replaced by a rename and are written
+directly. Every ``OSError`` becomes an :class:`~ser_core.errors.OutputError` that names the path
+and says what to do (:func:`describe_os_error`).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
+from ser_core.errors import OutputError
+
+
+def describe_os_error(path: str | Path, exc: OSError, action: str = "write") -> str:
+    """One sentence for an ``OSError`` met while trying to ``action`` ``path``, with what to do."""
+    path = Path(path)
+    code = exc.errno
+    if isinstance(exc, IsADirectoryError) or (action == "write" and path.is_dir()):
+        return f"cannot {action} {path}: it is a directory. Give a file name inside it instead."
+    if isinstance(exc, (NotADirectoryError, FileExistsError)):
+        return f"cannot {action} {path}: a parent of it is a file, not a directory. Choose another location."
+    if isinstance(exc, PermissionError) or code == errno.EROFS:
+        return (
+            f"cannot {action} {path}: permission denied (or a read-only file system). Choose a location "
+            "you can write to, or fix the permissions."
+        )
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return (
+            f"cannot {action} {path}: no space left on the device. Free some space or choose another "
+            "location; any previous version of the file is unchanged."
+        )
+    return f"cannot {action} {path}: {exc.strerror or exc}."
+
+
+def _is_special(path: Path) -> bool:
+    """True for an existing target that is not a regular file (a device, a FIFO): never renamed over."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextmanager
+def atomic_write(path: str | Path, *, text: bool = False) -> Iterator[IO]:
+    """Yield a handle whose content replaces ``path`` only when the ``with`` block completes.
+
+    The parent directory is created when missing. On any error (including ``KeyboardInterrupt``)
+    the temporary file is removed and ``path`` is left as it was.
+
+    :param text: yield a UTF-8 text handle instead of a binary one.
+    :raises OutputError: the file cannot be written (a directory, permissions, disk full), naming it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(describe_os_error(path, IsADirectoryError(errno.EISDIR, "is a directory")))
+    if _is_special(path):
+        try:
+            with open(path, "w" if text else "wb", **({"encoding": "utf-8"} if text else {})) as handle:
+                yield handle
+        except OSError as exc:
+            raise OutputError(describe_os_error(path, exc)) from exc
+        return
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w" if text else "wb", **({"encoding": "utf-8"} if text else {})) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, _file_mode())  # mkstemp creates 0600; outputs should read like other files
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise OutputError(describe_os_error(path, exc)) from exc
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (UTF-8) atomically; see :func:`atomic_write`."""
+    with atomic_write(path, text=True) as handle:
+        handle.write(text)
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically; see :func:`atomic_write`."""
+    with atomic_write(path) as handle:
+        handle.write(data)
+
+
+def check_writable_dir(directory: str | Path, what: str, remedy: str) -> None:
+    """Make sure files can be created in ``directory`` (created when missing), by creating one.
+
+    Probing beats ``os.access``: it also catches read-only mounts and works for root.
+
+    :param what: what the directory is for, e.g. "the feature cache".
+    :param remedy: what the user can do, e.g. "set SERBENCH_CACHE_DIR to a writable directory".
+    :raises OutputError: naming the directory, the reason and ``remedy``.
+    """
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".serbench-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except FileExistsError:
+        raise OutputError(f"{what} {directory} is a file, not a directory; {remedy}.") from None
+    except NotADirectoryError:
+        raise OutputError(f"{what} {directory}: a parent of it is a file, not a directory; {remedy}.") from None
+    except OSError as exc:
+        reason = "permission denied or read-only" if isinstance(exc, PermissionError) or exc.errno == errno.EROFS else (
+            "no space left on the device" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)
+        )
+        raise OutputError(f"{what} {directory} cannot be written ({reason}); {remedy}.") from exc
