@@ -547,6 +547,8 @@ def cached_tables() -> list[dict]:
         return []
     entries = []
     for path in paths:
+        if not path.is_file():
+            continue  # not a table (a directory that happens to end in .npz)
         meta = _read_meta(path)
         try:
             size = path.stat().st_size

@@ -123,10 +123,10 @@ def check_writable_dir(directory: str | Path, what: str, remedy: str) -> None:
         fd, probe = tempfile.mkstemp(dir=directory, prefix=".serbench-probe-")
         os.close(fd)
         os.unlink(probe)
-    except FileExistsError:
-        raise OutputError(f"{what} {directory} is a file, not a directory; {remedy}.") from None
-    except NotADirectoryError:
-        raise OutputError(f"{what} {directory}: a parent of it is a file, not a directory; {remedy}.") from None
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), directory)
+        where = "is a file" if blocker == directory else f"cannot be created: {blocker} is a file"
+        raise OutputError(f"{what} {directory} {where}, not a directory; {remedy}.") from None
     except OSError as exc:
         reason = "permission denied or read-only" if isinstance(exc, PermissionError) or exc.errno == errno.EROFS else (
             "no space left on the device" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)

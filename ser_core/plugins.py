@@ -1,9 +1,10 @@
 """Plugin discovery and the registry of corpora, features and models.
 
 Every entry point of the ``serbench`` group is loaded on its own, inside a guard: a plugin that fails
-to import, implements a hook that does not exist, raises while registering, or registers a name that
-another distribution already owns becomes a *broken* row (with its error) instead of breaking every
-command. Set ``SERBENCH_STRICT_PLUGINS=1`` to re-raise instead. A registry is built by a factory on
+to import, implements a hook that does not exist, or raises while registering becomes a *broken* row
+(with its error) instead of breaking every command. A name registered more than once (by two
+distributions, or twice by one) is refused for every claimant, whatever the load order: the name is
+not usable and each plugin involved is marked broken with a message naming all of them. Set ``SERBENCH_STRICT_PLUGINS=1`` to re-raise instead. A registry is built by a factory on
 each call, never at import time, so tests get a fresh one.
 """
 
@@ -81,12 +82,16 @@ class Registry:
     items: dict[str, dict[str, Registered]] = field(
         default_factory=lambda: {kind: {} for kind, _ in KINDS.values()}
     )
+    #: ``(kind, name)`` registered more than once -> every plugin that claimed it (refused for all).
+    conflicts: dict[tuple[str, str], list[PluginInfo]] = field(default_factory=dict)
 
     def get(self, kind: str, name: str) -> Registered:
         """The registered ``kind`` called ``name``; the error suggests close names and broken plugins."""
         found = self.items[kind].get(name)
         if found is not None:
             return found
+        if (kind, name) in self.conflicts:
+            raise PluginError(_conflict_message(kind, name, self.conflicts[(kind, name)]))
         known = sorted(self.items[kind])
         hint = difflib.get_close_matches(name, known, n=1)
         message = f"unknown {kind} {name!r}."
@@ -177,40 +182,67 @@ def load_registry(
         module = getattr(obj, "__name__", type(obj).__name__)
         candidates.append((PluginInfo(name, "(in-process)", "-", module), obj))
 
+    by_manager_name: dict[str, PluginInfo] = {}
     for info, obj in candidates:
         registry.plugins.append(info)
+        manager_name = f"{info.distribution}:{info.name}"  # two distributions may use one entry-point name
+        while manager_name in by_manager_name:
+            manager_name += "'"
+        by_manager_name[manager_name] = info
         try:
-            pm.register(obj, name=info.name)
+            pm.register(obj, name=manager_name)
             pm.check_pending()
         except Exception as exc:
             if pm.is_registered(obj):
                 pm.unregister(obj)
             _fail(info, f"invalid hook implementation: {exc}", exc)
 
+    claims: dict[tuple[str, str], list[Registered]] = {}
     for hook_name, (kind, spec_type) in KINDS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            info = next(p for p in registry.plugins if p.name == impl.plugin_name)
-            _collect(registry, info, kind, spec_type, impl.function)
+            _collect(claims, by_manager_name[impl.plugin_name], kind, spec_type, impl.function)
+    for (kind, name), claimants in sorted(claims.items()):
+        if len(claimants) == 1:
+            registry.items[kind][name] = claimants[0]
+            continue
+        owners = sorted(_unique([c.plugin for c in claimants]), key=lambda p: (p.distribution, p.name))
+        registry.conflicts[(kind, name)] = owners
+        for owner in owners:
+            _fail(owner, _conflict_message(kind, name, owners))
     return registry
 
 
-def _collect(registry: Registry, info: PluginInfo, kind: str, spec_type: type, hook) -> None:
-    table = registry.items[kind]
+def _unique(plugins: list[PluginInfo]) -> list[PluginInfo]:
+    seen: list[PluginInfo] = []
+    for plugin in plugins:
+        if not any(plugin is s for s in seen):
+            seen.append(plugin)
+    return seen
 
+
+def _conflict_message(kind: str, name: str, owners: list[PluginInfo]) -> str:
+    if len(owners) == 1:
+        owner = owners[0]
+        return (
+            f"{kind} name {name!r} is registered twice by {owner.distribution} {owner.version} (plugin "
+            f"{owner.name!r}); refused. Its authors must register each name once."
+        )
+    named = " and ".join(f"{o.distribution} {o.version} (plugin {o.name!r})" for o in owners)
+    return (
+        f"{kind} name {name!r} is registered by both {named}; refused from all of them, so results never "
+        f"depend on which loads first. Uninstall all but one of these distributions, or ask an author to "
+        f"rename the {kind}."
+    )
+
+
+def _collect(
+    claims: dict[tuple[str, str], list[Registered]], info: PluginInfo, kind: str, spec_type: type, hook
+) -> None:
     def register(spec: Any) -> None:
         if not isinstance(spec, spec_type):
             _fail(info, f"register() for {kind}s expects a {spec_type.__name__}, got {spec!r}")
             return
-        owner = table.get(spec.name)
-        if owner is not None:
-            _fail(
-                info,
-                f"{kind} name {spec.name!r} is already registered by {owner.plugin.distribution} "
-                f"{owner.plugin.version}; refused from {info.distribution} {info.version}. "
-                f"Uninstall one of the two distributions or rename the {kind}.",
-            )
-            return
-        table[spec.name] = Registered(kind, spec, info)
+        claims.setdefault((kind, spec.name), []).append(Registered(kind, spec, info))
 
     try:
         hook(register=register)

@@ -62,25 +62,42 @@ def test_unknown_name_suggests_the_closest_one():
         registry.corpus("emodbb")
 
 
-def test_duplicate_name_is_refused_naming_both_distributions(install_distribution):
-    source = """
-        from ser_core import CorpusSpec, Manifest, hookimpl
-        @hookimpl
-        def register_corpora(register):
-            register(CorpusSpec(name="shared", scan=lambda root: Manifest("shared", []), needs_path=False))
-            register(CorpusSpec(name="{own}", scan=lambda root: Manifest("{own}", []), needs_path=False))
-    """
-    install_distribution("ser-plugin-first", {"first": "first_mod"},
-                         {"first_mod": source.replace("{own}", "only-first")}, version="1.2")
-    install_distribution("ser-plugin-second", {"second": "second_mod"},
-                         {"second_mod": source.replace("{own}", "only-second")}, version="3.4")
+DUPLICATING = """
+    from ser_core import CorpusSpec, Manifest, hookimpl
+    @hookimpl
+    def register_corpora(register):
+        register(CorpusSpec(name="shared", scan=lambda root: Manifest("shared", []), needs_path=False))
+        register(CorpusSpec(name="{own}", scan=lambda root: Manifest("{own}", []), needs_path=False))
+"""
+
+
+@pytest.mark.parametrize("order", ["first-installed-first", "second-installed-first"])
+@pytest.mark.parametrize("entry_point_names", [("first", "second"), ("same", "same")])
+def test_duplicate_name_is_refused_for_both_naming_both_distributions(install_distribution, order, entry_point_names):
+    dists = [("ser-plugin-first", "1.2", "first_mod", "only-first"), ("ser-plugin-second", "3.4", "second_mod", "only-second")]
+    if order == "second-installed-first":
+        dists.reverse()
+        entry_point_names = entry_point_names[::-1]
+    for (dist, version, module, own), ep_name in zip(dists, entry_point_names):
+        install_distribution(dist, {ep_name: module}, {module: DUPLICATING.replace("{own}", own)}, version=version)
     registry = load_registry()
-    assert registry.corpus("shared").plugin.distribution == "ser-plugin-first"
-    assert "only-second" in registry.items["corpus"], "the refused plugin's other names still register"
-    second = next(p for p in registry.plugins if p.name == "second")
-    assert second.status == "broken"
-    message = second.errors[0]
-    assert "ser-plugin-first 1.2" in message and "ser-plugin-second 3.4" in message
+    # whichever loads first, the name is refused for both and each keeps its other names
+    assert "shared" not in registry.items["corpus"]
+    assert {"only-first", "only-second"} <= set(registry.items["corpus"])
+    for dist in ("ser-plugin-first", "ser-plugin-second"):
+        plugin = next(p for p in registry.plugins if p.distribution == dist)
+        assert plugin.status == "broken" and len(plugin.errors) == 1, plugin.errors
+        message = plugin.errors[0]
+        assert "ser-plugin-first 1.2" in message and "ser-plugin-second 3.4" in message
+        assert "refused from all" in message
+    with pytest.raises(PluginError, match=r"'shared' is registered by both ser-plugin-first 1\.2 .* and ser-plugin-second 3\.4"):
+        registry.corpus("shared")
+
+
+def test_a_name_registered_twice_by_one_plugin_is_refused():
+    registry = load_registry([("twice", CorpusPlugin("x", "x", "y"))], use_entry_points=False)
+    assert "x" not in registry.items["corpus"] and "y" in registry.items["corpus"]
+    assert "registered twice by (in-process)" in registry.plugins[0].errors[0]
 
 
 def test_entry_point_discovery_of_an_installed_distribution(install_distribution):
