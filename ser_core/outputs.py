@@ -26,7 +26,7 @@ def describe_os_error(path: str | Path, exc: OSError, action: str = "write") -> 
     """One sentence for an ``OSError`` met while trying to ``action`` ``path``, with what to do."""
     path = Path(path)
     code = exc.errno
-    if isinstance(exc, IsADirectoryError) or (action == "write" and path.is_dir()):
+    if isinstance(exc, IsADirectoryError):
         return f"cannot {action} {path}: it is a directory. Give a file name inside it instead."
     if isinstance(exc, (NotADirectoryError, FileExistsError)):
         return f"cannot {action} {path}: a parent of it is a file, not a directory. Choose another location."

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_core.errors import CacheError
+from ser_core.outputs import describe_os_error
 from ser_core.specs import Clip, Manifest
 
 GENERATOR_VERSION = "1"
@@ -148,24 +150,40 @@ def generate(config: SyntheticConfig, root: Path) -> Manifest:
     Generation happens in a temporary directory that is renamed into place when complete, so an
     interrupted or concurrent generation never leaves a partial corpus behind.
     """
-    import soundfile
-
     target = Path(root) / f"v{GENERATOR_VERSION}-{config.digest()}"
     if not target.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".partial-"))
         try:
-            staged = _manifest(config, staging)
-            by_voice = {v.speaker: v for v in voices(config)}
-            for index, clip in enumerate(staged.clips):
-                rng = np.random.default_rng([config.seed, 2, index])
-                audio = synthesise(by_voice[clip.speaker], clip.label, rng, config)
-                soundfile.write(clip.path, audio, config.sample_rate, subtype="PCM_16")
-            try:
-                os.rename(staging, target)
-            except OSError:  # another process finished first: use theirs
-                shutil.rmtree(staging, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
+            _generate_into(config, target)
+        except OSError as exc:  # read-only cache, disk full: nothing half-written is left behind
+            raise CacheError(
+                f"cannot generate the synthetic corpus: {describe_os_error(target.parent, exc)} "
+                "Set SERBENCH_CACHE_DIR to a writable directory with space."
+            ) from None
+        except RuntimeError as exc:  # libsndfile's write errors (e.g. a full disk)
+            raise CacheError(
+                f"cannot generate the synthetic corpus in {target.parent}: {exc}. Set SERBENCH_CACHE_DIR to "
+                "a writable directory with space."
+            ) from None
     return _manifest(config, target)
+
+
+def _generate_into(config: SyntheticConfig, target: Path) -> None:
+    """Write the clips into a staging directory next to ``target`` and rename it into place."""
+    import soundfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".partial-"))
+    try:
+        staged = _manifest(config, staging)
+        by_voice = {v.speaker: v for v in voices(config)}
+        for index, clip in enumerate(staged.clips):
+            rng = np.random.default_rng([config.seed, 2, index])
+            audio = synthesise(by_voice[clip.speaker], clip.label, rng, config)
+            soundfile.write(clip.path, audio, config.sample_rate, subtype="PCM_16")
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process finished first: use theirs
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

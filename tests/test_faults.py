@@ -347,6 +347,34 @@ def test_an_unusable_cache_directory_stops_before_any_extraction(cli, tmp_path, 
     assert len(CALLS) == extracted, "served from the read-only cache"
 
 
+def test_generating_a_corpus_into_an_unwritable_or_full_cache_leaves_nothing_behind(tmp_path, monkeypatch):
+    from ser_core.synthetic import SyntheticConfig, generate
+
+    config = SyntheticConfig(speakers=2, clips_per_class=1, min_seconds=0.3, max_seconds=0.4)
+    root = tmp_path / "synthetic"
+    with monkeypatch.context() as patch:
+        patch.setattr(tempfile, "mkdtemp", lambda *a, **k: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied")))
+        with pytest.raises(CacheError, match=rf"cannot generate the synthetic corpus: cannot write {root}: permission denied"):
+            generate(config, root)
+    import soundfile as sf
+
+    written = []
+    real_write = sf.write
+
+    def fill_up(path, *args, **kwargs):
+        if written:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        written.append(path)
+        real_write(path, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sf, "write", fill_up)
+        with pytest.raises(CacheError, match="no space left on the device"):
+            generate(config, root)
+    assert os.listdir(root) == [], "the half-written corpus was removed"
+    assert len(generate(config, root).clips) == 8
+
+
 def _rewrite_member(path: Path, member: str, array: np.ndarray) -> None:
     """Replace one array of a cached table (an inconsistent but well-formed file)."""
     import zipfile
