@@ -12,6 +12,7 @@ so whatever was finished before such an error stays stored.
 from __future__ import annotations
 
 import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -76,6 +77,8 @@ def check_results_db(path: str | Path, *, write: bool) -> None:
             try:
                 tables = _tables(path)
             except sqlite3.Error as exc:
+                if "locked" in str(exc):
+                    raise ResultsDbError(explain_sqlite_error(path, exc)) from None
                 raise ResultsDbError(
                     f"results database {path} cannot be read as SQLite ({exc}); it may be damaged. Restore a "
                     f"backup or {NEW_DB_ADVICE}. It was not changed."
@@ -104,6 +107,25 @@ def check_results_db(path: str | Path, *, write: bool) -> None:
         )
     except OutputError as exc:
         raise ResultsDbError(str(exc)) from None
+    _enable_wal(path)
+
+
+def _enable_wal(path: Path, patience: float = 60.0) -> None:
+    """Put the database in WAL mode (a setting stored in the file), retrying while another process
+    holds it: SQLite answers "database is locked" to a journal-mode change without waiting, so two
+    runs starting on one new database at once would otherwise race."""
+    deadline = time.monotonic() + patience
+    while True:
+        db = sqlite3.connect(path, timeout=patience)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise ResultsDbError(explain_sqlite_error(path, exc)) from None
+        finally:
+            db.close()
+        time.sleep(0.05)
 
 
 @contextmanager
