@@ -231,6 +231,8 @@ def show_leaderboard(
     from ser_core.results_check import check_results_db, results_db_errors
 
     fmt = _export_format(fmt, output, export.FORMATS)
+    if output is not None:
+        outputs.check_output(output)  # before the (possibly slow) rendering
     db_path = db or paths.default_db()
     if not db_path.exists():
         raise ConfigError(f"{db_path}: no results database here. Run `serbench run` or pass --db PATH.")

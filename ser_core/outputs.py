@@ -108,6 +108,25 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         handle.write(data)
 
 
+def check_output(path: str | Path) -> None:
+    """Refuse an output path that cannot be written, before the work that produces the file.
+
+    :raises OutputError: ``path`` is a directory, or its directory cannot be written, naming it.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(describe_os_error(path, IsADirectoryError(errno.EISDIR, "is a directory")))
+    if _is_special(path):
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(describe_os_error(path, exc)) from None
+
+
 def check_writable_dir(directory: str | Path, what: str, remedy: str) -> None:
     """Make sure files can be created in ``directory`` (created when missing), by creating one.
 

@@ -183,6 +183,28 @@ def test_bad_results_database_paths_are_refused_naming_the_path(cli, tmp_path, m
     assert not (readonly_dir / "r.db").exists()
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere; the simulated variants above cover it")
+def test_real_read_only_paths(cli, tmp_path, results_db):
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    locked = tmp_path / "locked.wav"
+    soundfile.write(locked, np.zeros(1600, np.float32), SR)
+    locked.chmod(0)
+    try:
+        code, out = cli("run", "-c", str(cli.config), "-s", "t", "--db", str(readonly / "r.db"), expect=2)
+        assert f"{readonly} cannot be written (permission denied" in out
+        code, out = cli("leaderboard", "--db", str(results_db), "-o", str(readonly / "b.md"), expect=2)
+        assert f"cannot write {readonly / 'b.md'}: permission denied" in out
+        from ser_core.audio import AudioError, load_audio
+
+        with pytest.raises(AudioError, match="permission denied"):
+            load_audio(locked)
+    finally:
+        readonly.chmod(0o755)
+        locked.chmod(0o644)
+
+
 def test_a_read_only_results_file_is_refused_and_its_cells_kept(cli, tmp_path, monkeypatch):
     db = tmp_path / "r.db"
     cli("run", "-c", str(cli.config), "-s", "t", "--db", str(db), "--workers", "0", expect=0)
@@ -293,6 +315,26 @@ def test_atomic_write_replaces_whole_files_only(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match="a parent of it is a file"):
         outputs.write_text(tmp_path / "file" / "out.txt", "y")
+
+
+def test_the_console_script_shows_no_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SERBENCH_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("SERBENCH_DEBUG", None)
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(os.urandom(100))
+    cases = [
+        (["run", "--config", str(tmp_path)], "is a directory, not a benchmarks file"),
+        (["leaderboard", "--db", str(garbage)], "is not an SQLite database"),
+        (["run", "--workers", "-2"], "--workers"),
+    ]
+    for args, expected in cases:
+        out = subprocess.run([sys.executable, "-m", "ser_core.cli", *args], capture_output=True, text=True,
+                             env=env, cwd=tmp_path, timeout=120)
+        said = " ".join((out.stdout + out.stderr).split())
+        assert out.returncode == 2 and expected in said and "Traceback" not in said, said
 
 
 # --- config paths ------------------------------------------------------------------------------------
