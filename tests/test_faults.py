@@ -511,10 +511,15 @@ def extract(signal, sample_rate):
     time.sleep(0.15)
     open(os.path.join(os.environ["SLOW_MARKERS"], f"{os.getpid()}-{time.monotonic_ns()}"), "w").close()
     return np.array([signal.std(), len(signal)], dtype=np.float32)
+
+
+def sigint_ignored(signal_, sample_rate):
+    import signal
+    return np.array([signal.getsignal(signal.SIGINT) is signal.SIG_IGN], dtype=np.float32)
 """
 
 
-def test_ctrl_c_during_extraction_keeps_finished_clips_without_worker_tracebacks(tmp_path, serbench_cache):
+def test_ctrl_c_during_extraction_keeps_finished_clips_without_worker_tracebacks(tmp_path, serbench_cache, monkeypatch):
     import signal
     import subprocess
     import sys
@@ -555,6 +560,17 @@ def test_ctrl_c_during_extraction_keeps_finished_clips_without_worker_tracebacks
     assert f"continued an interrupted extraction: {kept} of {total} clips were already done" in said
     assert len(os.listdir(markers)) == total - kept, "only the clips not kept were extracted again"
     assert [(e["status"], e["clips"]) for e in cached_tables()] == [("ok", total)]
+
+    # extraction workers leave Ctrl-C to the parent (an idle worker would otherwise print a traceback)
+    monkeypatch.syspath_prepend(str(modules))
+    import slow_feature
+
+    probe = FeatureSpec("sigint", "functionals", slow_feature.sigint_ignored)
+    manifest = Manifest("one", [Clip("c", next(clips.iterdir()), "s", "neutral")])
+    from ser_core.plugins import PluginInfo, Registered
+
+    table = extract(manifest, Registered("feature", probe, PluginInfo("p", "d", "1", "m")), workers=1, use_cache=False)
+    assert table.items[0].tolist() == [1.0]
 
 
 # --- audio ------------------------------------------------------------------------------------------
