@@ -4,7 +4,7 @@ import os
 import tempfile
 
 # Load openSMILE's native library before any test module imports TensorFlow: in the other order the
-# two libraries' shared FFT symbols make openSMILE's extraction abort (see ser_core.training).
+# two libraries' shared FFT symbols make openSMILE's extraction abort (see ser_keras.training).
 import opensmile  # noqa: F401
 import pytest
 

@@ -4,7 +4,7 @@ For each model, random inputs shaped like EMO-DB clips (durations drawn from a l
 EMO-DB's: median 2.5 s, clipped to 1.2-9 s; ``logmel40`` 100 frames/s, ``raw5s`` 16 kHz clipped to
 5 s, ``spec5s40`` fixed 500 frames) are trained for ``--epochs`` epochs twice, in one run:
 
-- ``serbench``: :class:`ser_core.training.KerasEstimator` - length-sorted batches padded per batch
+- ``serbench``: :class:`ser_keras.KerasEstimator` - length-sorted batches padded per batch
   (rounded to the model's ``pad_multiple``), tf.data feeding, one compiled function per epoch;
 - ``padded-to-max``: the reference code's way - every clip zero-padded to the longest clip of the
   set, ``model.compile(Adam)`` + ``model.fit(x, y, sample_weight=w, shuffle=True)``.
@@ -25,7 +25,7 @@ import numpy as np
 from ser_core.plugins import load_registry
 from ser_core.protocol import class_weights
 from ser_core.specs import FeatureSpec, ModelContext
-from ser_core.training import as_frames, configure_tensorflow
+from ser_keras import as_frames, configure_tensorflow
 
 #: model -> (feature kind, feature name it is benchmarked on, item maker from a duration in seconds)
 INPUTS = {

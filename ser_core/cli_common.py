@@ -63,6 +63,10 @@ def friendly_errors(command):
         except Exception as exc:
             if debugging():
                 err_console.print_exception()
+            if isinstance(exc, ImportError) and not isinstance(exc, SerbenchError):
+                from ser_core.dependencies import explain_import_error
+
+                exc = explain_import_error(exc)
             if isinstance(exc, SerbenchError):
                 message, code = str(exc), 2
             elif isinstance(exc, OSError):

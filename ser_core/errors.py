@@ -39,3 +39,7 @@ class CacheError(OutputError):
 
 class ResultsDbError(SerbenchError):
     """The results database cannot be used: not a file, not serbench's, unwritable or full."""
+
+
+class MissingDependencyError(SerbenchError):
+    """A library a plugin needs is not installed; the message names the package to install."""

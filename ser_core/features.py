@@ -44,6 +44,7 @@ from numpy.lib import format as npy_format
 
 from ser_core.audio import SAMPLE_RATE, load_audio
 from ser_core.config import cache_dir
+from ser_core.dependencies import check_libraries
 from ser_core.errors import CacheError, FeatureError, OutputError
 from ser_core.outputs import atomic_write, check_writable_dir
 from ser_core.plugins import Registered
@@ -241,6 +242,7 @@ def extract(
         raise ValueError(f"on_error must be 'skip' or 'raise', not {on_error!r}")
     if workers is not None and workers < 0:
         raise ValueError(f"workers must be 0 (this process) or more, not {workers}")
+    check_libraries(feature)  # a missing library is one message, not a failure per clip
     key = cache_key(manifest, feature)
     path = cache_path(manifest, feature, key)
     notes: list[str] = []

@@ -118,11 +118,9 @@ def check_suite(registry: Registry, suite: Suite) -> None:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python and NumPy, and Keras/TensorFlow when a model has imported them."""
+    """Seed Python and NumPy; each estimator seeds its own framework from ``ModelContext.seed``."""
     random.seed(seed)
     np.random.seed(seed)
-    if "keras" in sys.modules:
-        sys.modules["keras"].utils.set_random_seed(seed)
 
 
 def git_revision() -> str | None:

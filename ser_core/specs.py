@@ -150,7 +150,12 @@ class FeatureSpec:
 
 @dataclass(frozen=True)
 class ModelContext:
-    """Everything a model needs to build itself for one fold of one repeat."""
+    """Everything a model needs to build itself for one fold of one repeat.
+
+    ``seed`` is the cell's seed. The runner seeds Python's and NumPy's global generators with it
+    before calling ``create``; an estimator that uses another framework (TensorFlow, PyTorch, ...)
+    seeds that framework from ``seed`` itself, so the core never needs to know it.
+    """
 
     n_classes: int
     feature: FeatureSpec

@@ -634,7 +634,7 @@ def test_settings_of_the_wrong_type_are_refused_before_any_work(cli, tmp_path, s
 
 
 def test_declared_setting_types_of_the_shipped_models():
-    from ser_core.training import TRAINING_DEFAULTS, TRAINING_SETTINGS
+    from ser_keras import TRAINING_DEFAULTS, TRAINING_SETTINGS
 
     spec = ModelSpec("keras", create=None, accepts=frozenset(), defaults=TRAINING_DEFAULTS, setting_types=TRAINING_SETTINGS)
     assert spec.setting_problems(TRAINING_DEFAULTS) == []

@@ -5,7 +5,7 @@ global max-pooling over time; concatenated (1536) -> Dense 1024 ReLU -> Dense 10
 softmax, no dropout. Input: log-mel frames ``(T, F)``; variable-length batches are zero-padded to a
 multiple of 64 frames and at least 64 (so the widest kernel fits). With ``mask_padding`` the max-pool
 only sees positions whose whole window lies inside the clip (off by default, as in the reference).
-Trained by :class:`ser_core.training.KerasEstimator` (batch size 32).
+Trained by :class:`ser_keras.KerasEstimator` (batch size 32).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_core.training import TRAINING_SETTINGS, keras_model_factory, training_defaults
+from ser_keras import TRAINING_SETTINGS, keras_model_factory, training_defaults
 
 KERNELS = (8, 16, 32, 64)
 FILTERS = 384
@@ -25,7 +25,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
     import keras
     from keras import layers
 
-    from ser_core.training import keras_layers
+    from ser_keras import keras_layers
 
     frames = keras.Input(shape=input_shape, name="logmel")
     pooled = []

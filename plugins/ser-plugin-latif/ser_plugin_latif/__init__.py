@@ -6,7 +6,7 @@ zeros to their longest clip rounded up to 160 samples, one convolution stride). 
 MaxPool1D(2); concatenated on channels (T', 120) -> channel axis -> Conv2D(32, 2x2, same) ->
 BatchNorm -> ReLU -> MaxPool2D(2x2, same) -> (T'/2, 60, 32) -> (T'/2, 1920) -> LSTM(128), last state
 -> Dropout 0.3 -> Dense 1024 ReLU -> Dense C softmax. Trained by
-:class:`ser_core.training.KerasEstimator` (batch size 32). No ``mask_padding`` setting: the spec
+:class:`ser_keras.KerasEstimator` (batch size 32). No ``mask_padding`` setting: the spec
 offers masking for attention and max-pooling only, and this model has neither.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_core.training import TRAINING_SETTINGS, keras_model_factory, training_defaults
+from ser_keras import TRAINING_SETTINGS, keras_model_factory, training_defaults
 
 KERNELS = (400, 240, 1600)
 STRIDE = 160

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ser_core import FeatureSpec, hookimpl
+from ser_core.dependencies import require
 from ser_core.errors import FeatureError
 from ser_core.features import require_samples
 
@@ -32,7 +33,7 @@ EGEMAPS_FRAME = 960  # eGeMAPS's longest analysis window (F0 and formants): 60 m
 
 def shipped_config(relative: str) -> Path:
     """Path of a configuration file in the installed opensmile package's ``core/config`` data."""
-    import opensmile
+    opensmile = require("opensmile", install="opensmile", needed_by="the openSMILE features (ser-plugin-opensmile)")
 
     path = Path(opensmile.__file__).parent / "core" / "config" / relative
     if not path.is_file():
@@ -45,7 +46,7 @@ def shipped_config(relative: str) -> Path:
 
 @functools.cache
 def _smile(feature_set: str):
-    import opensmile
+    opensmile = require("opensmile", install="opensmile", needed_by="the openSMILE features (ser-plugin-opensmile)")
 
     if feature_set.endswith(".conf"):
         return opensmile.Smile(feature_set=str(shipped_config(feature_set)), feature_level="func")

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ser_core import FeatureSpec, hookimpl
+from ser_core.dependencies import require
 from ser_core.features import require_samples
 
 FRAME = 400  # 25 ms at 16 kHz
@@ -57,7 +58,7 @@ SPEC5S_COMMON: dict[str, Any] = {
 @functools.lru_cache(maxsize=8)
 def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
     """librosa's mel filterbank, shape ``(n_mels, 1 + n_fft // 2)`` (cached per process)."""
-    import librosa
+    librosa = require("librosa", install="librosa", needed_by="the spectral features (ser-plugin-spectral)")
 
     return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
 
@@ -78,7 +79,7 @@ def logmel(
     log_floor: float,
 ) -> np.ndarray:
     """Log power mel spectrogram, shape ``(frames, n_mels)`` with ``1 + (n - frame_length) // hop`` frames."""
-    import librosa
+    librosa = require("librosa", install="librosa", needed_by="the spectral features (ser-plugin-spectral)")
 
     require_samples(signal, frame_length, name, sample_rate)
     emphasised = librosa.effects.preemphasis(np.asarray(signal, dtype=np.float32), coef=preemphasis)
@@ -105,7 +106,7 @@ def spec5s(
     top_db: float,
 ) -> np.ndarray:
     """Fixed-length mel spectrogram in [-1, 1], shape ``(1 + samples // hop_length, n_mels)``."""
-    import librosa
+    librosa = require("librosa", install="librosa", needed_by="the spectral features (ser-plugin-spectral)")
 
     require_samples(signal, win_length, name, sample_rate)
     fixed = librosa.util.fix_length(np.asarray(signal, dtype=np.float32), size=samples)

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ser_core import ModelSpec, Setting, hookimpl
+from ser_core.dependencies import require
 from ser_core.protocol import uar
 from ser_core.specs import ModelContext
 
@@ -38,6 +39,7 @@ class SVMEstimator:
         self.inner_cv = ""
 
     def fit(self, X: Sequence[np.ndarray], y: np.ndarray, groups: np.ndarray) -> None:
+        require("sklearn", install="scikit-learn", needed_by="model 'svm' (ser-plugin-svm)")
         from sklearn.metrics import make_scorer
         from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
         from sklearn.svm import SVC

@@ -8,7 +8,7 @@ window: Conv1D(40, 40, same, ReLU) -> MaxPool1D(2) -> Conv1D(40, 40, same, ReLU)
 across the 40 filters -> (320, 4) -> 1280 values. Two stacked GRU(128) returning sequences ->
 attention pooling (128) -> Dense C softmax. With ``mask_padding`` the attention ignores windows that
 start after the clip's end (the GRUs run forwards, so padding cannot reach the earlier windows) (off by default, as in the reference). Trained by
-:class:`ser_core.training.KerasEstimator` (batch size 16).
+:class:`ser_keras.KerasEstimator` (batch size 16).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_core.training import TRAINING_SETTINGS, keras_model_factory, training_defaults
+from ser_keras import TRAINING_SETTINGS, keras_model_factory, training_defaults
 
 WINDOW = 640
 HOP = 160
@@ -87,7 +87,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
     import keras
     from keras import layers
 
-    from ser_core.training import keras_layers
+    from ser_keras import keras_layers
 
     Frames, FoldWindows, UnfoldWindows, FilterMaxPool = _window_layers()
     wave = keras.Input(shape=input_shape, name="waveform")

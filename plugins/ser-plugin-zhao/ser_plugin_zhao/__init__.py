@@ -8,7 +8,7 @@ time x frequency positions become a sequence of 128-d vectors -> Dense 128 tanh 
 attention pooling (128). Concatenated (384) -> Dense 128 ReLU -> Dense C softmax. With
 ``mask_padding`` (off by default, as in the reference) the BiLSTM skips padded frames and both
 attention poolings ignore padded steps (CNN positions count as padded unless their whole receptive
-field, 31 frames with stride 8, lies inside the clip). Trained by :class:`ser_core.training.KerasEstimator`
+field, 31 frames with stride 8, lies inside the clip). Trained by :class:`ser_keras.KerasEstimator`
 (batch size 64).
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_core.training import TRAINING_SETTINGS, keras_model_factory, training_defaults
+from ser_keras import TRAINING_SETTINGS, keras_model_factory, training_defaults
 
 CONV_BLOCKS = ((64, 8), (128, 5), (128, 3))
 #: the fewest frames that leave one position after the three conv + pool blocks
@@ -40,7 +40,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
     import keras
     from keras import layers
 
-    from ser_core.training import keras_layers
+    from ser_keras import keras_layers
 
     mask = bool(settings.get("mask_padding"))
     spec = keras.Input(shape=input_shape, name="spectrogram")

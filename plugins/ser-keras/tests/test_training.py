@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ser_core.plugins import load_registry
-from ser_core.training import (
+from ser_keras import (
     TRAINING_DEFAULTS,
     as_frames,
     length_sorted_batches,

@@ -1,4 +1,4 @@
-"""The shared training loop of the neural model plugins (protocol.md, "Training").
+"""The shared training loop of the neural model plugins (docs/protocol.md, "Training").
 
 A model plugin supplies only ``build(n_classes, input_shape, settings) -> keras.Model`` (ending in a
 softmax); :class:`KerasEstimator` does the rest, identically for every plugin: Adam, a fixed number
@@ -43,6 +43,14 @@ import numpy as np
 
 from ser_core.protocol import class_weights
 from ser_core.specs import ModelContext, Setting
+
+from ser_core.dependencies import require
+
+from ser_keras.quiet import quiet_tensorflow_logs
+
+#: What to install for TensorFlow: the CPU wheel, or the full one on a GPU host.
+INSTALL_TENSORFLOW = "'ser-keras[cpu]' (or 'ser-keras[gpu]' on a GPU host)"
+NEEDED_BY = "the Keras training loop of the neural models (ser-keras)"
 
 INTRA_THREADS_ENV = "SERBENCH_TF_INTRA_THREADS"
 INTER_THREADS_ENV = "SERBENCH_TF_INTER_THREADS"
@@ -97,12 +105,16 @@ def configure_tensorflow() -> dict[str, Any]:
     global _runtime
     if _runtime is not None:
         return _runtime
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet_tensorflow_logs()
     # openSMILE and TensorFlow export the same FFT symbols: whichever loads second gets the other's,
-    # and openSMILE's extraction then aborts (malloc(): invalid size). Loading openSMILE first keeps
-    # in-process extraction working after training in this process.
-    import opensmile  # noqa: F401
-    import tensorflow as tf
+    # and openSMILE's extraction then aborts (malloc(): invalid size). Loading openSMILE first (when
+    # it is installed) keeps in-process extraction working after training in this process.
+    try:
+        import opensmile  # noqa: F401
+    except ImportError:
+        pass
+    tf = require("tensorflow", install=INSTALL_TENSORFLOW, needed_by=NEEDED_BY)
+    require("keras", install="'ser-keras'", needed_by=NEEDED_BY)
 
     intra = int(_first_env(INTRA_THREADS_ENV, "SERBENCH_THREADS", "TF_NUM_INTRAOP_THREADS") or _cores())
     inter = int(_first_env(INTER_THREADS_ENV, "TF_NUM_INTEROP_THREADS") or 2)
