@@ -32,7 +32,11 @@ app = typer.Typer(
 
 ConfigOption = Annotated[
     Optional[Path],
-    typer.Option("--config", "-c", help="Benchmarks file [default: $SERBENCH_CONFIG or ./benchmarks.toml]."),
+    typer.Option(
+        "--config", "-c",
+        help="Benchmarks file adding to (or replacing) the shipped suites and systems [default: "
+        "$SERBENCH_CONFIG, else ./benchmarks.toml when present].",
+    ),
 ]
 
 
@@ -102,7 +106,7 @@ class _RichReporter:
 @app.command()
 @friendly_errors
 def run(
-    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite of the benchmarks file to run.")] = "demo",
+    suite: Annotated[str, typer.Option("--suite", "-s", help="Suite to run (`serbench suites` lists them).")] = "demo",
     config: ConfigOption = None,
     db: DbOption = None,
     corpus_path: Annotated[
@@ -127,9 +131,9 @@ def run(
     from ser_core.results import ResultStore
     from ser_core.results_check import check_results_db, results_db_errors
     from ser_core.runner import Runner
-    from ser_core.suites import load_benchmarks
+    from ser_core.suites import load_suites
 
-    benchmarks = load_benchmarks(config or paths.default_config())
+    benchmarks = load_suites(config)
     chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
     registry = load_registry()
     for plugin in registry.plugins:
@@ -297,6 +301,52 @@ def _check_stored_names(store, corpora: list[str] | None, systems: list[str] | N
             raise ConfigError(
                 f"{option} {name!r}: no results stored under this name.{hint} Stored: {', '.join(stored)}."
             )
+
+
+@app.command("suites")
+@friendly_errors
+def list_suites(
+    config: ConfigOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """List the suites (shipped and from the benchmarks file) with their corpora, systems and origin."""
+    from ser_core.suites import SHIPPED, load_suites
+
+    benchmarks = load_suites(config)
+
+    def origin(path: Path) -> str:
+        return "shipped" if path == SHIPPED else str(path.resolve())
+
+    if as_json:
+        print(json.dumps({
+            "suites": [
+                {"name": s.name, "corpora": list(s.corpora), "systems": [x.name for x in s.systems],
+                 "repeats": s.repeats, "seed": s.seed, "normalisation": s.normalisation,
+                 "description": s.description, "defined_in": origin(benchmarks.suite_origins[s.name])}
+                for s in benchmarks.suites.values()
+            ],
+            "systems": [
+                {"name": x.name, "model": x.model, "feature": x.feature, "settings": x.settings,
+                 "defined_in": origin(benchmarks.system_origins[x.name])}
+                for x in benchmarks.systems.values()
+            ],
+        }, indent=2))
+        return
+    table = Table(title="serbench suites")
+    for column in ("suite", "corpora", "systems", "repeats", "defined in"):
+        table.add_column(column, overflow="fold")
+    for s in benchmarks.suites.values():
+        table.add_row(s.name, ", ".join(s.corpora), ", ".join(x.name for x in s.systems), str(s.repeats),
+                      escape(origin(benchmarks.suite_origins[s.name])))
+    console.print(table)
+    systems = Table(title="systems")
+    for column in ("system", "model", "feature", "settings", "defined in"):
+        systems.add_column(column, overflow="fold")
+    for x in benchmarks.systems.values():
+        settings = ", ".join(f"{k}={v}" for k, v in x.settings.items())
+        systems.add_row(x.name, x.model, x.feature, escape(settings),
+                        escape(origin(benchmarks.system_origins[x.name])))
+    console.print(systems)
 
 
 @app.command("validate-plugin")

@@ -26,6 +26,9 @@ def default_db() -> Path:
     return Path(os.environ.get("SERBENCH_DB", "serbench.db"))
 
 
+CONFIG_ENV = "SERBENCH_CONFIG"
+
+
 def default_config() -> Path:
-    """The benchmarks file used when no ``--config`` is given."""
-    return Path(os.environ.get("SERBENCH_CONFIG", "benchmarks.toml"))
+    """The user's benchmarks file when no ``--config`` is given (it adds to the shipped suites)."""
+    return Path(os.environ.get(CONFIG_ENV) or "benchmarks.toml")

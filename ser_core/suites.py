@@ -22,10 +22,18 @@ Layout::
     overrides = { svm-egemaps = { inner_folds = 3 } }   # per-system settings for this suite only
 
 Every error names the file and the offending key.
+
+Shipped suites: ``demo``, ``paper`` and ``paper-quick`` (and their systems) come with the package
+(:data:`SHIPPED`), so ``serbench run`` works in any directory. :func:`load_suites` reads them, then
+the user's file - ``--config``, else ``$SERBENCH_CONFIG``, else ``benchmarks.toml`` in the working
+directory when there is one - whose systems, suites and corpus locations add to the shipped ones or
+replace those of the same name (a replaced system is replaced in every suite that uses it). Each
+file's ``[defaults]`` apply to the suites it defines. ``serbench suites`` shows where each was defined.
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +41,9 @@ from typing import Any
 
 from ser_core.errors import ConfigError
 from ser_core.protocol import NORMALISATIONS
+
+#: The suites and systems that come with the package.
+SHIPPED = Path(__file__).parent / "data" / "benchmarks.toml"
 
 DEFAULTS: dict[str, Any] = {"repeats": 3, "seed": 0, "normalisation": "speaker"}
 _TOP_KEYS = {"defaults", "systems", "corpora", "suites"}
@@ -89,12 +100,18 @@ class Benchmarks:
     systems: dict[str, System]
     suites: dict[str, Suite]
     corpus_paths: dict[str, Path]
+    #: the file that defined each suite and each system (the last one, when a file replaced another's)
+    suite_origins: dict[str, Path] = field(default_factory=dict)
+    system_origins: dict[str, Path] = field(default_factory=dict)
+    #: the files read, in order (the shipped suites first)
+    sources: list[Path] = field(default_factory=list)
 
     def suite(self, name: str) -> Suite:
         if name not in self.suites:
+            files = " + ".join(str(p) for p in self.sources or [self.path])
             raise ConfigError(
-                f"{self.path}: no suite {name!r}; defined suites: {', '.join(sorted(self.suites)) or '(none)'}. "
-                f"Add a [suites.{name}] table or pick a defined suite with --suite."
+                f"{files}: no suite {name!r}; defined suites: {', '.join(sorted(self.suites)) or '(none)'}. "
+                f"Add a [suites.{name}] table or pick a defined suite with --suite (`serbench suites` lists them)."
             )
         return self.suites[name]
 
@@ -134,15 +151,49 @@ def _protocol(path: Path, key: str, table: dict, base: dict[str, Any]) -> dict[s
     return values
 
 
-def load_benchmarks(path: str | Path) -> Benchmarks:
-    """Parse and validate a benchmarks file; raises :class:`ConfigError` naming the offending key."""
+def load_benchmarks(path: str | Path, base: Benchmarks | None = None) -> Benchmarks:
+    """Parse and validate a benchmarks file; raises :class:`ConfigError` naming the offending key.
+
+    :param base: suites and systems defined before this file (the shipped ones): the file's suites
+        may use their systems, and its systems and suites replace theirs of the same name.
+    """
     path = Path(path)
+    raw = _read(path)
+    return _parse(path, raw, base)
+
+
+def shipped() -> Benchmarks:
+    """The suites and systems that come with the package (``demo``, ``paper``, ``paper-quick``)."""
+    return load_benchmarks(SHIPPED)
+
+
+def user_config(config: Path | None = None) -> Path | None:
+    """The user's benchmarks file: ``config``, else ``$SERBENCH_CONFIG``, else ``./benchmarks.toml``
+    when it exists; ``None`` when there is none (the shipped suites alone are used)."""
+    from ser_core import config as locations
+
+    if config is not None:
+        return Path(config)
+    path = locations.default_config()
+    if path.exists() or os.environ.get(locations.CONFIG_ENV):
+        return path  # a missing $SERBENCH_CONFIG is an error, reported when it is read
+    return None
+
+
+def load_suites(config: Path | None = None) -> Benchmarks:
+    """The shipped suites with the user's benchmarks file (see :func:`user_config`) on top."""
+    path = user_config(config)
+    base = shipped()
+    return base if path is None else load_benchmarks(path, base)
+
+
+def _read(path: Path) -> dict:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
-            f"{path}: file not found. Run serbench from the project root, or pass --config PATH "
-            "(or set SERBENCH_CONFIG)."
+            f"{path}: file not found. Pass --config (or set SERBENCH_CONFIG to) an existing benchmarks "
+            "file, or leave both out to use the shipped suites (`serbench suites` lists them)."
         ) from None
     except IsADirectoryError:
         raise ConfigError(
@@ -158,6 +209,10 @@ def load_benchmarks(path: str | Path) -> Benchmarks:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}). Check the path and its permissions.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return raw
+
+
+def _parse(path: Path, raw: dict, earlier: Benchmarks | None) -> Benchmarks:
     _check_keys(path, "(top level)", raw, _TOP_KEYS)
     defaults_table = _table(path, "defaults", raw.get("defaults", {}))
     _check_keys(path, "defaults", defaults_table, set(DEFAULTS))
@@ -188,6 +243,7 @@ def load_benchmarks(path: str | Path) -> Benchmarks:
         location = Path(entry["path"]).expanduser()
         corpus_paths[name] = location if location.is_absolute() else path.parent / location
 
+    known = {**(earlier.systems if earlier else {}), **systems}
     suites: dict[str, Suite] = {}
     for name, entry in _table(path, "suites", raw.get("suites", {})).items():
         key = f"suites.{name}"
@@ -196,11 +252,11 @@ def load_benchmarks(path: str | Path) -> Benchmarks:
         corpora = _names(path, f"{key}.corpora", entry.get("corpora"))
         system_names = _names(path, f"{key}.systems", entry.get("systems"))
         for i, system in enumerate(system_names):
-            if system not in systems:
+            if system not in known:
                 raise _fail(
                     path,
                     f"{key}.systems[{i}]",
-                    f"unknown system {system!r}; defined systems: {', '.join(sorted(systems)) or '(none)'}",
+                    f"unknown system {system!r}; defined systems: {', '.join(sorted(known)) or '(none)'}",
                 )
         overrides = _table(path, f"{key}.overrides", entry.get("overrides", {}))
         for system, settings in overrides.items():
@@ -211,9 +267,25 @@ def load_benchmarks(path: str | Path) -> Benchmarks:
         suites[name] = Suite(
             name=name,
             corpora=corpora,
-            systems=tuple(systems[s] for s in system_names),
+            systems=tuple(known[s] for s in system_names),
             description=str(entry.get("description", "")),
             overrides={k: dict(v) for k, v in overrides.items()},
             **protocol,
         )
-    return Benchmarks(path, systems, suites, corpus_paths)
+    if earlier is None:
+        return Benchmarks(path, systems, suites, corpus_paths, {n: path for n in suites}, {n: path for n in systems}, [path])
+    # Suites of earlier files use this file's version of a system it replaces.
+    inherited = {
+        name: replace(suite, systems=tuple(known[s.name] for s in suite.systems))
+        for name, suite in earlier.suites.items()
+        if name not in suites
+    }
+    return Benchmarks(
+        path,
+        known,
+        {**inherited, **suites},
+        {**earlier.corpus_paths, **corpus_paths},
+        {**earlier.suite_origins, **{n: path for n in suites}},
+        {**earlier.system_origins, **{n: path for n in systems}},
+        [*earlier.sources, path],
+    )

@@ -102,3 +102,36 @@ def test_bad_input_gives_a_message_not_a_traceback(tmp_path):
     assert nodb.returncode == 2 and "no results database" in nodb.stderr
     bad_path = serbench("run", "--config", str(config), "--corpus-path", "oops")
     assert bad_path.returncode == 2
+
+
+def test_run_in_an_empty_directory_runs_the_shipped_demo(tmp_path):
+    """No benchmarks file anywhere: the demo suite shipped with the package runs and prints its board
+    (restricted to its SVM system to stay fast; the suite is otherwise the shipped one)."""
+    env = {k: v for k, v in os.environ.items() if k != "SERBENCH_CONFIG"}
+    env["SERBENCH_DB"] = str(tmp_path / "serbench.db")
+    out = serbench("run", "--system", "svm-egemaps", "--workers", "1", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Suite demo" in out.stdout and "UAR %" in out.stdout
+    assert "synthetic" in out.stdout and "svm-egemaps" in out.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serbench.db"]
+
+
+def test_suites_lists_shipped_and_local_suites_with_their_origin(tmp_path):
+    (tmp_path / "benchmarks.toml").write_text(
+        '[systems.svm-egemaps]\nmodel = "svm"\nfeature = "is09"\n\n'
+        '[suites.mine]\ncorpora = ["synthetic"]\nsystems = ["svm-egemaps"]\nrepeats = 1\n'
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SERBENCH_CONFIG"}
+    out = serbench("suites", "--json", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    listed = json.loads(out.stdout)
+    origin = {s["name"]: s["defined_in"] for s in listed["suites"]}
+    local = str((tmp_path / "benchmarks.toml").resolve())
+    assert origin == {"demo": "shipped", "paper": "shipped",
+                      "paper-quick": "shipped", "mine": local}
+    systems = {s["name"]: s for s in listed["systems"]}
+    assert systems["svm-egemaps"]["feature"] == "is09" and systems["svm-egemaps"]["defined_in"] == local
+    demo = next(s for s in listed["suites"] if s["name"] == "demo")
+    assert demo["corpora"] == ["synthetic"] and "svm-egemaps" in demo["systems"]
+    table = serbench("suites", env=env, cwd=tmp_path)
+    assert table.returncode == 0 and "shipped" in table.stdout and "paper-quick" in table.stdout

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ser_core.errors import ConfigError
-from ser_core.suites import load_benchmarks
+from ser_core.suites import SHIPPED, load_benchmarks, load_suites
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,8 +37,8 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_repository_benchmarks_file_has_the_demo_suite():
-    benchmarks = load_benchmarks(ROOT / "benchmarks.toml")
+def test_the_shipped_suites_have_the_demo_suite():
+    benchmarks = load_benchmarks(SHIPPED)
     demo = benchmarks.suite("demo")
     assert demo.corpora == ("synthetic",)
     assert "svm-egemaps" in [s.name for s in demo.systems]
@@ -92,7 +92,7 @@ def test_a_suite_can_be_narrowed_to_some_corpora_and_systems(tmp_path):
 
 
 def test_paper_suites_cover_the_study_grid():
-    benchmarks = load_benchmarks(ROOT / "benchmarks.toml")
+    benchmarks = load_benchmarks(SHIPPED)
     paper, quick = benchmarks.suite("paper"), benchmarks.suite("paper-quick")
     assert len(paper.corpora) == 15 and len(paper.systems) == 7 and paper.repeats == 3
     assert paper.corpora == quick.corpora and paper.systems == quick.systems
@@ -105,3 +105,51 @@ def test_a_file_of_corpus_locations_alone_is_valid(tmp_path):
     assert benchmarks.corpus_paths == {"emodb": Path("/data/emodb")}
     with pytest.raises(ConfigError, match=r"no suite 'demo'; defined suites: \(none\)"):
         benchmarks.suite("demo")
+
+
+def test_a_local_file_adds_suites_and_replaces_systems_and_suites_by_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
+    alone = load_suites()
+    assert set(alone.suites) == {"demo", "paper", "paper-quick"} and alone.sources == [SHIPPED]
+    write(tmp_path, """
+[defaults]
+seed = 7
+
+[systems.svm-egemaps]
+model = "svm"
+feature = "is09"
+
+[suites.mine]
+corpora = ["synthetic"]
+systems = ["svm-egemaps", "svm-is09"]
+
+[suites.paper-quick]
+corpora = ["emodb"]
+systems = ["svm-is09"]
+repeats = 1
+
+[corpora.emodb]
+path = "data/emodb"
+""")
+    merged = load_suites()
+    assert set(merged.suites) == {"demo", "paper", "paper-quick", "mine"}
+    assert merged.sources == [SHIPPED, Path("benchmarks.toml")]
+    mine = merged.suite("mine")
+    assert mine.seed == 7 and [s.feature for s in mine.systems] == ["is09", "is09"], "uses shipped svm-is09"
+    assert merged.suite("demo").seed == 0, "a file's [defaults] apply to its own suites only"
+    demo_svm = next(s for s in merged.suite("demo").systems if s.name == "svm-egemaps")
+    assert demo_svm.feature == "is09", "a replaced system is replaced in the shipped suites too"
+    assert merged.suite("paper-quick").corpora == ("emodb",)
+    assert merged.suite_origins["paper-quick"] == Path("benchmarks.toml")
+    assert merged.suite_origins["paper"] == SHIPPED and merged.system_origins["svm-is09"] == SHIPPED
+    assert merged.corpus_paths["emodb"] == Path("data/emodb")
+
+
+def test_an_explicit_config_that_is_missing_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="file not found"):
+        load_suites(tmp_path / "absent.toml")
+    monkeypatch.setenv("SERBENCH_CONFIG", str(tmp_path / "also-absent.toml"))
+    with pytest.raises(ConfigError, match="also-absent.toml: file not found"):
+        load_suites()
