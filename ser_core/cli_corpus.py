@@ -1,8 +1,8 @@
 """``serbench corpus``: inspect a corpus directory against what its plugin expects.
 
 ``serbench corpus info NAME`` scans the corpus's directory (``--path``, else the benchmarks file's
-``[corpora.NAME] path``, else ``SERBENCH_CORPUS_<NAME>``), prints clips per label in the study's
-Table 1 layout next to the expected row, speakers, CV groups, durations and sample rates, and warns
+``[corpora.NAME] path``, else ``SERBENCH_CORPUS_<NAME>``), prints clips per label (one column per
+label of the corpus) next to the expected row, speakers, CV groups, durations and sample rates, and warns
 about every missing, extra, misnamed or unreadable file, and about suspect data the protocol would
 use (a class with one clip or one speaker, silent clips). With ``--strict`` any mismatch exits 1.
 """
@@ -63,7 +63,7 @@ def info(
     ] = True,
 ) -> None:
     """Show what a corpus directory holds and how it differs from the corpus as distributed."""
-    from ser_core.corpus import inspect, locate, speakers_by_gender, table1_columns
+    from ser_core.corpus import inspect, label_columns, locate, speakers_by_gender
     from ser_core.plugins import load_registry
 
     corpus = load_registry().corpus(name)
@@ -79,13 +79,16 @@ def info(
             console.print(f"  {label}: {value}", highlight=False)
     console.print(f"  read from: {manifest.root}", highlight=False)
 
-    found = table1_columns(manifest.label_counts())
-    table = Table(title=f"{name}: clips per label (the study's Table 1 layout)", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    counts = dict(manifest.label_counts())
+    wanted_counts = dict(report.expected.clips_per_label) if report.expected is not None else {}
+    every = {**{label: 0 for label in wanted_counts}, **counts}  # a column for every found or expected label
+    found = label_columns(every, spec.label_set())
+    table = Table(title=f"{name}: clips per label", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     for column in ["", *found]:
-        table.add_column(column, no_wrap=True, justify="left" if column in ("", "other") else "right")
+        table.add_column(column, no_wrap=True, justify="left" if column == "" else "right")
     table.add_row("found", *found.values())
     if report.expected is not None:
-        wanted = table1_columns(dict(report.expected.clips_per_label))
+        wanted = label_columns({**{label: 0 for label in every}, **wanted_counts}, spec.label_set())
         table.add_row("expected", *(wanted[column] for column in found))
     console.print(table)
 

@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Literal, Mapping
 
 from ser_core.errors import CorpusError
 from ser_core.plugins import Registered
-from ser_core.specs import LABELS, Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
+from ser_core.specs import LABELS, Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile, order_labels
 
 
 def env_var(name: str) -> str:
@@ -53,12 +53,21 @@ def scan(corpus: Registered, root: Path | None) -> Manifest:
             "unpacked corpus."
         )
     manifest = corpus.spec.scan(Path(root) if root is not None else None)
-    validate(manifest, fold_by=corpus.spec.fold_by)
+    if not manifest.label_order:
+        manifest.label_order = corpus.spec.label_set()
+    labels = None if corpus.spec.any_labels else corpus.spec.label_set()
+    validate(manifest, fold_by=corpus.spec.fold_by, labels=labels, any_labels=corpus.spec.any_labels)
     return manifest
 
 
-def validate(manifest: Manifest, *, fold_by: str = "speaker") -> None:
-    """Refuse manifests the protocol cannot use, naming the offending clips."""
+def validate(
+    manifest: Manifest, *, fold_by: str = "speaker", labels: Iterable[str] | None = None, any_labels: bool = False
+) -> None:
+    """Refuse manifests the protocol cannot use, naming the offending clips.
+
+    :param labels: the corpus's label set (:meth:`~ser_core.specs.CorpusSpec.label_set`); default:
+        the shared vocabulary. With ``any_labels`` every non-empty label is accepted.
+    """
     where = f"corpus {manifest.corpus!r}" + (f" at {manifest.root}" if manifest.root else "")
     if not manifest.clips:
         if not manifest.skipped:
@@ -79,12 +88,14 @@ def validate(manifest: Manifest, *, fold_by: str = "speaker") -> None:
                 "each clip must appear once. Remove the extra copy."
             )
         seen[clip.clip_id] = clip.path
-    unknown = sorted({c.label for c in manifest.clips} - set(LABELS))
+    allowed = tuple(labels) if labels is not None else LABELS
+    unknown = [] if any_labels else sorted({c.label for c in manifest.clips} - set(allowed))
     if unknown:
         example = next(c for c in manifest.clips if c.label == unknown[0])
+        which = "the shared vocabulary" if labels is None else "the corpus's label set"
         raise CorpusError(
-            f"{where}: labels outside the shared vocabulary {unknown} (e.g. {example.path}). "
-            f"Map them to one of: {', '.join(LABELS)}."
+            f"{where}: labels outside {which} {unknown} (e.g. {example.path}). The corpus declares: "
+            f"{', '.join(allowed)}. Map them to one of these, or declare them in CorpusSpec(labels=...)."
         )
     nameless = [c for c in manifest.clips if not c.speaker]
     if nameless:
@@ -214,7 +225,8 @@ class NamingConvention:
 
     ``pattern`` must match the whole stem and capture the label code in the named group ``code``
     (other named groups, e.g. ``speaker``, come back in :class:`NameMatch`). ``labels`` maps codes
-    to the shared vocabulary; ``excluded`` maps codes the reference study leaves out to the reason.
+    to the corpus's labels (the scan refuses labels outside the corpus's label set); ``excluded``
+    maps codes the reference study leaves out to the reason.
     A code in neither table is never guessed: the file is skipped with a reason naming the code.
     ``fold_case`` compares codes lower-cased.
     """
@@ -229,9 +241,6 @@ class NamingConvention:
         compiled = re.compile(self.pattern)
         if "code" not in compiled.groupindex:
             raise ValueError(f"naming pattern {self.pattern!r} has no (?P<code>...) group")
-        unknown = sorted(set(self.labels.values()) - set(LABELS))
-        if unknown:
-            raise ValueError(f"labels {unknown} are not in the shared vocabulary")
         if not compiled.fullmatch(self.example):
             raise ValueError(f"the example {self.example!r} does not match {self.pattern!r}")
 
@@ -273,6 +282,8 @@ def filename_corpus(
     url: str = "",
     suffixes: tuple[str, ...] = AUDIO_SUFFIXES,
     audio_folders: tuple[str, ...] = (),
+    labels: tuple[str, ...] = (),
+    label_map: Mapping[str, str] | None = None,
 ) -> CorpusSpec:
     """A :class:`CorpusSpec` for a corpus whose labels are in its file names.
 
@@ -294,6 +305,8 @@ def filename_corpus(
         version=version,
         licence=licence,
         url=url,
+        labels=labels,
+        label_map=dict(label_map or {}),
     )
 
 
@@ -444,20 +457,10 @@ def inspect(
     return report
 
 
-def table1_columns(counts: Mapping[str, int]) -> dict[str, str]:
-    """Clips per label in the study's Table 1 layout: ang hap sad fear sur dis neu, then the
-    corpus-specific extras as ``other`` (named), ``unknown`` as ``unk``, and the total."""
-    basic = {"ang": "anger", "hap": "happiness", "sad": "sadness", "fear": "fear",
-             "sur": "surprise", "dis": "disgust", "neu": "neutral"}
-    row = {column: str(counts[label]) if counts.get(label) else "" for column, label in basic.items()}
-    extras = [(label, n) for label, n in counts.items() if label not in basic.values() and label != "unknown" and n]
-    if len(extras) == 1:
-        row["other"] = f"{extras[0][1]} ({extras[0][0]})"
-    elif extras:
-        row["other"] = f"{sum(n for _, n in extras)} (" + ", ".join(f"{l} {n}" for l, n in extras) + ")"
-    else:
-        row["other"] = ""
-    row["unk"] = str(counts["unknown"]) if counts.get("unknown") else ""
+def label_columns(counts: Mapping[str, int], order: Iterable[str] = ()) -> dict[str, str]:
+    """Clips per label as table columns: one per label in display order (:func:`order_labels`;
+    ``order`` is the corpus's declared label order), empty where there are none, then the total."""
+    row = {label: str(counts[label]) if counts.get(label) else "" for label in order_labels(set(counts), tuple(order))}
     row["total"] = str(sum(counts.values()))
     return row
 

@@ -17,23 +17,21 @@ from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
 
 import numpy as np
 
-#: The shared label vocabulary: the seven basic classes first, then corpus-specific extras.
-LABELS: tuple[str, ...] = (
-    "anger",
-    "happiness",
-    "sadness",
-    "fear",
-    "surprise",
-    "disgust",
-    "neutral",
-    "boredom",
-    "calm",
-    "guilt",
-    "excitedness",
-    "pondering",
-    "helplessness",
-    "unknown",
-)
+#: The shared emotion vocabulary: the basic classes most corpora have, in the order boards and
+#: tables show them. It orders and displays labels; it does not limit them: each corpus declares its
+#: own label set (:attr:`CorpusSpec.labels`), which may hold other classes (EMO-DB's boredom,
+#: RAVDESS's calm, ...) and may map them onto this vocabulary (:attr:`CorpusSpec.label_map`).
+LABELS: tuple[str, ...] = ("anger", "happiness", "sadness", "fear", "surprise", "disgust", "neutral")
+
+
+def order_labels(present: "set[str] | list[str]", corpus_order: Sequence[str] = ()) -> list[str]:
+    """``present`` labels in display order: the shared vocabulary's first, then the corpus's own in
+    the order it declares them, then any other label, sorted."""
+    present = set(present)
+    shared = [label for label in LABELS if label in present]
+    own = [label for label in dict.fromkeys(corpus_order) if label in present and label not in LABELS]
+    return shared + own + sorted(present - set(shared) - set(own))
+
 
 FeatureKind = Literal["functionals", "sequence", "waveform"]
 FEATURE_KINDS: tuple[str, ...] = ("functionals", "sequence", "waveform")
@@ -69,12 +67,13 @@ class Manifest:
     clips: list[Clip]
     root: Path | None = None
     skipped: list[SkippedFile] = field(default_factory=list)
+    #: the corpus's declared label order (set by the core from :meth:`CorpusSpec.label_set`)
+    label_order: tuple[str, ...] = ()
 
     def labels(self) -> list[str]:
-        """Labels present, in vocabulary order (unknown labels last, sorted)."""
-        present = {clip.label for clip in self.clips}
-        known = [label for label in LABELS if label in present]
-        return known + sorted(present - set(LABELS))
+        """Labels present, in display order (:func:`order_labels`): shared vocabulary first, then
+        the corpus's own labels in its declared order, then any other, sorted."""
+        return order_labels({clip.label for clip in self.clips}, self.label_order)
 
     def speakers(self) -> list[str]:
         """Distinct speakers, sorted."""
@@ -117,6 +116,13 @@ class CorpusSpec:
     returns a :class:`Manifest`; it raises :class:`ser_core.errors.CorpusError` with the offending
     path when the directory cannot be read as this corpus. ``fold_by`` says whether cross-validation
     groups are speakers (the protocol's default) or the manifest's ``group`` column.
+
+    ``labels`` is the corpus's label set, in the order it is shown after the shared vocabulary's
+    labels; a clip with another label is refused. Left empty, it is the labels of ``expected``, or
+    the shared vocabulary :data:`LABELS` when the corpus declares no expected content.
+    ``label_map`` optionally maps the corpus's own labels onto the shared vocabulary (e.g.
+    ``{"excitedness": "happiness"}``) for cross-corpus use; it does not change the corpus's classes.
+    ``any_labels`` accepts whatever labels the data holds (for users' own manifests, like ``csv``).
     """
 
     name: str
@@ -128,6 +134,21 @@ class CorpusSpec:
     version: str = ""
     licence: str = ""
     url: str = ""
+    labels: tuple[str, ...] = ()
+    label_map: Mapping[str, str] = field(default_factory=dict)
+    any_labels: bool = False
+
+    def label_set(self) -> tuple[str, ...]:
+        """The labels this corpus's clips may have (see the class docstring)."""
+        if self.labels:
+            return tuple(self.labels)
+        if self.expected is not None:
+            return tuple(self.expected.clips_per_label)
+        return LABELS
+
+    def shared_label(self, label: str) -> str | None:
+        """``label`` in the shared vocabulary: itself, its ``label_map`` entry, or ``None``."""
+        return label if label in LABELS else self.label_map.get(label)
 
 
 @dataclass(frozen=True)

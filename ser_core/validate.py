@@ -56,15 +56,21 @@ def check_corpus(corpus: Registered, workdir: Path) -> Iterator[Check]:
     """Labels of the expected content, and scan behaviour without the corpus's data."""
     spec, subject = corpus.spec, f"corpus {corpus.name}"
 
-    def expected() -> str:
+    def labels() -> str:
+        declared = spec.label_set()
+        _require(len(declared) >= 2 and all(isinstance(x, str) and x for x in declared),
+                 f"the label set must name at least two classes: {declared!r}")
+        bad_map = {k: v for k, v in spec.label_map.items() if k not in declared or v not in LABELS}
+        _require(not bad_map, f"label_map must map the corpus's labels onto the shared vocabulary: {bad_map}")
+        own = [label for label in declared if label not in LABELS]
         if spec.expected is None:
-            return "no expected content declared (corpus info cannot report gaps)"
-        unknown = sorted(set(spec.expected.clips_per_label) - set(LABELS))
-        _require(not unknown, f"labels outside the shared vocabulary: {unknown}")
+            return f"{len(declared)} labels ({len(own)} outside the shared vocabulary); no expected content declared"
+        unknown = sorted(set(spec.expected.clips_per_label) - set(declared))
+        _require(not unknown, f"expected content has labels outside the corpus's label set: {unknown}")
         _require(spec.expected.total > 0 and spec.expected.speakers > 0, "expected content is empty")
-        return f"{spec.expected.total} clips, {spec.expected.speakers} speakers"
+        return f"{len(declared)} labels; {spec.expected.total} clips, {spec.expected.speakers} speakers expected"
 
-    yield _run(subject, "expected content uses the shared labels", expected)
+    yield _run(subject, "label set and expected content", labels)
     if spec.needs_path:
 
         def missing() -> str:

@@ -21,7 +21,7 @@ from ser_core.corpus import (
     scan_files,
     skip_kind,
     subdirectory,
-    table1_columns,
+    label_columns,
     validate,
 )
 from ser_core.default_plugins import csv_corpus
@@ -135,8 +135,6 @@ def test_scan_files_refuses_duplicate_clip_ids_naming_both(tmp_path):
 def test_naming_convention_checks_itself():
     with pytest.raises(ValueError, match="no \\(\\?P<code>"):
         NamingConvention(pattern=r"(?P<speaker>\d)", example="1", labels={})
-    with pytest.raises(ValueError, match="not in the shared vocabulary"):
-        NamingConvention(pattern=r"(?P<code>\w)", example="a", labels={"a": "angry"})
     with pytest.raises(ValueError, match="does not match"):
         NamingConvention(pattern=r"(?P<code>\d)", example="a", labels={"1": "anger"})
     folded = NamingConvention(pattern=r"(?P<code>[A-Za-z]+)", example="Ang", labels={"ang": "anger"}, fold_case=True)
@@ -156,6 +154,10 @@ def test_validate_names_duplicate_and_unknown_labels(tmp_path):
         validate(Manifest("c", [Clip("x", a, "s", "anger"), Clip("x", b, "s", "anger")]))
     with pytest.raises(CorpusError, match=r"labels outside the shared vocabulary \['angry'\] \(e\.g\. .*a\.wav\)"):
         validate(Manifest("c", [Clip("x", a, "s", "angry")]))
+    with pytest.raises(CorpusError, match=r"outside the corpus's label set \['anger'\].*declares: calm, neutral"):
+        validate(Manifest("c", [Clip("x", a, "s", "anger")]), labels=("calm", "neutral"))
+    validate(Manifest("c", [Clip("x", a, "s", "contempt")]), labels=("contempt", "neutral"))
+    validate(Manifest("c", [Clip("x", a, "s", "anything")]), any_labels=True)
     with pytest.raises(CorpusError, match=r"folds use CV groups but .*a\.wav has none"):
         validate(Manifest("c", [Clip("x", a, "s", "anger")]), fold_by="group")
 
@@ -204,12 +206,12 @@ def test_inspect_reports_unreadable_misnamed_and_missing(toy, tmp_path):
     assert any("1 at 44100 Hz" in note for note in report.notes)
 
 
-def test_table1_columns_layout():
-    row = table1_columns({"anger": 127, "happiness": 71, "neutral": 79, "boredom": 81})
-    assert row == {"ang": "127", "hap": "71", "sad": "", "fear": "", "sur": "", "dis": "", "neu": "79",
-                   "other": "81 (boredom)", "unk": "", "total": "358"}
-    both = table1_columns({"neutral": 5, "pondering": 2, "helplessness": 1, "unknown": 3})
-    assert (both["other"], both["unk"], both["total"]) == ("3 (pondering 2, helplessness 1)", "3", "11")
+def test_label_columns_follow_the_shared_vocabulary_then_the_corpus_order():
+    row = label_columns({"anger": 127, "happiness": 71, "neutral": 79, "boredom": 81, "fear": 0})
+    assert row == {"anger": "127", "happiness": "71", "fear": "", "neutral": "79", "boredom": "81", "total": "358"}
+    own = label_columns({"neutral": 5, "pondering": 2, "helplessness": 1, "unknown": 3},
+                        ("neutral", "pondering", "helplessness", "unknown"))
+    assert list(own) == ["neutral", "pondering", "helplessness", "unknown", "total"] and own["total"] == "11"
 
 
 # --- users' own data: the CSV corpora ---------------------------------------------------------------

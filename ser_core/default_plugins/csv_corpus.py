@@ -4,8 +4,10 @@ The corpus location is either the CSV file itself or a directory holding ``manif
 (``--corpus-path csv=/data/mine/clips.csv``, ``[corpora.csv] path = "..."`` or
 ``SERBENCH_CORPUS_CSV``). The file is UTF-8 with a header row; required columns ``path,speaker,label``,
 optional ``group``, ``clip_id``, ``gender``, ``language``, ``sentence`` (in any order). ``path`` is
-relative to the CSV's folder unless absolute; ``label`` is one of the shared vocabulary
-(:data:`ser_core.specs.LABELS`, case-insensitive); ``clip_id`` defaults to ``path``. Every problem
+relative to the CSV's folder unless absolute; ``label`` is any class name (lower-cased): the shared
+vocabulary's (:data:`ser_core.specs.LABELS`) are shown first, others after them, but a label that
+starts like a shared one without being it (``happy``, ``angry``, ``fearful``) is refused as a likely
+misspelling; ``clip_id`` defaults to ``path``. Every problem
 (a missing column, an unknown label, a missing audio file, a duplicate row) is reported with the
 file and line, all at once, and nothing is read until the file is right. ``csv`` forms folds from
 speakers as the protocol does (a ``group`` column is kept in the manifest); ``csv-grouped`` uses the
@@ -22,6 +24,12 @@ from ser_core.errors import CorpusError
 from ser_core.specs import LABELS, Clip, CorpusSpec, Manifest
 
 MANIFEST_NAME = "manifest.csv"
+
+
+def misspelt(label: str) -> str | None:
+    """The shared label ``label`` probably means (same first three letters), or ``None``."""
+    return next((shared for shared in LABELS if shared != label and shared[:3] == label[:3]), None)
+
 REQUIRED = ("path", "speaker", "label")
 OPTIONAL = ("group", "clip_id", "gender", "language", "sentence")
 #: Problems listed in one error before the rest is counted.
@@ -88,9 +96,12 @@ def read_manifest(location: Path, *, corpus: str = "csv", require_group: bool = 
         clip_id = row.get("clip_id") or row["path"]
         if not row.get("speaker"):
             problems.append(f"{where}: empty speaker for {row['path']}")
-        if label not in LABELS:
+        if not label:
+            problems.append(f"{where}: empty label for {row['path']}")
+        elif label not in LABELS and misspelt(label):
             problems.append(
-                f"{where}: label {row.get('label')!r} is not in the shared vocabulary ({', '.join(LABELS)})"
+                f"{where}: label {row.get('label')!r} is not in the shared vocabulary; did you mean "
+                f"{misspelt(label)!r}? (shared labels: {', '.join(LABELS)}; other class names are kept as they are)"
             )
         if require_group and not row.get("group"):
             problems.append(f"{where}: empty group for {row['path']} (csv-grouped folds by the group column)")
@@ -145,6 +156,7 @@ def register_corpora(register):
             scan=scan_csv,
             description="Your own data from a CSV manifest (path,speaker,label[,group]); folds from speakers",
             licence="yours",
+            any_labels=True,
         )
     )
     register(
@@ -154,5 +166,6 @@ def register_corpora(register):
             description="Your own data from a CSV manifest (path,speaker,label,group); folds from the group column",
             fold_by="group",
             licence="yours",
+            any_labels=True,
         )
     )

@@ -64,6 +64,8 @@ STATES = {
     "ueberraschung/verwunderung": "surprise",
     "restklasse": "unknown",
 }
+#: SmartKom's classes: shared ones first, then its own user states in the order boards show them.
+LABELS = ("anger", "happiness", "surprise", "neutral", "pondering", "helplessness", "unknown")
 #: Spellings seen in converted copies, where the umlaut was dropped (``Uberlegen``) or ``ss`` lost.
 STATE_ALIASES = {
     "uberlegen/nachdenken": "ueberlegen/nachdenken",
@@ -303,6 +305,7 @@ def register_corpora(register):
             scan=scan,
             description="SmartKom Public: German human-machine dialogues, user turns by majority user state",
             expected=EXPECTED,
+            labels=LABELS,
             version="SmartKom Public (SKP) release, BAS",
             licence="BAS SmartKom licence (research use, no redistribution)",
             url="https://www.bas.uni-muenchen.de/forschung/Bas/BasSmartKomPubliceng.html",
