@@ -1,7 +1,7 @@
 """Plugin conformance checks (``serbench validate-plugin NAME``), run on generated data.
 
 For every corpus, feature and model a plugin registers, the checks exercise the contract the core
-relies on: a corpus declares labels from the shared vocabulary and reports a missing directory as a
+relies on: a corpus declares a label set its expected content keeps to, and reports a missing directory as a
 :class:`~ser_core.errors.CorpusError` (or, when it needs no directory, scans into a valid manifest);
 a feature extracts finite arrays of its declared kind from synthetic speech, in a worker process,
 deterministically and with one width for every clip; a model's factory pickles (so folds can run

@@ -26,7 +26,8 @@ def nan_feature(signal, rate):
 
 @hookimpl
 def register_corpora(register):
-    register(CorpusSpec("badcorpus", scan=scan, expected=ExpectedContent({"joy": 3}, 1, 16000)))
+    register(CorpusSpec("badcorpus", scan=scan, expected=ExpectedContent({"joy": 3}, 1, 16000),
+                        labels=("anger", "neutral")))
 
 
 @hookimpl
@@ -55,8 +56,8 @@ def test_each_kind_of_non_conformance_is_reported(install_distribution):
     install_distribution("ser-plugin-bad", {"bad": "ser_plugin_bad"}, {"ser_plugin_bad": BAD_PLUGIN})
     checks = results(validate_plugin(load_registry(), "bad"))
     assert checks[("plugin bad", "loads and registers")].passed
-    labels = checks[("corpus badcorpus", "expected content uses the shared labels")]
-    assert not labels.passed and "'joy'" in labels.detail
+    labels = checks[("corpus badcorpus", "label set and expected content")]
+    assert not labels.passed and "outside the corpus's label set: ['joy']" in labels.detail
     missing = checks[("corpus badcorpus", "a missing directory is a clear CorpusError")]
     assert not missing.passed and "FileNotFoundError" in missing.detail
     assert checks[("feature nanfeat", "declares a known kind")].passed
