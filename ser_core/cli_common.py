@@ -28,9 +28,13 @@ _verbose = False
 
 
 def set_verbose(flag: bool) -> None:
-    """Called by ``serbench --verbose``: show tracebacks behind error messages."""
+    """Called by ``serbench --verbose``: show tracebacks behind error messages, and let plugins
+    (in this process and in the worker processes, which inherit ``SERBENCH_DEBUG``) show their
+    libraries' own start-up output."""
     global _verbose
     _verbose = flag
+    if flag:
+        os.environ[DEBUG_ENV] = "1"
 
 
 def debugging() -> bool:

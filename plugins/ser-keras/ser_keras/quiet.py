@@ -1,34 +1,84 @@
 """Keep TensorFlow's start-up chatter out of serbench's output.
 
-TensorFlow's C++ runtime prints informational lines when it loads (oneDNN custom operations, CPU
-instruction sets, absl's "log messages before absl::InitializeLog()"), once in every process that
-imports it, workers included. They say nothing a serbench user can act on. :func:`quiet_tensorflow_logs`
-sets TensorFlow's logging variables before TensorFlow is imported, so informational lines are
-dropped while warnings and errors still show; with ``serbench --verbose`` (or ``SERBENCH_DEBUG=1``,
-which worker processes inherit) nothing is changed. A value the user set is always kept.
+TensorFlow's C++ runtime prints informational lines while it loads - absl's "All log messages before
+absl::InitializeLog() is called are written to STDERR", "oneDNN custom operations are on ...", the
+CPU instruction sets it was built for - once in every process that imports it, workers included.
+They say nothing a serbench user can act on, and they are written before TensorFlow's own log
+settings apply (``TF_CPP_MIN_LOG_LEVEL`` does not silence them). So :func:`import_tensorflow` sets
+``TF_CPP_MIN_LOG_LEVEL=1`` (informational lines off for the rest of the run; warnings and errors
+stay) and imports TensorFlow with the process's standard error captured at the file-descriptor level,
+then writes back every captured line except the informational ones (:func:`is_chatter`): warnings
+and errors still show. With ``serbench --verbose`` (or ``SERBENCH_DEBUG=1``, which worker processes
+inherit) nothing is filtered. A ``TF_CPP_MIN_LOG_LEVEL`` the user set is kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
+from types import ModuleType
+from typing import Iterator
 
-#: TensorFlow's C++ log threshold: 0 everything, 1 drops INFO, 2 drops WARNING too, 3 drops ERROR too.
+#: TensorFlow's C++ log threshold set here: 0 shows everything, 1 drops informational lines.
 QUIET_LEVEL = "1"
 
+_CHATTER = (
+    re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"),
+    re.compile(r"^I\d{4} [\d:.]+\s+\d+ [\w.]+:\d+\] "),  # absl INFO lines (oneDNN, CPU features, ...)
+    re.compile(r"^To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags\.$"),
+)
 
-def _debugging() -> bool:
+
+def debugging() -> bool:
+    """True under ``serbench --verbose`` / ``SERBENCH_DEBUG=1``: TensorFlow's output is left alone."""
     return os.environ.get("SERBENCH_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def quiet_tensorflow_logs() -> bool:
-    """Set TensorFlow's log thresholds (unless debugging); True when they were set here.
+def is_chatter(line: str) -> bool:
+    """True for TensorFlow's informational start-up lines; warnings and errors are never chatter."""
+    return any(pattern.match(line.rstrip("\n")) for pattern in _CHATTER)
 
-    Must run before ``import tensorflow``: the C++ runtime reads the variables once, when it loads.
-    """
-    if _debugging():
+
+def quiet_tensorflow_logs() -> bool:
+    """Set TensorFlow's log threshold before it loads (unless debugging); True when set here."""
+    if debugging():
         return False
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_LEVEL)
-    # absl (used by TensorFlow's C++ and Python sides): only warnings and above.
-    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", QUIET_LEVEL)
-    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     return True
+
+
+@contextlib.contextmanager
+def filtered_stderr() -> Iterator[None]:
+    """Capture file descriptor 2 inside the block, then write back every line but :func:`is_chatter`."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured by a test runner)
+        fd = 2
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(True) if not is_chatter(line)]
+            if kept:
+                os.write(fd, "".join(kept).encode())
+
+
+def import_tensorflow() -> ModuleType:
+    """``import tensorflow`` without its start-up chatter (see the module docstring)."""
+    if "tensorflow" in sys.modules or not quiet_tensorflow_logs():
+        import tensorflow
+
+        return tensorflow
+    with filtered_stderr():
+        import tensorflow
+    return tensorflow

@@ -44,9 +44,9 @@ import numpy as np
 from ser_core.protocol import class_weights
 from ser_core.specs import ModelContext, Setting
 
-from ser_core.dependencies import require
+from ser_core.dependencies import missing, require
 
-from ser_keras.quiet import quiet_tensorflow_logs
+from ser_keras.quiet import import_tensorflow, quiet_tensorflow_logs
 
 #: What to install for TensorFlow: the CPU wheel, or the full one on a GPU host.
 INSTALL_TENSORFLOW = "'ser-keras[cpu]' (or 'ser-keras[gpu]' on a GPU host)"
@@ -113,7 +113,10 @@ def configure_tensorflow() -> dict[str, Any]:
         import opensmile  # noqa: F401
     except ImportError:
         pass
-    tf = require("tensorflow", install=INSTALL_TENSORFLOW, needed_by=NEEDED_BY)
+    try:
+        tf = import_tensorflow()
+    except ImportError as exc:
+        raise missing("tensorflow", INSTALL_TENSORFLOW, NEEDED_BY, exc) from exc
     require("keras", install="'ser-keras'", needed_by=NEEDED_BY)
 
     intra = int(_first_env(INTRA_THREADS_ENV, "SERBENCH_THREADS", "TF_NUM_INTRAOP_THREADS") or _cores())

@@ -1,0 +1,60 @@
+"""TensorFlow's start-up chatter is filtered; its warnings and errors, and everything under
+``--verbose``, are not."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from ser_keras.quiet import is_chatter
+
+CHATTER = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1796013910.504867   14159 port.cc:153] oneDNN custom operations are on. You may see ...",
+    "I0000 00:00:1796013910.688671   14159 cpu_feature_guard.cc:227] This TensorFlow binary is optimized ...",
+    "To enable the following instructions: AVX2 FMA, in other operations, rebuild TensorFlow with the "
+    "appropriate compiler flags.",
+]
+KEPT = [
+    "W0000 00:00:1796013910.504867   14159 gpu_device.cc:2] Cannot dlopen some GPU libraries.",
+    "E0000 00:00:1796013910.504867   14159 cuda_dnn.cc:8] Unable to register cuDNN factory",
+    "WARNING:tensorflow:5 out of the last 5 calls to <function> triggered tf.function retracing.",
+    "I am a line a plugin printed on purpose",
+]
+
+
+def test_only_informational_start_up_lines_are_chatter():
+    assert all(is_chatter(line) for line in CHATTER)
+    assert not any(is_chatter(line) for line in KEPT)
+
+
+PROBE = """
+import os, sys
+from ser_keras.quiet import filtered_stderr
+with filtered_stderr():
+    for line in sys.argv[1:]:
+        os.write(2, (line + "\\n").encode())  # as C++ code writes: straight to file descriptor 2
+print("done", file=sys.stderr)
+"""
+
+
+def test_filtered_stderr_drops_chatter_and_keeps_warnings_at_the_descriptor_level():
+    env = {k: v for k, v in os.environ.items() if k != "SERBENCH_DEBUG"}
+    out = subprocess.run([sys.executable, "-c", PROBE, *CHATTER, *KEPT], capture_output=True, text=True,
+                         env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.splitlines() == [*KEPT, "done"]
+
+
+def test_importing_tensorflow_through_ser_keras_prints_no_chatter_unless_debugging():
+    probe = "from ser_keras import configure_tensorflow; configure_tensorflow(); print('ok')"
+    env = {k: v for k, v in os.environ.items() if k not in ("SERBENCH_DEBUG", "TF_CPP_MIN_LOG_LEVEL")}
+    quiet = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert quiet.returncode == 0 and quiet.stdout.strip() == "ok", quiet.stderr
+    assert not any(is_chatter(line) for line in quiet.stderr.splitlines()), quiet.stderr
+    assert "oneDNN" not in quiet.stderr and "absl::InitializeLog" not in quiet.stderr
+    loud = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env={**env, "SERBENCH_DEBUG": "1"}, timeout=120)
+    assert loud.returncode == 0, loud.stderr
+    assert "oneDNN" in loud.stderr, "under --verbose TensorFlow's own output is left alone"
