@@ -4,7 +4,9 @@ A corpus directory comes from (first match wins) a ``--corpus-path NAME=DIR`` op
 ``[corpora.NAME] path`` entry of ``benchmarks.toml``, or the environment variable
 ``SERBENCH_CORPUS_<NAME>`` (name upper-cased, non-alphanumerics as ``_``). Corpus plugins that read
 file-name conventions build on :func:`scan_files` (the shared walker), :class:`NamingConvention` (a
-pattern plus a table of label codes) and :func:`filename_corpus`; every file a scan does not turn
+pattern plus a table of label codes, whose :meth:`~NamingConvention.parse` makes the clips) and
+:func:`filename_corpus`; plugins that read annotation files use :func:`require_dir`, :func:`walk` and
+:class:`ManifestBuilder` (which refuses a clip found twice). Every file a scan does not turn
 into a clip is kept in ``Manifest.skipped`` with its reason, exclusions made by the protocol marked
 with :func:`excluded`. :func:`inspect` compares what a scan found with the plugin's
 :class:`~ser_core.specs.ExpectedContent` and reads every clip's audio header, for ``serbench corpus info``.
@@ -160,6 +162,58 @@ def skip_kind(skipped: SkippedFile) -> Literal["excluded", "not audio", "problem
     return "problem"
 
 
+class ManifestBuilder:
+    """Collects what a scan finds: clips, and every file it passes over with the reason.
+
+    A clip id claimed twice (two copies of a file, two folders with the same clips) raises
+    :class:`CorpusError` naming both files, because no scan can tell which copy is right. Corpus
+    plugins that read annotation files build their manifest with it::
+
+        found = ManifestBuilder("mycorpus", root)
+        for path in walk(root):
+            if path.suffix != ".wav":
+                found.skip(path, NOT_AUDIO)
+                continue
+            found.add(Clip(path.stem, path, speaker, label))
+        return found.manifest()
+
+    :meth:`claim` reserves an id before the clip is known (when a duplicate must be refused even if
+    the file turns out to be skipped).
+    """
+
+    def __init__(self, corpus: str, root: Path):
+        self.corpus = corpus
+        self.root = Path(root)
+        self.clips: list[Clip] = []
+        self.skipped: list[SkippedFile] = []
+        self._seen: dict[str, Path] = {}
+
+    def __contains__(self, clip_id: str) -> bool:
+        return clip_id in self._seen
+
+    def claim(self, clip_id: str, path: Path) -> None:
+        """Reserve ``clip_id`` for ``path``; :class:`CorpusError` when another file holds it."""
+        if clip_id in self._seen and Path(self._seen[clip_id]) != Path(path):
+            raise CorpusError(
+                f"corpus {self.corpus!r}: clip {clip_id!r} appears twice, as {self._seen[clip_id]} and {path}. "
+                "Remove one copy, or point the location at only one of the folders."
+            )
+        self._seen[clip_id] = Path(path)
+
+    def add(self, clip: Clip) -> None:
+        """Add a clip (claiming its id for its file)."""
+        self.claim(clip.clip_id, clip.path)
+        self.clips.append(clip)
+
+    def skip(self, path: Path | str, reason: str) -> None:
+        """Record a file (or ``file:line``) the scan does not turn into a clip, and why."""
+        self.skipped.append(SkippedFile(str(path), reason))
+
+    def manifest(self) -> Manifest:
+        """The manifest of everything added and skipped."""
+        return Manifest(self.corpus, self.clips, root=self.root, skipped=self.skipped)
+
+
 def scan_files(
     corpus: str,
     root: Path,
@@ -182,25 +236,18 @@ def scan_files(
             f"corpus {corpus!r}: {root} is not a directory. Point the corpus location at the "
             "directory of the unpacked corpus."
         )
-    clips: list[Clip] = []
-    skipped: list[SkippedFile] = []
-    seen: dict[str, Path] = {}
+    found = ManifestBuilder(corpus, root)
     for path in walk(root):
         if path.suffix.lower() not in suffixes:
-            skipped.append(SkippedFile(str(path), f"{NOT_AUDIO} ({', '.join(suffixes)})"))
+            found.skip(path, f"{NOT_AUDIO} ({', '.join(suffixes)})")
             continue
         result = parse(path)
         if isinstance(result, Clip):
-            if result.clip_id in seen:
-                raise CorpusError(
-                    f"corpus {corpus!r}: clip {result.clip_id!r} appears twice, as {seen[result.clip_id]} "
-                    f"and {path}. Remove one copy, or point the location at only one of the folders."
-                )
-            seen[result.clip_id] = path
-            clips.append(result)
+            found.claim(result.clip_id, path)
+            found.clips.append(result)
         else:
-            skipped.append(SkippedFile(str(path), result))
-    return Manifest(corpus, clips, root=root, skipped=skipped)
+            found.skip(path, result)
+    return found.manifest()
 
 
 @dataclass(frozen=True)
@@ -209,6 +256,22 @@ class NameMatch:
 
     fields: Mapping[str, str]
     label: str
+    language: str | None = None
+
+    def clip(self, path: Path, **overrides) -> Clip:
+        """The clip of the file at ``path``: id = the file stem, label = :attr:`label`, speaker,
+        sentence and gender from the pattern's groups of those names (when it has them), language
+        from the convention; ``overrides`` set any :class:`~ser_core.specs.Clip` field instead."""
+        values = {
+            "clip_id": Path(path).stem,
+            "path": Path(path),
+            "speaker": self.get("speaker"),
+            "label": self.label,
+            "gender": self.get("gender"),
+            "language": self.language,
+            "sentence": self.get("sentence"),
+        }
+        return Clip(**{**values, **overrides})
 
     def __getitem__(self, key: str) -> str:
         return self.fields[key]
@@ -228,7 +291,11 @@ class NamingConvention:
     to the corpus's labels (the scan refuses labels outside the corpus's label set); ``excluded``
     maps codes the reference study leaves out to the reason.
     A code in neither table is never guessed: the file is skipped with a reason naming the code.
-    ``fold_case`` compares codes lower-cased.
+    ``fold_case`` compares codes lower-cased; ``language`` is given to every clip :meth:`NameMatch.clip`
+    makes. For the common case :meth:`parse` is a corpus's whole ``parse`` function::
+
+        NAMING = NamingConvention(r"(?P<speaker>\\d\\d)_(?P<code>[a-z]+)", "03_ang", {"ang": "anger"}, language="en")
+        filename_corpus("mine", NAMING.parse, expected=..., description=...)
     """
 
     pattern: str
@@ -236,6 +303,7 @@ class NamingConvention:
     labels: Mapping[str, str]
     excluded: Mapping[str, str] = field(default_factory=dict)
     fold_case: bool = False
+    language: str | None = None
 
     def __post_init__(self) -> None:
         compiled = re.compile(self.pattern)
@@ -256,7 +324,12 @@ class NamingConvention:
         if code not in self.labels:
             known = ", ".join(sorted(self.labels))
             return f"unknown emotion code {code!r} (known codes: {known}); not guessed, file left out"
-        return NameMatch(fields, self.labels[code])
+        return NameMatch(fields, self.labels[code], self.language)
+
+    def parse(self, path: Path) -> ParseResult:
+        """The clip of the file at ``path`` (:meth:`NameMatch.clip`), or why it is skipped."""
+        found = self.match(Path(path).stem)
+        return found if isinstance(found, str) else found.clip(path)
 
 
 def subdirectory(root: Path, *candidates: str) -> Path:
@@ -284,11 +357,14 @@ def filename_corpus(
     audio_folders: tuple[str, ...] = (),
     labels: tuple[str, ...] = (),
     label_map: Mapping[str, str] | None = None,
+    fold_by: Literal["speaker", "group"] = "speaker",
 ) -> CorpusSpec:
     """A :class:`CorpusSpec` for a corpus whose labels are in its file names.
 
     Its scan walks the location (or the first of ``audio_folders`` found inside it) with
-    :func:`scan_files` and ``parse``. Speakers are the cross-validation unit.
+    :func:`scan_files` and ``parse`` (often :meth:`NamingConvention.parse`), so a missing location,
+    a location that is not a directory and a clip found twice are reported for you. Speakers are the
+    cross-validation unit unless ``fold_by="group"`` (then every clip needs a ``group``).
     """
 
     def scan_directory(root: Path | None) -> Manifest:
@@ -307,6 +383,7 @@ def filename_corpus(
         url=url,
         labels=labels,
         label_map=dict(label_map or {}),
+        fold_by=fold_by,
     )
 
 

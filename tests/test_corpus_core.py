@@ -11,6 +11,7 @@ import soundfile
 from ser_core import hookimpl
 from ser_core.corpus import (
     NamingConvention,
+    ManifestBuilder,
     compare,
     env_var,
     excluded,
@@ -280,3 +281,27 @@ def test_skipped_file_kinds():
     assert skip_kind(SkippedFile("x", excluded("song"))) == "excluded"
     assert skip_kind(SkippedFile("x", "not an audio file (.wav)")) == "not audio"
     assert skip_kind(SkippedFile("x", "unknown emotion code 'Q'")) == "problem"
+
+
+def test_naming_convention_parse_makes_the_clip_from_the_name(tmp_path):
+    naming = NamingConvention(pattern=r"(?P<speaker>\d\d)(?P<sentence>[ab]\d\d)(?P<code>[A-Z])(?P<gender>[mf])",
+                              example="03a01Wm", labels={"W": "anger"}, language="de")
+    clip = naming.parse(tmp_path / "03a01Wm.wav")
+    assert clip == Clip("03a01Wm", tmp_path / "03a01Wm.wav", "03", "anger", gender="m", language="de", sentence="a01")
+    assert "unknown emotion code 'X'" in naming.parse(tmp_path / "03a01Xm.wav")
+    match = naming.match("03a01Wm")
+    assert match.clip(tmp_path / "x.wav", speaker="s3", group="g").speaker == "s3"
+    assert match.clip(tmp_path / "x.wav", group="g").clip_id == "x"
+
+
+def test_manifest_builder_refuses_a_clip_found_twice_and_keeps_skipped_files(tmp_path):
+    found = ManifestBuilder("toy", tmp_path)
+    found.add(Clip("a", tmp_path / "a.wav", "s1", "anger"))
+    found.skip(tmp_path / "notes.txt", "not an audio file")
+    found.claim("b", tmp_path / "b.wav")
+    assert "a" in found and "b" in found and "c" not in found
+    with pytest.raises(CorpusError, match=r"corpus 'toy': clip 'a' appears twice, as .*a\.wav and .*copy/a\.wav"):
+        found.add(Clip("a", tmp_path / "copy" / "a.wav", "s1", "anger"))
+    manifest = found.manifest()
+    assert [c.clip_id for c in manifest.clips] == ["a"] and manifest.root == tmp_path
+    assert [(Path(s.path).name, s.reason) for s in manifest.skipped] == [("notes.txt", "not an audio file")]

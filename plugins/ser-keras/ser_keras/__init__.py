@@ -5,37 +5,14 @@ A model plugin supplies ``build(n_classes, input_shape, settings) -> keras.Model
 setting_types=TRAINING_SETTINGS, ...)``; :class:`KerasEstimator` trains it by the protocol (see
 :mod:`ser_keras.training`). TensorFlow's thread settings, seeding (each estimator seeds Python,
 NumPy and TensorFlow from the cell seed in ``ModelContext.seed``), the openSMILE import order and
-quiet start-up live here, so the core never imports or names Keras.
+quiet start-up (:mod:`ser_keras.quiet`) live here, so the core never imports or names Keras.
 
 Importing this package is cheap: TensorFlow and Keras are imported when a model is first built.
 TensorFlow itself comes with an extra: ``pip install 'ser-keras[cpu]'`` (the CPU wheel) or
 ``'ser-keras[gpu]'``; without it, building a model says so instead of failing with a traceback.
 """
 
-from ser_keras.training import (
-    TRAINING_DEFAULTS,
-    TRAINING_SETTINGS,
-    KerasEstimator,
-    as_frames,
-    configure_tensorflow,
-    keras_layers,
-    keras_model_factory,
-    length_sorted_batches,
-    pad_batch,
-    padded_length,
-    training_defaults,
-)
+from ser_keras import training
+from ser_keras.training import *  # noqa: F401,F403  (the public names, listed in training.__all__)
 
-__all__ = [
-    "KerasEstimator",
-    "TRAINING_DEFAULTS",
-    "TRAINING_SETTINGS",
-    "as_frames",
-    "configure_tensorflow",
-    "keras_layers",
-    "keras_model_factory",
-    "length_sorted_batches",
-    "pad_batch",
-    "padded_length",
-    "training_defaults",
-]
+__all__ = list(training.__all__)

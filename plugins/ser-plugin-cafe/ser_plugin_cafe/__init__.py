@@ -13,13 +13,14 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import ExpectedContent
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>\d\d)-(?P<code>[A-Z])(?:-(?P<intensity>[12]))?-(?P<sentence>[1-6])",
     example="01-C-1-1",
     labels={"C": "anger", "D": "disgust", "J": "happiness", "N": "neutral", "P": "fear",
             "S": "surprise", "T": "sadness"},
+    language="fr",
 )
 
 EXPECTED = ExpectedContent(
@@ -39,15 +40,7 @@ def parse(path: Path) -> ParseResult:
     actor = name["speaker"]
     if not 1 <= int(actor) <= 12:
         return f"unknown actor {actor!r} (CaFE actors are 01-12)"
-    return Clip(
-        clip_id=path.stem,
-        path=path,
-        speaker=actor,
-        label=name.label,
-        gender="M" if int(actor) % 2 else "F",
-        language="fr",
-        sentence=name["sentence"],
-    )
+    return name.clip(path, gender="M" if int(actor) % 2 else "F")
 
 
 @hookimpl

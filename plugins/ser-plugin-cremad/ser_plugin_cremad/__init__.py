@@ -16,12 +16,13 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, excluded, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import ExpectedContent
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>\d{4})_(?P<sentence>[A-Z]{3})_(?P<code>[A-Z]{3})_(?P<intensity>LO|MD|HI|XX)",
     example="1001_DFA_ANG_XX",
     labels={"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness", "NEU": "neutral", "SAD": "sadness"},
+    language="en",
 )
 #: Clips the reference study leaves out, with the reason.
 EXCLUDED_CLIPS = {"1076_MTI_SAD_XX": "silent recording (no speech), left out by the reference study"}
@@ -55,15 +56,7 @@ def parse(path: Path) -> ParseResult:
     name = NAMING.match(path.stem)
     if isinstance(name, str):
         return name
-    return Clip(
-        clip_id=path.stem,
-        path=path,
-        speaker=name["speaker"],
-        label=name.label,
-        gender=_genders(path.parent).get(name["speaker"]),
-        language="en",
-        sentence=name["sentence"],
-    )
+    return name.clip(path, gender=_genders(path.parent).get(name["speaker"]))
 
 
 @hookimpl

@@ -13,12 +13,13 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import ExpectedContent
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>\d\d)(?P<sentence>[ab]\d\d)(?P<code>[A-Z])(?P<version>[a-z])",
     example="03a01Fa",
     labels={"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness", "N": "neutral"},
+    language="de",
 )
 MALE = {"03", "10", "11", "12", "15"}
 FEMALE = {"08", "09", "13", "14", "16"}
@@ -39,15 +40,7 @@ def parse(path: Path) -> ParseResult:
     speaker = name["speaker"]
     if speaker not in MALE | FEMALE:
         return f"unknown speaker {speaker!r} (EMO-DB speakers: {', '.join(sorted(MALE | FEMALE))})"
-    return Clip(
-        clip_id=path.stem,
-        path=path,
-        speaker=speaker,
-        label=name.label,
-        gender="M" if speaker in MALE else "F",
-        language="de",
-        sentence=name["sentence"],
-    )
+    return name.clip(path, gender="M" if speaker in MALE else "F")
 
 
 @hookimpl

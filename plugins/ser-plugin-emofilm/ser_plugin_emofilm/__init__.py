@@ -23,9 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ser_core import hookimpl
-from ser_core.corpus import NamingConvention, ParseResult, scan_files, subdirectory
-from ser_core.errors import CorpusError
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest
+from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
+from ser_core.specs import ExpectedContent
 
 NAME = "emofilm"
 
@@ -49,36 +48,22 @@ def parse(path: Path) -> ParseResult:
     if isinstance(name, str):
         return name
     language, gender = name["language"], name["gender"]
-    return Clip(
-        clip_id=path.stem,
-        path=path,
-        speaker=f"{language}-{gender}",
-        label=name.label,
-        group=language,
-        gender=gender.upper(),
-        language=language,
-    )
-
-
-def scan(root: Path | None) -> Manifest:
-    """Scan a copy of EmoFilm (the folder of its ``.wav`` files, or the folder above it)."""
-    if root is None:
-        raise CorpusError(f"corpus {NAME!r} needs a directory: pass --corpus-path {NAME}=DIR.")
-    return scan_files(NAME, subdirectory(Path(root), "wav_corpus"), parse)
+    return name.clip(path, speaker=f"{language}-{gender}", group=language, gender=gender.upper(), language=language)
 
 
 @hookimpl
 def register_corpora(register):
-    """Register the ``emofilm`` corpus."""
+    """Register the ``emofilm`` corpus (the folder of its ``.wav`` files, or the folder above it)."""
     register(
-        CorpusSpec(
-            name=NAME,
-            scan=scan,
+        filename_corpus(
+            NAME,
+            parse,
             description="EmoFilm: film dubbing in English, Spanish, Italian; 5 classes; folds = languages",
             fold_by="group",
             expected=EXPECTED,
             version="2018 release (Zenodo record 1326428)",
             licence="EmoFilm EULA (academic research)",
             url="https://zenodo.org/record/1326428",
+            audio_folders=("wav_corpus",),
         )
     )

@@ -32,8 +32,7 @@ import re
 from pathlib import Path
 
 from ser_core import hookimpl
-from ser_core.corpus import NOT_AUDIO, ParseResult, excluded, scan_files
-from ser_core.errors import CorpusError
+from ser_core.corpus import NOT_AUDIO, ParseResult, excluded, require_dir, scan_files
 from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest
 
 NAME = "enterface"
@@ -121,11 +120,7 @@ def parse(path: Path) -> ParseResult:
 
 def scan(root: Path | None) -> Manifest:
     """Scan a copy of eNTERFACE'05 (the folder holding ``subject 1`` .. ``subject 44``)."""
-    if root is None:
-        raise CorpusError(f"corpus {NAME!r} needs a directory: pass --corpus-path {NAME}=DIR.")
-    root = Path(root)
-    if root.is_dir() and not any(root.iterdir()):
-        raise CorpusError(f"corpus {NAME!r}: {root} is empty. Unpack the eNTERFACE'05 videos there.")
+    root = require_dir(NAME, root, "the folder holding the eNTERFACE'05 'subject 1' .. 'subject 44' folders")
     # "" lets extension-less files reach parse: one known slip (s16_su_3avi) has no extension
     return scan_files(NAME, root, parse, suffixes=(".avi", ""))
 

@@ -29,9 +29,9 @@ import re
 from pathlib import Path
 
 from ser_core import hookimpl
-from ser_core.corpus import NOT_AUDIO, excluded, require_dir
+from ser_core.corpus import NOT_AUDIO, ManifestBuilder, excluded, require_dir, walk
 from ser_core.errors import CorpusError
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
+from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest
 
 NAME = "iemocap"
 
@@ -121,9 +121,7 @@ def scan(root: Path | None) -> Manifest:
             f"corpus {NAME!r}: no Session1 .. Session5 folders in {root}. Point the corpus path at "
             "IEMOCAP_full_release itself."
         )
-    clips: list[Clip] = []
-    skipped: list[SkippedFile] = []
-    seen: dict[str, Path] = {}
+    found = ManifestBuilder(NAME, root)
     for session_dir in sessions:
         session = SESSION_DIR.match(session_dir.name).group(1)
         labels = _session_labels(session_dir)
@@ -133,50 +131,41 @@ def scan(root: Path | None) -> Manifest:
                 f"corpus {NAME!r}: {wav_root} is missing. Copy the session's sentences/wav folder "
                 "from the distribution."
             )
-        found: set[str] = set()
-        for path in sorted(p for p in wav_root.rglob("*") if p.is_file()):
-            if path.name.startswith("."):
-                continue
+        for path in walk(wav_root):
             if path.suffix.lower() != ".wav":
-                skipped.append(SkippedFile(str(path), f"{NOT_AUDIO} (.wav)"))
+                found.skip(path, f"{NOT_AUDIO} (.wav)")
                 continue
             stem = path.stem
             match = UTTERANCE.match(stem)
             if match is None:
-                skipped.append(SkippedFile(str(path), (
+                found.skip(path, (
                     "name does not follow IEMOCAP's Ses0N{F|M}_{impro|script}NN_{F|M}NNN convention; "
-                    "rename it or remove it from the corpus folder")))
+                    "rename it or remove it from the corpus folder"))
                 continue
             if match["session"] != session:
-                skipped.append(SkippedFile(str(path), (
+                found.skip(path, (
                     f"utterance of session {match['session']} stored under {session_dir.name}; "
-                    f"move it to Session{match['session']}, where its labels are")))
+                    f"move it to Session{match['session']}, where its labels are"))
                 continue
-            if stem in seen:
-                raise CorpusError(
-                    f"corpus {NAME!r}: utterance {stem} appears twice: {seen[stem]} and {path}. "
-                    "Remove the copy."
-                )
-            seen[stem] = path
-            found.add(stem)
+            found.claim(stem, path)
             if stem not in labels:
-                skipped.append(SkippedFile(str(path), (
+                found.skip(path, (
                     f"no label for this utterance in {session_dir / 'dialog' / 'EmoEvaluation'}/*.txt; "
-                    "restore the dialog's EmoEvaluation file")))
+                    "restore the dialog's EmoEvaluation file"))
                 continue
             code, label_file, line = labels[stem]
             if code in OTHER_CODES:
-                skipped.append(SkippedFile(str(path), excluded(
+                found.skip(path, excluded(
                     f"label {code!r} ({OTHER_CODES[code]}, {label_file.name} line {line}) is outside the "
-                    "four-class set ang/hap+exc/sad/neu")))
+                    "four-class set ang/hap+exc/sad/neu"))
                 continue
             if code not in LABEL_MAP:
-                skipped.append(SkippedFile(str(path), (
+                found.skip(path, (
                     f"unknown label code {code!r} in {label_file} line {line}; IEMOCAP codes are "
-                    f"{', '.join(sorted(LABEL_MAP.keys() | OTHER_CODES.keys()))}. Fix the annotation line")))
+                    f"{', '.join(sorted(LABEL_MAP.keys() | OTHER_CODES.keys()))}. Fix the annotation line"))
                 continue
             gender = match["gender"]
-            clips.append(Clip(
+            found.clips.append(Clip(
                 clip_id=stem,
                 path=path,
                 speaker=f"{stem[3:5]}{gender}",
@@ -187,10 +176,10 @@ def scan(root: Path | None) -> Manifest:
             ))
         for utterance, (code, label_file, line) in sorted(labels.items()):
             if code in LABEL_MAP and utterance not in found:
-                skipped.append(SkippedFile(f"{label_file}:{line}", (
+                found.skip(f"{label_file}:{line}", (
                     f"labelled utterance {utterance} ({code}) has no audio at "
-                    f"{wav_root}/<dialog>/{utterance}.wav; copy it from the distribution")))
-    return Manifest(NAME, clips, root=root, skipped=skipped)
+                    f"{wav_root}/<dialog>/{utterance}.wav; copy it from the distribution"))
+    return found.manifest()
 
 
 @hookimpl

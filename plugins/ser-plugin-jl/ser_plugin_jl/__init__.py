@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import ExpectedContent
 
 SECONDARY = ("anxious", "apologetic", "assertive", "concerned", "encouraging")
 NAMING = NamingConvention(
@@ -23,6 +23,7 @@ NAMING = NamingConvention(
     labels={"angry": "anger", "sad": "sadness", "neutral": "neutral", "happy": "happiness",
             "excited": "excitedness"},
     excluded={code: "secondary emotion, left out by the reference study" for code in SECONDARY},
+    language="en",
 )
 
 EXPECTED = ExpectedContent(
@@ -38,16 +39,7 @@ def parse(path: Path) -> ParseResult:
     name = NAMING.match(path.stem)
     if isinstance(name, str):
         return name
-    speaker = name["speaker"]
-    return Clip(
-        clip_id=path.stem,
-        path=path,
-        speaker=speaker,
-        label=name.label,
-        gender="F" if speaker.startswith("female") else "M",
-        language="en",
-        sentence=name["sentence"],
-    )
+    return name.clip(path, gender="F" if name["speaker"].startswith("female") else "M")
 
 
 @hookimpl

@@ -38,9 +38,9 @@ import re
 from pathlib import Path
 
 from ser_core import hookimpl
-from ser_core.corpus import NOT_AUDIO, excluded, require_dir, walk
+from ser_core.corpus import NOT_AUDIO, ManifestBuilder, excluded, require_dir, walk
 from ser_core.errors import CorpusError
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
+from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest
 
 NAME = "mspimprov"
 
@@ -108,44 +108,38 @@ def scan(root: Path | None) -> Manifest:
             "keep the one from the distribution."
         )
     codes = read_evaluation(evaluations[0])
-    clips: list[Clip] = []
-    skipped: list[SkippedFile] = []
-    seen: dict[str, Path] = {}
+    found = ManifestBuilder(NAME, root)
     for path in files:
         if path == evaluations[0]:
             continue
         if path.suffix.lower() != ".wav":
-            skipped.append(SkippedFile(str(path), f"{NOT_AUDIO} (.wav)"))
+            found.skip(path, f"{NOT_AUDIO} (.wav)")
             continue
         stem = path.stem
         match = CLIP_NAME.match(stem)
         if match is None:
-            skipped.append(SkippedFile(str(path), (
+            found.skip(path, (
                 "name does not follow MSP-IMPROV's MSP-IMPROV-S01A-F01-P-FM01 convention "
-                "(speaker F/M01..06 at [16:19]); rename it or remove it from the corpus folder")))
+                "(speaker F/M01..06 at [16:19]); rename it or remove it from the corpus folder"))
             continue
-        if stem in seen:
-            raise CorpusError(
-                f"corpus {NAME!r}: clip {stem} appears twice: {seen[stem]} and {path}. Remove the copy."
-            )
-        seen[stem] = path
+        found.claim(stem, path)
         if stem not in codes:
-            skipped.append(SkippedFile(str(path), (
+            found.skip(path, (
                 f"no consensus line for this clip in {evaluations[0]}; restore Evaluation.txt from the "
-                "distribution")))
+                "distribution"))
             continue
         code, line = codes[stem]
         if code in DROPPED:
-            skipped.append(SkippedFile(str(path), excluded(
-                f"consensus {code!r} ({DROPPED[code]}, Evaluation.txt line {line}); only A/H/S/N are used")))
+            found.skip(path, excluded(
+                f"consensus {code!r} ({DROPPED[code]}, Evaluation.txt line {line}); only A/H/S/N are used"))
             continue
         if code not in LABEL_MAP:
-            skipped.append(SkippedFile(str(path), (
+            found.skip(path, (
                 f"unknown consensus code {code!r} on Evaluation.txt line {line}; MSP-IMPROV codes are "
-                "A, H, S, N, O, X. Fix the line")))
+                "A, H, S, N, O, X. Fix the line"))
             continue
         speaker = match["speaker"]
-        clips.append(Clip(
+        found.clips.append(Clip(
             clip_id=stem,
             path=path,
             speaker=speaker,
@@ -156,11 +150,11 @@ def scan(root: Path | None) -> Manifest:
             sentence=stem[11:14],
         ))
     for clip_id, (code, line) in sorted(codes.items()):
-        if code in LABEL_MAP and clip_id not in seen:
-            skipped.append(SkippedFile(f"{evaluations[0]}:{line}", (
+        if code in LABEL_MAP and clip_id not in found:
+            found.skip(f"{evaluations[0]}:{line}", (
                 f"clip {clip_id} ({code}) has no audio file {clip_id}.wav under {root}; copy it from "
-                "the distribution")))
-    return Manifest(NAME, clips, root=root, skipped=skipped)
+                "the distribution"))
+    return found.manifest()
 
 
 @hookimpl

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import ExpectedContent
 
 NAMING = NamingConvention(
     pattern=r"(?P<item>\d+)(?P<kind>[sp])(?P<speaker>[AB])_(?P<code>[a-z]+)(?P<take>\d*)",
@@ -22,6 +22,7 @@ NAMING = NamingConvention(
     labels={"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
             "sad": "sadness", "neutral": "neutral", "surprise": "surprise"},
     fold_case=True,
+    language="pt",
 )
 
 EXPECTED = ExpectedContent(
@@ -35,16 +36,7 @@ def parse(path: Path) -> ParseResult:
     """One file of the set as a clip, or why it is skipped (a name off the convention, an unknown
     emotion word)."""
     name = NAMING.match(path.stem)
-    if isinstance(name, str):
-        return name
-    return Clip(
-        clip_id=path.stem,
-        path=path,
-        speaker=name["speaker"],
-        label=name.label,
-        language="pt",
-        sentence=f"{name['item']}{name['kind']}",
-    )
+    return name if isinstance(name, str) else name.clip(path, sentence=f"{name['item']}{name['kind']}")
 
 
 @hookimpl

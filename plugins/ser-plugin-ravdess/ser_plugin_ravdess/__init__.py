@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, excluded, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import ExpectedContent
 
 NAMING = NamingConvention(
     pattern=(
@@ -26,6 +26,7 @@ NAMING = NamingConvention(
         "01": "neutral", "02": "calm", "03": "happiness", "04": "sadness",
         "05": "anger", "06": "fear", "07": "disgust", "08": "surprise",
     },
+    language="en",
 )
 MODALITIES = {"01": "full audio-video", "02": "video-only", "03": "audio-only"}
 CHANNELS = {"01": "speech", "02": "song"}
@@ -54,15 +55,7 @@ def parse(path: Path) -> ParseResult:
     actor = name["actor"]
     if not 1 <= int(actor) <= 24:
         return f"unknown actor {actor!r} (RAVDESS actors are 01-24)"
-    return Clip(
-        clip_id=path.stem,
-        path=path,
-        speaker=actor,
-        label=name.label,
-        gender="M" if int(actor) % 2 else "F",
-        language="en",
-        sentence=name["statement"],
-    )
+    return name.clip(path, speaker=actor, gender="M" if int(actor) % 2 else "F", sentence=name["statement"])
 
 
 @hookimpl

@@ -13,13 +13,14 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import ExpectedContent
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>(?P<gender>[FM])\d\d)(?P<code>[A-Z])(?P<number>\d\d)",
     example="F01A01",
     labels={"A": "anger", "H": "happiness", "N": "neutral", "S": "sadness", "W": "surprise"},
     excluded={"F": "fear has too few clips (38) and is left out by the reference study"},
+    language="fa",
 )
 
 EXPECTED = ExpectedContent(
@@ -32,17 +33,7 @@ EXPECTED = ExpectedContent(
 def parse(path: Path) -> ParseResult:
     """One ShEMO file as a clip, or why it is skipped (fear, a name off the convention, an
     unknown emotion code)."""
-    name = NAMING.match(path.stem)
-    if isinstance(name, str):
-        return name
-    return Clip(
-        clip_id=path.stem,
-        path=path,
-        speaker=name["speaker"],
-        label=name.label,
-        gender=name["gender"],
-        language="fa",
-    )
+    return NAMING.parse(path)  # speaker and gender are groups of the pattern
 
 
 @hookimpl

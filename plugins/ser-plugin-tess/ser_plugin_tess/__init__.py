@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import ExpectedContent
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>OAF|YAF|OA)_(?P<word>[A-Za-z]+)_(?P<code>[A-Za-z]+)",
@@ -23,6 +23,7 @@ NAMING = NamingConvention(
     labels={"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness",
             "ps": "surprise", "sad": "sadness", "neutral": "neutral"},
     fold_case=True,
+    language="en",
 )
 #: Speaker prefixes as they occur in the distribution -> the speaker they stand for.
 SPEAKERS = {"OAF": "OAF", "YAF": "YAF", "OA": "OAF"}
@@ -40,15 +41,7 @@ def parse(path: Path) -> ParseResult:
     name = NAMING.match(path.stem)
     if isinstance(name, str):
         return name
-    return Clip(
-        clip_id=path.stem,
-        path=path,
-        speaker=SPEAKERS[name["speaker"]],
-        label=name.label,
-        gender="F",
-        language="en",
-        sentence=name["word"].lower(),
-    )
+    return name.clip(path, speaker=SPEAKERS[name["speaker"]], gender="F", sentence=name["word"].lower())
 
 
 @hookimpl
