@@ -17,7 +17,7 @@ Audio is not opened by the scan; ``serbench corpus info`` reads every clip's hea
 unreadable file.
 
 Speaker: the session plus the gender letter of the utterance's *last* name field, e.g. ``01M`` for
-``Ses01F_impro01_M013``. corpora.md writes the speaker as ``stem[3:6]``, but that slice is the
+``Ses01F_impro01_M013``. Taking the speaker as ``stem[3:6]`` (a common shortcut) is wrong: that slice is the
 gender of the actor wearing the motion-capture markers in the *dialog*, the same for both
 speakers' turns; the utterance field says who speaks. For the ``F`` turns the two agree.
 CV group (``fold_by="group"``): the session, ``stem[3:5]`` (``01`` .. ``05``).

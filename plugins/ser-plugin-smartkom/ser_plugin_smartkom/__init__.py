@@ -75,7 +75,7 @@ STATE_ALIASES = {
     "uberraschung/verwunderung": "ueberraschung/verwunderung",
 }
 
-# corpora.md gives the clips per label but no speaker count for SmartKom: 79 is the number of users
+# The study lists the clips per label but no speaker count for SmartKom: 79 is the number of users
 # recalled from the reference study's corpus table, unverified; check it against a complete copy.
 EXPECTED = ExpectedContent(
     {"anger": 99, "happiness": 118, "helplessness": 54, "surprise": 9, "neutral": 1786, "pondering": 183,
