@@ -6,7 +6,7 @@ Plugins implement the hooks in :mod:`ser_core.hookspecs` with the ``hookimpl`` m
 from importlib.metadata import PackageNotFoundError, version
 
 from ser_core.hookspecs import hookimpl
-from ser_core.specs import Clip, CorpusSpec, Estimator, FeatureSpec, Manifest, ModelSpec, Setting
+from ser_core.specs import Clip, CorpusSpec, Estimator, FeatureSpec, Manifest, ModelSpec, ModelSummary, Setting
 
 try:
     __version__ = version("ser-core")
@@ -20,6 +20,7 @@ __all__ = [
     "FeatureSpec",
     "Manifest",
     "ModelSpec",
+    "ModelSummary",
     "Setting",
     "hookimpl",
     "__version__",

@@ -3,9 +3,10 @@
 ``serbench models info NAME --feature F --classes C`` resolves the model and the feature from the
 installed plugins, runs the feature once on 5 s of quiet seeded noise (16 kHz) to learn the item's
 shape - so variable-length features are shown for a 5 s clip: about 500 frames, or 80,000 samples -
-builds the model for that width (time stays ``None`` in the summary: the models accept any length),
-runs one forward pass on that item and prints the layer summary with total, trainable and
-non-trainable parameter counts. Models that only exist after training (the SVM) say so.
+and asks the model's estimator to summarise itself for that item (the optional
+``summarise(item) -> ModelSummary`` of the estimator contract: the Keras models build the network,
+run one forward pass and describe their layers). It prints the layer summary with total, trainable
+and non-trainable parameter counts. Models that only exist after training (the SVM) say so.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def info(
             f"{feat.spec.kind!r} feature; pick a feature of an accepted kind (see `serbench list`)."
         )
     estimator = model.spec.create(ModelContext(classes, feat.spec, dict(model.spec.defaults), seed=0))
-    build_model = getattr(estimator, "build_model", None)
-    if build_model is None:
+    summarise = getattr(estimator, "summarise", None)
+    if summarise is None:
         raise ConfigError(
             f"model {name!r} ({model.plugin.distribution}) has no network to summarise before training; "
             "its size is recorded with each result (parameter_count)."
@@ -60,15 +61,13 @@ def info(
             f"feature {feature!r} ({feat.plugin.distribution}) failed on {EXAMPLE_SECONDS:g} s of noise: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
-    steps = item.reshape(-1, 1) if item.ndim == 1 else item
-    network = build_model(steps.shape[1])
-    network.summary(line_length=80, print_fn=lambda line, **_: print(line))
-    scores = estimator.predict_scores([item])
-    trainable = sum(int(np.prod(w.shape)) for w in network.trainable_weights)
-    total = int(network.count_params())
+    summary = summarise(item)
+    for line in summary.lines:
+        print(line)
+    total, trainable = summary.total_parameters, summary.trainable_parameters
     console.print(
         f"{name} on {feature} ({feat.spec.kind}, one {EXAMPLE_SECONDS:g} s item of shape {tuple(item.shape)}), "
-        f"{classes} classes: forward pass -> {tuple(scores.shape)}",
+        f"{classes} classes: forward pass -> {tuple(summary.output_shape)}",
         highlight=False,
         soft_wrap=True,
     )

@@ -184,6 +184,21 @@ class ModelContext:
     seed: int
 
 
+@dataclass(frozen=True)
+class ModelSummary:
+    """What ``serbench models info`` prints for a model built for one example item.
+
+    An estimator that can build its network before training offers ``summarise(item) ->
+    ModelSummary`` (optional): ``lines`` is a layer-by-layer description, ``output_shape`` the shape of
+    its scores for the single item, and the parameter counts.
+    """
+
+    lines: tuple[str, ...]
+    output_shape: tuple[int, ...]
+    total_parameters: int
+    trainable_parameters: int
+
+
 class Estimator(Protocol):
     """One trainable model instance, used for exactly one fold.
 

@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ser_core.protocol import class_weights
-from ser_core.specs import ModelContext, Setting
+from ser_core.specs import ModelContext, ModelSummary, Setting
 
 from ser_core.dependencies import missing, require
 
@@ -418,6 +418,15 @@ class KerasEstimator:
             x = pad_batch([items[i] for i in chunk], self._pad_to(lengths[chunk].max()))
             scores[chunk] = self._predict_fn(tf.constant(x)).numpy()
         return scores
+
+    def summarise(self, item: np.ndarray) -> ModelSummary:
+        """Build the model for ``item``'s width, run it on ``item`` and describe it (``serbench models info``)."""
+        network = self.build_model(as_frames(item).shape[1])
+        lines: list[str] = []
+        network.summary(line_length=80, print_fn=lambda line, **_: lines.extend(line.splitlines()))
+        scores = self.predict_scores([item])
+        trainable = sum(int(np.prod(w.shape)) for w in network.trainable_weights)
+        return ModelSummary(tuple(lines), tuple(scores.shape), int(network.count_params()), trainable)
 
     def predict(self, X: Sequence[np.ndarray]) -> np.ndarray:
         """Predicted class index of each clip."""
