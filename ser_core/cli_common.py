@@ -24,17 +24,21 @@ err_console = Console(stderr=True, soft_wrap=True)  # never break a path in an e
 
 #: Set to 1 to print the traceback behind every error message.
 DEBUG_ENV = "SERBENCH_DEBUG"
+#: Set by ``serbench --verbose`` for the plugins and worker processes it starts (not a user setting).
+VERBOSE_ENV = "SERBENCH_VERBOSE"
 _verbose = False
 
 
 def set_verbose(flag: bool) -> None:
     """Called by ``serbench --verbose``: show tracebacks behind error messages, and let plugins
-    (in this process and in the worker processes, which inherit ``SERBENCH_DEBUG``) show their
+    (in this process and in the worker processes, which inherit ``SERBENCH_VERBOSE``) show their
     libraries' own start-up output."""
     global _verbose
     _verbose = flag
     if flag:
-        os.environ[DEBUG_ENV] = "1"
+        os.environ[VERBOSE_ENV] = "1"
+    else:  # a later command in the same process (tests, notebooks) without --verbose
+        os.environ.pop(VERBOSE_ENV, None)
 
 
 def debugging() -> bool:

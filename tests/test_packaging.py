@@ -3,6 +3,7 @@ message (never a traceback) when a plugin's library is missing."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -78,7 +79,9 @@ def _run_without(module: str, code: str) -> subprocess.CompletedProcess:
         "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
         "sys.meta_path.insert(0, Block())\n"
     )
-    return subprocess.run([sys.executable, "-c", blocker + code], capture_output=True, text=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k not in ("SERBENCH_DEBUG", "SERBENCH_VERBOSE")}
+    return subprocess.run([sys.executable, "-c", blocker + code], capture_output=True, text=True, env=env,
+                          timeout=120)
 
 
 def test_models_info_without_tensorflow_names_the_package_to_install():
@@ -109,8 +112,10 @@ def test_a_feature_without_its_library_is_one_clear_error():
     assert "pip install librosa" in result.stdout and "ser-plugin-spectral" in result.stdout
 
 
-def test_an_import_error_escaping_a_plugin_is_a_message_not_a_traceback(tmp_path, install_distribution):
+def test_an_import_error_escaping_a_plugin_is_a_message_not_a_traceback(tmp_path, install_distribution, monkeypatch):
     from typer.testing import CliRunner
+
+    monkeypatch.delenv("SERBENCH_DEBUG", raising=False)
 
     from ser_core.cli import app
 

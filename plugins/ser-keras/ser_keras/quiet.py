@@ -8,8 +8,8 @@ settings apply (``TF_CPP_MIN_LOG_LEVEL`` does not silence them). So :func:`impor
 ``TF_CPP_MIN_LOG_LEVEL=1`` (informational lines off for the rest of the run; warnings and errors
 stay) and imports TensorFlow with the process's standard error captured at the file-descriptor level,
 then writes back every captured line except the informational ones (:func:`is_chatter`): warnings
-and errors still show. With ``serbench --verbose`` (or ``SERBENCH_DEBUG=1``, which worker processes
-inherit) nothing is filtered. A ``TF_CPP_MIN_LOG_LEVEL`` the user set is kept.
+and errors still show. With ``serbench --verbose`` (``SERBENCH_VERBOSE``, which worker processes inherit)
+or ``SERBENCH_DEBUG=1`` nothing is filtered. A ``TF_CPP_MIN_LOG_LEVEL`` the user set is kept.
 """
 
 from __future__ import annotations
@@ -33,8 +33,12 @@ _CHATTER = (
 
 
 def debugging() -> bool:
-    """True under ``serbench --verbose`` / ``SERBENCH_DEBUG=1``: TensorFlow's output is left alone."""
-    return os.environ.get("SERBENCH_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+    """True under ``serbench --verbose`` (which sets ``SERBENCH_VERBOSE`` for worker processes) or
+    ``SERBENCH_DEBUG=1``: TensorFlow's output is left alone."""
+    return any(
+        os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+        for name in ("SERBENCH_DEBUG", "SERBENCH_VERBOSE")
+    )
 
 
 def is_chatter(line: str) -> bool:

@@ -40,7 +40,7 @@ print("done", file=sys.stderr)
 
 
 def test_filtered_stderr_drops_chatter_and_keeps_warnings_at_the_descriptor_level():
-    env = {k: v for k, v in os.environ.items() if k != "SERBENCH_DEBUG"}
+    env = {k: v for k, v in os.environ.items() if k not in ("SERBENCH_DEBUG", "SERBENCH_VERBOSE")}
     out = subprocess.run([sys.executable, "-c", PROBE, *CHATTER, *KEPT], capture_output=True, text=True,
                          env=env, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -49,12 +49,13 @@ def test_filtered_stderr_drops_chatter_and_keeps_warnings_at_the_descriptor_leve
 
 def test_importing_tensorflow_through_ser_keras_prints_no_chatter_unless_debugging():
     probe = "from ser_keras import configure_tensorflow; configure_tensorflow(); print('ok')"
-    env = {k: v for k, v in os.environ.items() if k not in ("SERBENCH_DEBUG", "TF_CPP_MIN_LOG_LEVEL")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SERBENCH_DEBUG", "SERBENCH_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
     quiet = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
     assert quiet.returncode == 0 and quiet.stdout.strip() == "ok", quiet.stderr
     assert not any(is_chatter(line) for line in quiet.stderr.splitlines()), quiet.stderr
     assert "oneDNN" not in quiet.stderr and "absl::InitializeLog" not in quiet.stderr
     loud = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          env={**env, "SERBENCH_DEBUG": "1"}, timeout=120)
+                          env={**env, "SERBENCH_VERBOSE": "1"}, timeout=120)
     assert loud.returncode == 0, loud.stderr
     assert "oneDNN" in loud.stderr, "under --verbose TensorFlow's own output is left alone"
