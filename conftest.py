@@ -3,10 +3,15 @@
 import os
 import tempfile
 
-# Load openSMILE's native library before any test module imports TensorFlow: in the other order the
-# two libraries' shared FFT symbols make openSMILE's extraction abort (see ser_keras.training).
-import opensmile  # noqa: F401
 import pytest
+
+# Load openSMILE's native library (when ser-plugin-opensmile is installed) before any test module
+# imports TensorFlow: in the other order the two libraries' shared FFT symbols make openSMILE's
+# extraction abort (see ser_keras.training).
+try:
+    import opensmile  # noqa: F401
+except ImportError:
+    pass
 
 
 def pytest_configure(config):
