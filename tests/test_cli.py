@@ -135,3 +135,67 @@ def test_suites_lists_shipped_and_local_suites_with_their_origin(tmp_path):
     assert demo["corpora"] == ["synthetic"] and "svm-egemaps" in demo["systems"]
     table = serbench("suites", env=env, cwd=tmp_path)
     assert table.returncode == 0 and "shipped" in table.stdout and "paper-quick" in table.stdout
+
+
+TF_PLUGIN = {
+    "ser_plugin_tfprobe": '''
+    """A cheap model whose fit starts TensorFlow the way the Keras models do (through ser-keras)."""
+    import numpy as np
+
+    from ser_core import FeatureSpec, ModelSpec, hookimpl
+
+
+    def rms(signal, rate):
+        return np.array([np.sqrt(np.mean(signal ** 2)), np.abs(signal).max()], dtype=np.float32)
+
+
+    class Probe:
+        def __init__(self, context):
+            self.means = None
+
+        def fit(self, X, y, groups):
+            from ser_keras import configure_tensorflow
+
+            configure_tensorflow()
+            X = np.stack(X)
+            self.means = np.stack([X[y == c].mean(axis=0) for c in range(int(y.max()) + 1)])
+
+        def predict(self, X):
+            return np.argmin(((np.stack(X)[:, None] - self.means[None]) ** 2).sum(-1), axis=1)
+
+        def parameter_count(self):
+            return int(self.means.size)
+
+        def describe(self):
+            return {}
+
+
+    @hookimpl
+    def register_features(register):
+        register(FeatureSpec("rms", "functionals", extract=rms))
+
+
+    @hookimpl
+    def register_models(register):
+        register(ModelSpec("tfprobe", create=Probe, accepts=frozenset({"functionals"})))
+    ''',
+}
+
+
+def test_worker_processes_print_no_tensorflow_start_up_lines_unless_verbose(tmp_path):
+    site = write_distribution(tmp_path / "site", "ser-plugin-tfprobe", "1.0", {"tfprobe": "ser_plugin_tfprobe"},
+                              TF_PLUGIN)
+    config = tmp_path / "benchmarks.toml"
+    config.write_text('[systems.probe]\nmodel = "tfprobe"\nfeature = "rms"\n\n'
+                      '[suites.probe]\ncorpora = ["synthetic"]\nsystems = ["probe"]\nrepeats = 1\n')
+    env = {k: v for k, v in os.environ.items() if k not in ("SERBENCH_DEBUG", "SERBENCH_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    args = ["run", "--config", str(config), "--suite", "probe", "--workers", "2"]
+    quiet = serbench(*args, "--db", str(tmp_path / "quiet.db"), env=env, cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert "8 cells computed" in quiet.stdout
+    both = quiet.stdout + quiet.stderr
+    assert "oneDNN" not in both and "absl::InitializeLog" not in both and "cpu_feature_guard" not in both, both
+    loud = serbench("--verbose", *args, "--db", str(tmp_path / "loud.db"), env=env, cwd=tmp_path)
+    assert loud.returncode == 0, loud.stdout + loud.stderr
+    assert "oneDNN" in loud.stderr, "with --verbose, TensorFlow's own lines are shown"
