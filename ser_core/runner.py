@@ -171,7 +171,7 @@ class CellTask:
     n_classes: int
     normalisation: str
     seed: int
-    plugin: str = ""  # the model's distribution and version, named when its output is unusable
+    plugin: str = ""  # the model and its distribution, named when its output is unusable
 
 
 def compute_cell(task: CellTask, data: Prepared) -> CellOutcome:
@@ -200,7 +200,7 @@ def compute_cell(task: CellTask, data: Prepared) -> CellOutcome:
             predicted = check_predictions(raw, len(test), task.n_classes)
         except ValueError as exc:
             raise InvalidPredictions(
-                f"model {task.key.system!r} ({task.plugin or 'its plugin'}): {exc}. Nothing was stored as a "
+                f"system {task.key.system!r}: {task.plugin or 'the model'}: {exc}. Nothing was stored as a "
                 "result for this cell; report it to the plugin's authors"
             ) from None
         predictions = Predictions(
@@ -418,7 +418,9 @@ class Runner:
             "skipped_files": [[s.path, s.reason] for s in manifest.skipped],
             "plugins": self.registry.versions(corpus, feature, model),
         }
-        plugin = f"{model.plugin.distribution} {model.plugin.version}"
+        source = model.plugin
+        plugin = (f"model {model.name!r} (in-process plugin {source.name!r})" if source.distribution.startswith("(")
+                  else f"model {model.name!r} ({source.distribution} {source.version})")
         tasks = [
             CellTask(
                 key=key,
