@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,3 +199,32 @@ def test_compare_prints_the_paired_test_per_corpus(registry, tmp_path):
     assert only.exit_code == 0 and "alpha" not in only.output
     typo = CliRunner().invoke(app, ["compare", "one", "tow", "--db", str(tmp_path / "r.db")])
     assert typo.exit_code == 2 and "Did you mean 'two'" in typo.output
+
+
+def test_published_numbers_are_printed_beside_ours(registry, tmp_path):
+    run(registry, tmp_path / "r.db", [ONE, TWO])
+    reference = tmp_path / "published.csv"
+    reference.write_text("# a comment\ncorpus,system,uar,source\nalpha,one,50.0,paper\nbeta,two,99.5,paper\n")
+    with ResultStore(tmp_path / "r.db") as store:
+        board = leaderboard.compute(store, resamples=100)
+    rows = leaderboard.reference_rows(board, leaderboard.load_reference(reference))
+    assert [(r["corpus"], r["system"]) for r in rows] == [("alpha", "one"), ("beta", "two")]
+    ours = {(e.corpus, e.system): e.uar_mean for e in board.entries}
+    assert rows[0]["difference"] == pytest.approx(ours[("alpha", "one")] - 0.5)
+    result = CliRunner().invoke(app, ["leaderboard", "--db", str(tmp_path / "r.db"), "--reference", str(reference),
+                                      "--resamples", "100"])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "Published numbers (published.csv)" in text and "99.5" in text
+    assert f"{100 * (ours[('beta', 'two')] - 0.995):+.1f}" in text
+    bad = tmp_path / "bad.csv"
+    bad.write_text("corpus,system,uar\nalpha,one,high\n")
+    result = CliRunner().invoke(app, ["leaderboard", "--db", str(tmp_path / "r.db"), "--reference", str(bad)])
+    assert result.exit_code == 2 and f"{bad}:2: uar 'high' is not a number" in " ".join(result.output.split())
+
+
+def test_the_shipped_study_reference_parses():
+    path = Path(__file__).resolve().parent.parent / "docs" / "reference" / "keesing2020-table3.csv"
+    reference = leaderboard.load_reference(path)
+    assert reference.values[("emodb", "A1-aldeneh-logmel40")] == pytest.approx(0.732)
+    assert reference.values[("emodb", "svm-is09")] == pytest.approx(0.821) and len(reference.values) == 7
