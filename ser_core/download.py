@@ -258,14 +258,23 @@ def _unpack(archive: Path, item: RemoteFile, destination: Path, work: Path) -> N
             f"{item.filename}: the archive is damaged and cannot be unpacked ({exc}); it was deleted. Run the "
             "command again to download it afresh; if it fails again, report it to the plugin's authors."
         ) from None
-    for entry in sorted(staging.iterdir()):
+    _merge(staging, target)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _merge(source: Path, target: Path) -> None:
+    """Move everything under ``source`` into ``target``: folders merge (several archives may fill one
+    folder), files replace files of the same name (a re-run unpacks the same archive again)."""
+    for entry in sorted(source.iterdir()):
         place = target / entry.name
+        if entry.is_dir() and not entry.is_symlink() and place.is_dir() and not place.is_symlink():
+            _merge(entry, place)
+            continue
         if place.is_dir() and not place.is_symlink():
             shutil.rmtree(place)
         elif place.exists() or place.is_symlink():
             place.unlink()
         os.replace(entry, place)
-    staging.rmdir()
 
 
 def check_destination(directory: Path, source: DownloadSource) -> None:
