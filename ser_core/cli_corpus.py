@@ -160,7 +160,9 @@ def _how_to_get(spec) -> str:
         words = f"serbench corpus download {spec.name} ({files}, {_human(source.size)})"
         return words + (", --accept-licence" if source.accept else "")
     if isinstance(source, ManualSource):
-        return f"manual: {source.request}" if source.request else "manual (see `serbench corpus download " + spec.name + "`)"
+        if source.request:
+            return f"manual, request at {source.request}"
+        return f"manual: `serbench corpus download {spec.name}` prints the steps"
     return "your own files (--corpus-path)"
 
 
@@ -199,7 +201,9 @@ def list_corpora(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("corpus", "here", "where", "licence", "how to get it", title="serbench corpora", box=box.SIMPLE_HEAD)
+    table = Table(title="serbench corpora", box=box.SIMPLE_HEAD)
+    for column in ("corpus", "here", "where", "licence", "how to get it"):
+        table.add_column(column, overflow="fold")
     for row in rows:
         here = "[green]yes[/]" if row["available"] == "yes" else f"[yellow]{row['available']}[/]"
         table.add_row(row["corpus"], here, escape(row["where"]), escape(row["licence"]), escape(row["how_to_get"]))
