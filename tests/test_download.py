@@ -503,3 +503,20 @@ def test_a_damaged_locations_file_is_named(data_dir, monkeypatch):
     result, text = invoke("corpus", "list")
     assert result.exit_code == 2
     assert f"{data_dir / 'locations.json'}: the record of downloaded corpora cannot be read" in text
+
+
+def test_listing_and_help_do_not_import_the_download_libraries():
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from ser_core.cli import app\n"
+        "for args in (['list'], ['corpus', '--help'], ['corpus', 'download', '--help'], ['corpus', 'list']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "print(sorted(m for m in ('pooch', 'requests', 'tensorflow', 'librosa') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -72,12 +72,14 @@ def parse(path: Path) -> ParseResult:
 SOURCE = ManualSource(
     steps=(
         "Install Git LFS (https://git-lfs.com) and run: git lfs install",
-        "git clone https://github.com/CheyneyComputerScience/CREMA-D.git  (about 600 MB of audio via LFS; "
-        "Git LFS checks every file's SHA-256)",
+        "GIT_LFS_SKIP_SMUDGE=1 git clone https://github.com/CheyneyComputerScience/CREMA-D.git  "
+        "(the repository without its large files)",
+        "cd CREMA-D && git lfs pull --include 'AudioWAV/*'  (only the WAV files; Git LFS checks each "
+        "file's SHA-256 as it fetches it)",
         "Point the corpus location at the CREMA-D folder (or its AudioWAV/ folder).",
     ),
     licence_text="Open Database License (ODbL) 1.0; contents under the Database Contents License (DbCL) 1.0.",
-    facts="the repository's README and .gitattributes (AudioWAV/*.wav stored with Git LFS)",
+    facts="the repository's README and its Git LFS pointers (AudioWAV/*.wav stored with Git LFS)",
 )
 
 

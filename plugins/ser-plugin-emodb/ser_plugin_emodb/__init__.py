@@ -54,7 +54,7 @@ def parse(path: Path) -> ParseResult:
 #: (it could not tell a damaged or altered archive from the real one); the steps say how to get it.
 SOURCE = ManualSource(
     steps=(
-        "Download http://emodb.bilderbar.info/download/download.zip (about 40 MB).",
+        "Download http://emodb.bilderbar.info/download/download.zip.",
         "Unzip it into a folder of its own: it holds wav/ (535 files) and the label folders.",
         "Point the corpus location at that folder (or at its wav/ folder).",
     ),

@@ -65,10 +65,12 @@ def parse(path: Path) -> ParseResult:
     )
 
 
-#: The audio-only speech release from the publisher's Zenodo record. URL, size (208,468,073 bytes) and
-#: MD5 as listed for ``Audio_Speech_Actors_01-24.zip`` on https://zenodo.org/records/1188976 (Zenodo
-#: publishes an MD5 for every file; the same values are quoted by several independent projects that
-#: verified the download). The archive holds the ``Actor_01/`` ... ``Actor_24/`` folders.
+#: The audio-only speech release from the publisher's Zenodo record (https://zenodo.org/records/1188976,
+#: which lists an MD5 and a size for every file). The size (208,468,073 bytes) and MD5 below are those
+#: values as quoted, identically, by several independent projects that verified their downloads
+#: against the record; serbench could not open the record itself when they were entered. A change on
+#: the publisher's side shows up as a size or hash mismatch, never as a silently different corpus.
+#: The archive holds the ``Actor_01/`` ... ``Actor_24/`` folders.
 SOURCE = DownloadSource(
     files=(
         RemoteFile(
@@ -78,7 +80,7 @@ SOURCE = DownloadSource(
             name="Audio_Speech_Actors_01-24.zip",
         ),
     ),
-    facts="Zenodo record 1188976 (file list with MD5 and size), checked 2026-11",
+    facts="Zenodo record 1188976 (MD5 and size of Audio_Speech_Actors_01-24.zip, as quoted by projects that verified them)",
 )
 
 

@@ -68,7 +68,7 @@ SOURCE = DownloadSource(
         "ShEMO: a large-scale validated database for Persian speech emotion detection, Language Resources "
         "and Evaluation 53(1)."
     ),
-    facts="Git LFS pointers of female.zip and male.zip in mansourehk/ShEMO at commit ed2c666, checked 2026-11",
+    facts="Git LFS pointers (oid sha256, size) of female.zip and male.zip in mansourehk/ShEMO at commit ed2c666",
 )
 
 
