@@ -150,42 +150,11 @@ class ResumableDownloader:
         if self.item.size is not None and offset > self.item.size:
             self.partial.unlink()
             offset = 0
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        # identity: byte counts must be those of the file itself, never of a compressed transfer
+        headers = {"Accept-Encoding": "identity", **({"Range": f"bytes={offset}-"} if offset else {})}
         try:
             with requests.get(url, headers=headers, stream=True, timeout=TIMEOUT) as response:
-                if response.status_code == 416 and offset and offset == self.item.size:
-                    total = offset  # everything had arrived before an interruption
-                else:
-                    if response.status_code == 404:
-                        raise DownloadError(
-                            f"{name}: {url} answered 404 (not found). The publisher may have moved the file; "
-                            "check the corpus's page (see `serbench corpus list`) and report it to the plugin's "
-                            "authors. Nothing was kept."
-                        )
-                    response.raise_for_status()
-                    if offset and response.status_code != 206:
-                        offset = 0  # the server ignored the range: start over
-                    if offset:
-                        total = _content_range_total(response.headers.get("Content-Range"))
-                    else:
-                        length = response.headers.get("Content-Length")
-                        total = int(length) if length and length.isdigit() else None
-                    if total is not None and self.item.size is not None and total != self.item.size:
-                        self.partial.unlink(missing_ok=True)
-                        raise DownloadError(
-                            f"{name}: the server offers {total} bytes but the plugin declares {self.item.size}; "
-                            "the publisher may have changed the file. Nothing was kept; report it to the "
-                            "plugin's authors."
-                        )
-                    expected = total if total is not None else self.item.size
-                    if offset:
-                        self.progress.note(f"{name}: resuming after {_human(offset)} already downloaded")
-                    self.progress.start(name, expected, completed=offset)
-                    with open(self.partial, "ab" if offset else "wb") as handle:
-                        for chunk in response.iter_content(chunk_size=CHUNK):
-                            handle.write(chunk)
-                            self.progress.advance(len(chunk))
-                    total = expected
+                total = self._receive(url, response, offset)
         except requests.RequestException as exc:
             kept = self.partial.stat().st_size if self.partial.exists() else 0
             raise TransferInterrupted(
@@ -200,6 +169,48 @@ class ResumableDownloader:
                 f"is kept as {self.partial} and the next run continues from there: run the same command again."
             )
         os.replace(self.partial, output_file)
+
+    def _receive(self, url: str, response, offset: int) -> int | None:
+        """Append the response's body to the partial file; the file's expected total size."""
+        name, status = self.item.filename, response.status_code
+        if status == 416 and offset:
+            if offset == self.item.size:
+                return offset  # every byte had arrived before an interruption
+            self.partial.unlink(missing_ok=True)
+            raise TransferInterrupted(
+                f"{name}: the server refused to continue the partial download, which was discarded; "
+                "the next attempt starts over."
+            )
+        if 400 <= status < 500 and status not in (408, 429):
+            what = "not found" if status == 404 else response.reason or "refused"
+            raise DownloadError(
+                f"{name}: {url} answered {status} ({what}). The publisher may have moved or restricted the file; "
+                "check the corpus's page (see `serbench corpus list`) and report it to the plugin's authors. "
+                "Nothing was kept."
+            )
+        response.raise_for_status()  # 5xx, 408, 429: a RequestException, retried
+        if offset and status != 206:
+            offset = 0  # the server ignored the range: start over
+        if offset:
+            total = _content_range_total(response.headers.get("Content-Range"))
+        else:
+            length = response.headers.get("Content-Length", "")
+            total = int(length) if length.isdigit() else None
+        if total is not None and self.item.size is not None and total != self.item.size:
+            self.partial.unlink(missing_ok=True)
+            raise DownloadError(
+                f"{name}: the server offers {total} bytes but the plugin declares {self.item.size}; the "
+                "publisher may have changed the file. Nothing was kept; report it to the plugin's authors."
+            )
+        expected = total if total is not None else self.item.size
+        if offset:
+            self.progress.note(f"{name}: resuming after {_human(offset)} already downloaded")
+        self.progress.start(name, expected, completed=offset)
+        with open(self.partial, "ab" if offset else "wb") as handle:
+            for chunk in response.iter_content(chunk_size=CHUNK):
+                handle.write(chunk)
+                self.progress.advance(len(chunk))
+        return expected
 
 
 def _fetch(item: RemoteFile, work: Path, progress: Progress, retries: int) -> tuple[Path, bool]:
@@ -346,7 +357,7 @@ def download_corpus(
 
     recorded = locations.recorded_path(name)
     work = directory / WORK_FOLDER
-    if recorded is not None and recorded == root.resolve() and root.is_dir() and not work.exists():
+    if recorded is not None and recorded == root.resolve() and root.is_dir():
         checked = ready(corpus, root, check_progress)
         if checked.ok:
             report.already_there = True
@@ -373,17 +384,17 @@ def download_corpus(
                 + ("Free some space, then " if space else "Fix the cause, then ")
                 + "run the same command again (downloaded files are kept)."
             ) from None
-    if not keep_archives:
-        shutil.rmtree(work, ignore_errors=True)
 
     checked = ready(corpus, root, check_progress)
     if not checked.ok:
         shown = "; ".join(checked.problems[:5]) + (f"; ... and {len(checked.problems) - 5} more" if len(checked.problems) > 5 else "")
         raise DownloadError(
             f"corpus {name!r}: downloaded and unpacked into {root}, but the content differs from what the plugin "
-            f"expects ({shown}). The location was not recorded; see `serbench corpus info {name} --path {root}` "
-            "and report it to the plugin's authors."
+            f"expects ({shown}). The location was not recorded and the verified downloads are kept in {work}; "
+            f"see `serbench corpus info {name} --path {root}` and report it to the plugin's authors."
         )
+    if not keep_archives:
+        shutil.rmtree(work, ignore_errors=True)
     report.clips = len(checked.manifest.clips)
     report.recorded_in = locations.record(name, root, clips=report.clips, plugin=_plugin(corpus))
     return report

@@ -48,12 +48,12 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         state.requests.append((self.path, self.headers.get("Range")))
         body = state.files.get(self.path)
-        if body is None:
-            self.send_error(404)
+        if body is None or self.path in state.status:
+            self.send_error(state.status.get(self.path, 404))
             return
         start = 0
         wanted = self.headers.get("Range")
-        if wanted:
+        if wanted and self.path not in state.ignore_range:
             start = int(re.fullmatch(r"bytes=(\d+)-", wanted).group(1))
             if start >= len(body):
                 self.send_response(416)
@@ -78,10 +78,11 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server(monkeypatch):
     """A local file server: ``files`` path -> bytes, ``drop`` path -> bytes sent before the next
-    response to that path is cut off, ``requests`` (path, Range header) as received."""
+    response to that path is cut off, ``status`` path -> an error status to answer, ``ignore_range``
+    paths served whole whatever the Range header, ``requests`` (path, Range header) as received."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.state = SimpleNamespace(files={}, drop={}, requests=[])
+    httpd.state = SimpleNamespace(files={}, drop={}, requests=[], status={}, ignore_range=set())
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -307,6 +308,33 @@ def test_404_is_a_clear_error(server, data_dir, monkeypatch):
     assert f"corpus.zip: {server.url}/gone/corpus.zip answered 404 (not found)" in text
     assert "Nothing was kept" in text and "Traceback" not in text
     assert list((data_dir / "dltest" / ".download").iterdir()) == []
+
+
+def test_a_server_error_is_retried_then_reported(server, data_dir, monkeypatch):
+    with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(clips()))))
+    server.status["/dl/corpus.zip"] = 503
+    result, text = invoke("corpus", "download", "dltest", "--retries", "1")
+    assert result.exit_code == 2 and "HTTPError: 503" in text and "Nothing was kept" in text
+    assert len(server.requests) == 2  # tried, then retried once
+
+
+def test_a_refusal_is_not_retried(server, data_dir, monkeypatch):
+    with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(clips()))))
+    server.status["/dl/corpus.zip"] = 403
+    result, text = invoke("corpus", "download", "dltest")
+    assert result.exit_code == 2 and "answered 403 (Forbidden)" in text and "restricted" in text
+    assert len(server.requests) == 1
+
+
+def test_a_server_that_ignores_ranges_is_downloaded_again_from_the_start(server, data_dir, monkeypatch):
+    data = zip_of(clips())
+    with_corpus(monkeypatch, dltest(one_zip_source(server, data)))
+    server.drop["/dl/corpus.zip"] = len(data) // 2
+    server.ignore_range.add("/dl/corpus.zip")
+    result, text = invoke("corpus", "download", "dltest")
+    assert result.exit_code == 0, text
+    assert "resuming after" not in text and "36 clips, as expected" in text
+    assert server.requests[1][1] is not None  # a range was asked for, and the whole file came back
 
 
 def test_size_differing_from_the_declared_one_is_refused(server, data_dir, monkeypatch):
