@@ -246,8 +246,8 @@ def _print_manual(name: str, spec, source) -> None:
     for number, step in enumerate(source.steps, 1):
         console.print(f"    {number}. {escape(step)}", highlight=False)
     console.print(
-        f"  then: serbench corpus info {name} --path DIR --strict, and use it with --corpus-path {name}=DIR, "
-        f"[corpora.{name}] in benchmarks.toml or {escape(_env(name))}=DIR.",
+        escape(f"  then: serbench corpus info {name} --path DIR --strict, and use it with --corpus-path {name}=DIR, "
+               f"[corpora.{name}] in benchmarks.toml or {_env(name)}=DIR."),
         highlight=False,
     )
 
@@ -282,6 +282,7 @@ def download(
 
     from ser_core.download import ManualOnly, NeedsLicence, download_corpus
     from ser_core.plugins import load_registry
+    from ser_core.specs import DownloadSource
 
     corpus = load_registry().corpus(name)
     spec = corpus.spec
@@ -297,7 +298,7 @@ def download(
             check_task = checking.add_task("check", total=None)
         checking.advance(check_task, amount)
 
-    if spec.licence:
+    if spec.licence and isinstance(spec.source, DownloadSource):
         console.print(f"{name}: licence {escape(spec.licence)}", highlight=False)
     try:
         with transfer:

@@ -157,10 +157,15 @@ class ResumableDownloader:
                 total = self._receive(url, response, offset)
         except requests.RequestException as exc:
             kept = self.partial.stat().st_size if self.partial.exists() else 0
+            if not kept:
+                raise TransferInterrupted(
+                    f"{name}: could not download {url} ({type(exc).__name__}: {exc}). Check the network "
+                    "connection; nothing was kept. Run the same command again."
+                ) from None
             raise TransferInterrupted(
                 f"{name}: the transfer from {url} failed after {_human(kept)} ({type(exc).__name__}: {exc}). "
-                + (f"The partial download is kept as {self.partial} and the next run continues from there: "
-                   "run the same command again." if kept else "Nothing was kept; run the same command again.")
+                f"The partial download is kept as {self.partial} and the next run continues from there: run the "
+                "same command again."
             ) from None
         received = self.partial.stat().st_size if self.partial.exists() else 0
         if total is not None and received != total:

@@ -314,7 +314,7 @@ def test_a_server_error_is_retried_then_reported(server, data_dir, monkeypatch):
     with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(clips()))))
     server.status["/dl/corpus.zip"] = 503
     result, text = invoke("corpus", "download", "dltest", "--retries", "1")
-    assert result.exit_code == 2 and "HTTPError: 503" in text and "Nothing was kept" in text
+    assert result.exit_code == 2 and "HTTPError: 503" in text and "nothing was kept" in text
     assert len(server.requests) == 2  # tried, then retried once
 
 
@@ -425,7 +425,7 @@ def test_manual_corpus_prints_licence_request_address_and_steps():
     assert result.exit_code == 1
     assert "iemocap cannot be downloaded by serbench" in text
     assert "request access: https://sail.usc.edu/iemocap/" in text
-    assert "steps: 1." in text and "--corpus-path iemocap=DIR" in text
+    assert "steps: 1." in text and "--corpus-path iemocap=DIR, [corpora.iemocap] in benchmarks.toml" in text
 
 
 def test_real_emodb_layout_passes_the_strict_check(server, data_dir, monkeypatch):
