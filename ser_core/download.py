@@ -313,11 +313,17 @@ def check_destination(directory: Path, source: DownloadSource) -> None:
             )
 
 
-def ready(corpus: Registered, root: Path, on_progress: Callable[[int], None] | None = None):
-    """The strict content check of ``corpus`` at ``root`` (the :class:`~ser_core.corpus.CorpusReport`)."""
+def ready(corpus: Registered, root: Path, on_progress: Callable[[int], None] | None = None) -> tuple[list[str], int]:
+    """The strict content check of ``corpus`` at ``root`` (what ``corpus info --strict`` checks): the
+    differences from the expected content (empty when it passes) and the number of clips found.
+    A directory that cannot be read as the corpus at all is one difference, with the reason."""
     from ser_core.corpus import inspect
 
-    return inspect(corpus, root, on_progress=on_progress)
+    try:
+        report = inspect(corpus, root, on_progress=on_progress)
+    except CorpusError as exc:
+        return [str(exc)], 0
+    return report.problems, len(report.manifest.clips)
 
 
 def download_corpus(
@@ -363,10 +369,10 @@ def download_corpus(
     recorded = locations.recorded_path(name)
     work = directory / WORK_FOLDER
     if recorded is not None and recorded == root.resolve() and root.is_dir():
-        checked = ready(corpus, root, check_progress)
-        if checked.ok:
+        problems, clips = ready(corpus, root, check_progress)
+        if not problems:
             report.already_there = True
-            report.clips = len(checked.manifest.clips)
+            report.clips = clips
             report.recorded_in = locations.record(name, root, clips=report.clips, plugin=_plugin(corpus))
             return report
         progress.note(f"{name} at {root} differs from the expected content; downloading it again")
@@ -390,9 +396,9 @@ def download_corpus(
                 + "run the same command again (downloaded files are kept)."
             ) from None
 
-    checked = ready(corpus, root, check_progress)
-    if not checked.ok:
-        shown = "; ".join(checked.problems[:5]) + (f"; ... and {len(checked.problems) - 5} more" if len(checked.problems) > 5 else "")
+    problems, clips = ready(corpus, root, check_progress)
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; ... and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise DownloadError(
             f"corpus {name!r}: downloaded and unpacked into {root}, but the content differs from what the plugin "
             f"expects ({shown}). The location was not recorded and the verified downloads are kept in {work}; "
@@ -400,7 +406,7 @@ def download_corpus(
         )
     if not keep_archives:
         shutil.rmtree(work, ignore_errors=True)
-    report.clips = len(checked.manifest.clips)
+    report.clips = clips
     report.recorded_in = locations.record(name, root, clips=report.clips, plugin=_plugin(corpus))
     return report
 

@@ -370,6 +370,25 @@ def test_content_that_fails_the_strict_check_is_not_recorded(server, data_dir, m
     assert not (data_dir / "locations.json").exists()
 
 
+def test_an_archive_in_an_unexpected_layout_is_reported_not_recorded(server, data_dir, monkeypatch):
+    with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of({"readme.txt": b"no audio here"}))))
+    result, text = invoke("corpus", "download", "dltest")
+    assert result.exit_code == 2
+    assert "the content differs from what the plugin expects (corpus 'dltest'" in text and "no clips found" in text
+    assert "the verified downloads are kept in" in text and (data_dir / "dltest" / ".download" / "corpus.zip").exists()
+    assert not (data_dir / "locations.json").exists()
+
+
+def test_a_recorded_corpus_that_was_damaged_is_downloaded_again(server, data_dir, monkeypatch):
+    with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(clips()))))
+    assert invoke("corpus", "download", "dltest")[0].exit_code == 0
+    (data_dir / "dltest" / "audio" / "s1_ang_1.wav").unlink()
+    result, text = invoke("corpus", "download", "dltest")
+    assert result.exit_code == 0, text
+    assert "differs from the expected content; downloading it again" in text and "36 clips, as expected" in text
+    assert (data_dir / "dltest" / "audio" / "s1_ang_1.wav").exists()
+
+
 def test_unwritable_destination_is_refused_before_downloading(server, data_dir, monkeypatch, tmp_path):
     with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(clips()))))
     blocker = tmp_path / "a-file"
