@@ -83,7 +83,7 @@ def server(monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.state = SimpleNamespace(files={}, drop={}, requests=[], status={}, ignore_range=set())
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     httpd.state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     yield httpd.state
@@ -412,6 +412,28 @@ def test_read_only_destination_is_refused_before_downloading(server, data_dir, m
     finally:
         locked.chmod(0o700)
     assert result.exit_code == 2 and "cannot be written (permission denied or read-only)" in text
+    assert server.requests == []
+
+
+def test_a_read_only_file_system_is_refused_before_downloading(server, data_dir, monkeypatch, tmp_path):
+    """The same refusal as for a read-only directory, simulated so that it also runs as root."""
+    import errno
+    import tempfile
+
+    with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(clips()))))
+    locked = tmp_path / "mounted-read-only"
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir).is_relative_to(locked):
+            raise OSError(errno.EROFS, "Read-only file system", str(dir))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    result, text = invoke("corpus", "download", "dltest", "--to", str(locked / "corpus"))
+    assert result.exit_code == 2
+    assert f"the download destination {locked / 'corpus'} cannot be written (permission denied or read-only)" in text
+    assert "choose another one with --to DIR or set SERBENCH_DATA_DIR" in text
     assert server.requests == []
 
 
