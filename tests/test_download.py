@@ -245,7 +245,7 @@ def test_good_download_to_a_board(server, data_dir, monkeypatch, tmp_path):
     ran, text = invoke("run", "--config", str(config), "--suite", "dl", "--db", str(tmp_path / "r.db"), "--workers", "1")
     assert ran.exit_code == 0, text
     assert "4 cells computed" in text and "0 corpora without data" in text
-    board = re.search(r"dltest \S+ (\d+\.\d) ± \S+", text)
+    board = re.search(r"│ dltest │ (\d+\.\d)", text)  # the board row: corpus, then the UAR of svm-egemaps
     assert board and float(board.group(1)) > 60.0, text  # three well-separated tones: far above chance (33 %)
 
     requests_before = len(server.requests)
