@@ -113,7 +113,7 @@ def default_directory(name: str) -> Path:
 def _human(size: int | None) -> str:
     if size is None:
         return "size unknown"
-    for unit in ("bytes", "KB", "MB", "GB"):
+    for unit in ("bytes", "kB", "MB", "GB"):
         if size < 1000 or unit == "GB":
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1000
