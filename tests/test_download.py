@@ -240,6 +240,9 @@ def test_good_download_to_a_board(server, data_dir, monkeypatch, tmp_path):
     assert (row["available"], row["where"], row["source"]) == ("yes", str(root.resolve()), "download")
     assert row["configured_by"].startswith("downloaded (recorded in")
 
+    info, text = invoke("corpus", "info", "dltest", "--strict", "--no-audio")  # the recorded location
+    assert info.exit_code == 0 and f"read from: {root.resolve() / 'audio'}" in text, text
+
     config = tmp_path / "bench.toml"
     config.write_text(BENCH)
     ran, text = invoke("run", "--config", str(config), "--suite", "dl", "--db", str(tmp_path / "r.db"), "--workers", "1")
