@@ -170,8 +170,8 @@ def run(
         names = ", ".join(name for name, _ in report.missing)
         err_console.print(
             f"[yellow]no data configured for[/] {names}: "
-            + escape("pass --corpus-path NAME=DIR, add [corpora.NAME] to the benchmarks file, or set "
-                     "SERBENCH_CORPUS_<NAME> (see docs/corpora.md)."),
+            + escape("pass --corpus-path NAME=DIR, add [corpora.NAME] to the benchmarks file, set "
+                     "SERBENCH_CORPUS_<NAME>, or run `serbench corpus download NAME` (see `serbench corpus list`)."),
             highlight=False,
         )
     for what, why in report.skipped:

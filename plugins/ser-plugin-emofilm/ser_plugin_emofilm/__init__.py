@@ -25,7 +25,7 @@ from pathlib import Path
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, scan_files, subdirectory
 from ser_core.errors import CorpusError
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest
+from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, ManualSource
 
 NAME = "emofilm"
 
@@ -67,6 +67,18 @@ def scan(root: Path | None) -> Manifest:
     return scan_files(NAME, subdirectory(Path(root), "wav_corpus"), parse)
 
 
+#: Restricted access on Zenodo: access is granted after accepting the EULA.
+SOURCE = ManualSource(
+    steps=(
+        "Request access on https://zenodo.org/records/1326428, accepting the EmoFilm EULA as the record asks.",
+        "Once granted, download and unzip the archive; point the corpus location at the unzipped folder.",
+    ),
+    request="https://zenodo.org/records/1326428",
+    licence_text="EmoFilm EULA: academic research only, no redistribution.",
+    facts="Zenodo record 1326428 (restricted access)",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``emofilm`` corpus."""
@@ -80,5 +92,6 @@ def register_corpora(register):
             version="2018 release (Zenodo record 1326428)",
             licence="EmoFilm EULA (academic research)",
             url="https://zenodo.org/record/1326428",
+            source=SOURCE,
         )
     )

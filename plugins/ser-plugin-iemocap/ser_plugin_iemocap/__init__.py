@@ -31,7 +31,7 @@ from pathlib import Path
 from ser_core import hookimpl
 from ser_core.corpus import NOT_AUDIO, excluded, require_dir
 from ser_core.errors import CorpusError
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
+from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, ManualSource, SkippedFile
 
 NAME = "iemocap"
 
@@ -193,6 +193,19 @@ def scan(root: Path | None) -> Manifest:
     return Manifest(NAME, clips, root=root, skipped=skipped)
 
 
+#: Released on request only: the licence must be signed and sent to USC SAIL.
+SOURCE = ManualSource(
+    steps=(
+        "Fill in the release form at https://sail.usc.edu/iemocap/iemocap_release.htm and send it as the "
+        "page says; SAIL replies with a download link.",
+        "Unpack IEMOCAP_full_release.tar.gz; point the corpus location at the IEMOCAP_full_release folder.",
+    ),
+    request="https://sail.usc.edu/iemocap/iemocap_release.htm",
+    licence_text="USC SAIL IEMOCAP release agreement: research use only, no redistribution.",
+    facts="the IEMOCAP release page of USC SAIL",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``iemocap`` corpus."""
@@ -206,5 +219,6 @@ def register_corpora(register):
             version="IEMOCAP_full_release",
             licence="USC SAIL IEMOCAP release agreement (research use, no redistribution)",
             url="https://sail.usc.edu/iemocap/",
+            source=SOURCE,
         )
     )
