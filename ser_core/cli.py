@@ -359,9 +359,9 @@ def compare(
         raise ConfigError(f"no corpus has results of both {system_a!r} and {system_b!r}.")
     console.print(table)
     console.print(
-        f"  UARs here are recomputed on the clips both systems were tested on. * p < 0.05; p from "
-        f"{'an exact' if resamples else 'a'} speaker-level paired permutation test (MC: {resamples} random "
-        f"permutations), CI from a speaker-level paired bootstrap ({resamples} resamples, seed {stats_seed}).",
+        "  UARs here are recomputed on the clips both systems were tested on. p: two-sided speaker-level paired "
+        f"permutation test (* p < 0.05; exact for up to 12 speakers, else {resamples} random permutations, "
+        f"marked MC); CI: speaker-level paired bootstrap ({resamples} resamples, seed {stats_seed}).",
         highlight=False,
     )
     for line in board.notes:
