@@ -18,6 +18,7 @@ def pytest_configure(config):
     root = tempfile.mkdtemp(prefix="serbench-tests-")
     os.environ["SERBENCH_CACHE_DIR"] = os.path.join(root, "cache")
     os.environ["SERBENCH_DB"] = os.path.join(root, "serbench.db")
+    os.environ["SERBENCH_DATA_DIR"] = os.path.join(root, "data")  # downloaded corpora, recorded locations
     os.environ.pop("SERBENCH_STRICT_PLUGINS", None)
 
 

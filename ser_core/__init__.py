@@ -6,7 +6,8 @@ Plugins implement the hooks in :mod:`ser_core.hookspecs` with the ``hookimpl`` m
 from importlib.metadata import PackageNotFoundError, version
 
 from ser_core.hookspecs import hookimpl
-from ser_core.specs import Clip, CorpusSpec, Estimator, FeatureSpec, Manifest, ModelSpec, ModelSummary, Setting
+from ser_core.specs import (Clip, CorpusSpec, DownloadSource, Estimator, FeatureSpec, Manifest, ManualSource,
+                            ModelSpec, ModelSummary, RemoteFile, Setting)
 
 try:
     __version__ = version("ser-core")
@@ -16,11 +17,14 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "Clip",
     "CorpusSpec",
+    "DownloadSource",
     "Estimator",
     "FeatureSpec",
     "Manifest",
+    "ManualSource",
     "ModelSpec",
     "ModelSummary",
+    "RemoteFile",
     "Setting",
     "hookimpl",
     "__version__",

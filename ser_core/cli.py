@@ -146,6 +146,7 @@ def run(
         f"{chosen.repeats} repeats, seed {chosen.seed}, normalisation {chosen.normalisation}; results in {db_path}"
     )
     with results_db_errors(db_path), ResultStore(db_path) as store:
+        _note_migration(store)
         progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=console,
@@ -173,8 +174,8 @@ def run(
         names = ", ".join(name for name, _ in report.missing)
         err_console.print(
             f"[yellow]no data configured for[/] {names}: "
-            + escape("pass --corpus-path NAME=DIR, add [corpora.NAME] to the benchmarks file, or set "
-                     "SERBENCH_CORPUS_<NAME> (see docs/corpora.md)."),
+            + escape("pass --corpus-path NAME=DIR, add [corpora.NAME] to the benchmarks file, set "
+                     "SERBENCH_CORPUS_<NAME>, or run `serbench corpus download NAME` (see `serbench corpus list`)."),
             highlight=False,
         )
     for what, why in report.skipped:
@@ -192,25 +193,54 @@ def run(
         raise typer.Exit(1)
 
 
-def _print_leaderboard(store, corpora: list[str] | None = None, systems: list[str] | None = None) -> None:
+ResamplesOption = Annotated[
+    int, typer.Option("--resamples", min=0, help="Bootstrap resamples and permutations per statistic; 0 turns "
+                      "the statistics off.")
+]
+StatsSeedOption = Annotated[int, typer.Option("--stats-seed", help="Seed of the bootstrap and permutations.")]
+
+
+def _print_leaderboard(store, corpora: list[str] | None = None, systems: list[str] | None = None, *,
+                       all_configs: bool = False, resamples: int = 1000, seed: int = 0, reference=None) -> None:
     from ser_core import leaderboard
 
-    entries = leaderboard.compute(store, corpora, systems)
-    if not entries:
+    board = leaderboard.compute(store, corpora, systems, all_configs=all_configs, resamples=resamples, seed=seed)
+    if not board:
         console.print("No results stored yet. Run `serbench run` first.")
         return
-    columns, rows = leaderboard.grid(entries)
-    table = Table("corpus", *columns, title="UAR % (mean ± sd over repeats of the fold mean)")
-    for corpus, by_column in rows:
-        table.add_row(corpus, *(leaderboard.format_cell(by_column[c]) if c in by_column else "" for c in columns))
+    title = "UAR % (mean ± sd over repeats of the fold mean [95% speaker-bootstrap CI])" if board.resamples else (
+        "UAR % (mean ± sd over repeats of the fold mean)")
+    table = Table("corpus", *board.columns, title=title)
+    for corpus, by_column in board.rows:
+        table.add_row(corpus, *(escape(leaderboard.format_cell(by_column[c])) if c in by_column else ""
+                                for c in board.columns))
     console.print(table)
-    names = leaderboard.column_names(entries)
-    notes = {names[(e.system, e.config_hash)]: e.overrides for e in entries if e.overrides}
-    for name, overrides in notes.items():
+    if board.resamples:
+        console.print(f"  {escape(leaderboard.LEGEND)}", highlight=False)
+    shown = {}
+    for e in board.entries:
+        if e.overrides:
+            shown[e.column] = e.overrides
+    for name, overrides in shown.items():
         stated = ", ".join(f"{k}={v}" for k, v in overrides.items())
-        console.print(f"  {name}: settings differ from the model's defaults: {stated}", highlight=False)
-    for line in leaderboard.differences(entries):
-        console.print(f"  not averaged together: {escape(line)}", highlight=False)
+        console.print(f"  {escape(name)}: settings differ from the model's defaults: {escape(stated)}", highlight=False)
+    for line in board.notes:
+        console.print(f"  {escape(line)}", highlight=False)
+    for line in leaderboard.rank_lines(board):
+        console.print(f"  {escape(line)}", highlight=False)
+    if reference is not None:
+        rows = leaderboard.reference_rows(board, reference)
+        ref = Table("corpus", "system", "ours %", "95% CI", "published %", "difference",
+                    title=f"Published numbers ({reference.path.name})")
+        for row in rows:
+            ci = f"[{leaderboard.pct(row['ci'].low)}, {leaderboard.pct(row['ci'].high)}]" if row["ci"] else ""
+            diff = "" if row["difference"] is None else f"{100 * row['difference']:+.1f}"
+            ref.add_row(row["corpus"], row["system"], leaderboard.pct(row["ours"]), ci,
+                        leaderboard.pct(row["published"]), diff)
+        if rows:
+            console.print(ref)
+        else:
+            console.print(f"  {reference.path.name}: no published number matches a (corpus, system) of this board.")
 
 
 @app.command("leaderboard")
@@ -228,8 +258,18 @@ def show_leaderboard(
         ),
     ] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the export here instead of stdout.")] = None,
+    all_configs: Annotated[
+        bool, typer.Option("--all-configs", help="Show every stored configuration of a system on a corpus, not "
+                           "only the newest.")
+    ] = False,
+    reference: Annotated[
+        Optional[Path], typer.Option("--reference", help="CSV of published numbers (corpus,system,uar in %) to print "
+                                     "beside ours, with the difference.")
+    ] = None,
+    resamples: ResamplesOption = 1000,
+    stats_seed: StatsSeedOption = 0,
 ) -> None:
-    """Print or export the leaderboard computed from the stored results."""
+    """Print or export the board computed from the stored results, with speaker-level statistics."""
     from ser_core import export, leaderboard, outputs
     from ser_core.results import ResultStore
     from ser_core.results_check import check_results_db, results_db_errors
@@ -237,24 +277,101 @@ def show_leaderboard(
     fmt = _export_format(fmt, output, export.FORMATS)
     if output is not None:
         outputs.check_output(output)  # before the (possibly slow) rendering
+    ref = leaderboard.load_reference(reference) if reference is not None else None
     db_path = db or paths.default_db()
     if not db_path.exists():
         raise ConfigError(f"{db_path}: no results database here. Run `serbench run` or pass --db PATH.")
     check_results_db(db_path, write=False)
-    with results_db_errors(db_path), ResultStore(db_path) as store:
+    with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
+        _note_migration(store)
         _check_stored_names(store, corpus, system)
         if fmt == "table":
-            _print_leaderboard(store, corpus, system)
+            _print_leaderboard(store, corpus, system, all_configs=all_configs, resamples=resamples, seed=stats_seed,
+                               reference=ref)
             return
-        entries = leaderboard.compute(store, corpus, system)
-    if not entries:
+        board = leaderboard.compute(store, corpus, system, all_configs=all_configs, resamples=resamples, seed=stats_seed)
+    if not board:
         raise ConfigError(f"{db_path}: no stored results match; run `serbench run` first.")
-    text = export.render(entries, fmt)
+    text = export.render(board, fmt, reference=ref)
     if output is None:
         sys.stdout.write(text)
     else:
         outputs.write_text(output, text)
-        console.print(f"wrote {output} ({len(entries)} entries)")
+        console.print(f"wrote {output} ({len(board.entries)} entries)")
+
+
+def _note_migration(store) -> None:
+    if store.migrated_from is None:
+        return
+    if store.migrated_in_memory:
+        how = ("its results were read through the migration in memory; the file is unchanged (the next "
+               "`serbench run` on it migrates it)")
+    else:
+        how = "it was migrated to the current schema; the old rows are kept, unchanged, in the table cells_v1"
+    err_console.print(
+        f"[yellow]note:[/] {escape(str(store.path))} was written by an older serbench (results schema "
+        f"{store.migrated_from}): {how}.",
+        highlight=False,
+    )
+
+
+@app.command("compare")
+@friendly_errors
+def compare(
+    system_a: Annotated[str, typer.Argument(help="First system (as stored).")],
+    system_b: Annotated[str, typer.Argument(help="Second system (as stored).")],
+    db: DbOption = None,
+    corpus: Annotated[Optional[list[str]], typer.Option(help="Only these corpora (repeatable).")] = None,
+    resamples: ResamplesOption = 1000,
+    stats_seed: StatsSeedOption = 0,
+) -> None:
+    """Paired comparison of two systems on each corpus both were run on: UAR difference (A - B), its
+    95% speaker-bootstrap CI, and a speaker-level paired permutation test on the clips both were tested on."""
+    from ser_core import leaderboard
+    from ser_core.results import ResultStore
+    from ser_core.results_check import check_results_db, results_db_errors
+
+    db_path = db or paths.default_db()
+    if not db_path.exists():
+        raise ConfigError(f"{db_path}: no results database here. Run `serbench run` or pass --db PATH.")
+    check_results_db(db_path, write=False)
+    with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
+        _note_migration(store)
+        _check_stored_names(store, corpus, [system_a, system_b])
+        board = leaderboard.compute(store, corpus, [system_a, system_b], statistics=False)
+    table = Table("corpus", f"{system_a} %", f"{system_b} %", "A - B", "95% CI", "p", "speakers", "clips",
+                  title=f"serbench compare {system_a} {system_b}")
+    compared = 0
+    for row, by_column in board.rows:
+        a = next((e for e in by_column.values() if e.system == system_a), None)
+        b = next((e for e in by_column.values() if e.system == system_b), None)
+        if a is None or b is None:
+            continue
+        result = leaderboard.compare_entries(a, b, resamples=resamples, seed=stats_seed)
+        if result is None:
+            why = ("different versions of the corpus" if a.instance_key != b.instance_key
+                   else "no complete repeat with clips in common")
+            table.add_row(row, leaderboard.pct(a.uar_mean), leaderboard.pct(b.uar_mean), "", "", f"not comparable: {why}",
+                          "", "")
+            continue
+        compared += 1
+        ci = f"[{100 * result.ci.low:+.1f}, {100 * result.ci.high:+.1f}]" if result.ci else ""
+        p = f"{result.p_value:.3g}" + (" *" if result.significant else "") + ("" if result.exact else " (MC)")
+        table.add_row(row, leaderboard.pct(result.uar_a), leaderboard.pct(result.uar_b),
+                      f"{100 * result.difference:+.1f}", ci, p, str(result.n_speakers), str(result.n_clips))
+    if not board.rows:
+        raise ConfigError(f"no corpus has results of both {system_a!r} and {system_b!r}.")
+    console.print(table)
+    console.print(
+        "  UARs here are recomputed on the clips both systems were tested on. p: two-sided speaker-level paired "
+        f"permutation test (* p < 0.05; exact for up to 12 speakers, else {resamples} random permutations, "
+        f"marked MC); CI: speaker-level paired bootstrap ({resamples} resamples, seed {stats_seed}).",
+        highlight=False,
+    )
+    for line in board.notes:
+        console.print(f"  {escape(line)}", highlight=False)
+    if compared == 0:
+        raise typer.Exit(1)
 
 
 #: Output suffix -> export format, for `serbench leaderboard -o FILE` without --format.
@@ -288,10 +405,10 @@ def _check_stored_names(store, corpora: list[str] | None, systems: list[str] | N
 
     if not corpora and not systems:
         return
-    cells = list(store.cells())
+    stored_corpora, stored_systems = store.names()
     for option, wanted, stored in (
-        ("--corpus", corpora, sorted({c.key.corpus for c in cells})),
-        ("--system", systems, sorted({c.key.system for c in cells})),
+        ("--corpus", corpora, stored_corpora),
+        ("--system", systems, stored_systems),
     ):
         for name in wanted or []:
             if name in stored or not stored:

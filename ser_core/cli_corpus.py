@@ -1,16 +1,28 @@
-"""``serbench corpus``: inspect a corpus directory against what its plugin expects.
+"""``serbench corpus``: list corpora, download the open ones, inspect a corpus directory.
+
+``serbench corpus list`` shows every installed corpus: whether it is available here and where
+(``--corpus-path``-style locations from the benchmarks file, ``SERBENCH_CORPUS_<NAME>``, or a
+location recorded by a download), its licence, and how to get it (download or manual route).
+
+``serbench corpus download NAME`` fetches a corpus its plugin declares as downloadable, verifies
+every file's hash, unpacks it, runs the strict content check and records the location, so that
+``serbench run`` finds it with no ``--corpus-path`` (see :mod:`ser_core.download`). For a corpus
+under a licence that must be requested it prints the licence and the manual steps.
 
 ``serbench corpus info NAME`` scans the corpus's directory (``--path``, else the benchmarks file's
-``[corpora.NAME] path``, else ``SERBENCH_CORPUS_<NAME>``), prints clips per label (one column per
-label of the corpus) next to the expected row, speakers, CV groups, durations and sample rates, and warns
-about every missing, extra, misnamed or unreadable file, and about suspect data the protocol would
-use (a class with one clip or one speaker, silent clips). With ``--strict`` any mismatch exits 1.
+``[corpora.NAME] path``, else ``SERBENCH_CORPUS_<NAME>``, else the recorded download), prints clips
+per label (one column per label of the corpus) next to the expected row, speakers, CV groups,
+durations and sample rates, and warns about every missing, extra, misnamed or unreadable file, and
+about suspect data the protocol would use (a class with one clip or one speaker, silent clips). With
+``--strict`` any mismatch exits 1.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Optional
+
+import json
 
 import typer
 from rich import box
@@ -19,7 +31,7 @@ from rich.table import Table
 
 from ser_core.cli_common import console, err_console, friendly_errors
 
-corpus_app = typer.Typer(help="Inspect corpora.", no_args_is_help=True)
+corpus_app = typer.Typer(help="List, download and inspect corpora.", no_args_is_help=True)
 
 #: How many problem lines are printed before the rest is summarised.
 SHOWN = 20
@@ -135,3 +147,186 @@ def info(
     )
     if strict:
         raise typer.Exit(1)
+
+
+def _how_to_get(spec) -> str:
+    """One cell of ``corpus list``: how this corpus is obtained."""
+    from ser_core.specs import DownloadSource, ManualSource
+
+    source = spec.source
+    if not spec.needs_path:
+        return "generated, nothing to get"
+    if isinstance(source, DownloadSource):
+        from ser_core.download import _human
+
+        files = f"{len(source.files)} file{'s' if len(source.files) > 1 else ''}"
+        words = f"serbench corpus download {spec.name} ({files}, {_human(source.size)})"
+        return words + (", --accept-licence" if source.accept else "")
+    if isinstance(source, ManualSource):
+        if source.request:
+            return f"manual, request at {source.request}"
+        return f"manual: `serbench corpus download {spec.name}` prints the steps"
+    return "your own files (--corpus-path)"
+
+
+@corpus_app.command("list")
+@friendly_errors
+def list_corpora(
+    config: Annotated[
+        Optional[Path],
+        typer.Option("--config", "-c", help="Benchmarks file with [corpora.NAME] path entries."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Every installed corpus: available here or not, where, licence, and how to get it."""
+    from ser_core.corpus import find_location
+    from ser_core.plugins import load_registry
+    from ser_core.specs import DownloadSource, ManualSource
+
+    configured = _configured_paths(config)
+    rows = []
+    for name, corpus in sorted(load_registry().items["corpus"].items()):
+        spec = corpus.spec
+        found = find_location(name, configured)
+        if not spec.needs_path:
+            available, where, origin = "yes", "(generated)", ""
+        elif found is None:
+            available, where, origin = "no", "", ""
+        else:
+            available = "yes" if found[0].exists() else "no (missing)"
+            where, origin = str(found[0]), found[1]
+        kind = ("download" if isinstance(spec.source, DownloadSource) else
+                "manual" if isinstance(spec.source, ManualSource) else "generated" if not spec.needs_path else "none")
+        rows.append({
+            "corpus": name, "available": available, "where": where, "configured_by": origin,
+            "licence": spec.licence, "source": kind, "how_to_get": _how_to_get(spec),
+        })
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title="serbench corpora", box=box.SIMPLE_HEAD)
+    for column in ("corpus", "here", "where", "licence", "how to get it"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        here = "[green]yes[/]" if row["available"] == "yes" else f"[yellow]{row['available']}[/]"
+        table.add_row(row["corpus"], here, escape(row["where"]), escape(row["licence"]), escape(row["how_to_get"]))
+    console.print(table)
+    console.print(
+        escape("Locations come from --corpus-path, the benchmarks file's [corpora.NAME], SERBENCH_CORPUS_<NAME>, "
+               "or `serbench corpus download` (recorded in the data directory, $SERBENCH_DATA_DIR)."),
+        highlight=False,
+    )
+
+
+class _DownloadProgress:
+    """Renders a download's progress with rich: one bar per file, then one for the content check."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.task = None
+
+    def start(self, description: str, total: int | None, completed: int = 0) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, visible=False)
+        self.task = self.progress.add_task(description, total=total, completed=completed)
+
+    def advance(self, amount: int) -> None:
+        self.progress.advance(self.task, amount)
+
+    def note(self, message: str) -> None:
+        self.progress.console.print(message, highlight=False)
+
+
+def _print_manual(name: str, spec, source) -> None:
+    console.print(f"[bold]{name}[/] cannot be downloaded by serbench: {escape(spec.description)}", highlight=False)
+    if spec.licence:
+        console.print(f"  licence: {escape(spec.licence)}", highlight=False)
+    if source.licence_text:
+        console.print(f"  terms: {escape(source.licence_text)}", highlight=False)
+    if source.request:
+        console.print(f"  request access: {escape(source.request)}", highlight=False)
+    console.print("  steps:")
+    for number, step in enumerate(source.steps, 1):
+        console.print(f"    {number}. {escape(step)}", highlight=False)
+    console.print(
+        escape(f"  then: serbench corpus info {name} --path DIR --strict, and use it with --corpus-path {name}=DIR, "
+               f"[corpora.{name}] in benchmarks.toml or {_env(name)}=DIR."),
+        highlight=False,
+    )
+
+
+def _env(name: str) -> str:
+    from ser_core.corpus import env_var
+
+    return env_var(name)
+
+
+@corpus_app.command("download")
+@friendly_errors
+def download(
+    name: Annotated[str, typer.Argument(help="Corpus name, e.g. ravdess (see `serbench corpus list`).")],
+    to: Annotated[
+        Optional[Path],
+        typer.Option("--to", help="Directory to put the corpus in [default: $SERBENCH_DATA_DIR/NAME]."),
+    ] = None,
+    accept_licence: Annotated[
+        bool, typer.Option("--accept-licence", help="Accept the corpus's licence (printed without this option).")
+    ] = False,
+    keep_archives: Annotated[
+        bool, typer.Option("--keep-archives", help="Keep the downloaded archives (in DIR/.download) after unpacking.")
+    ] = False,
+    retries: Annotated[
+        int, typer.Option(min=0, help="Times an interrupted transfer is resumed before giving up.")
+    ] = 3,
+) -> None:
+    """Download a corpus, verify every file's hash, unpack it, check its content and record where it is."""
+    from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeRemainingColumn, TransferSpeedColumn)
+
+    from ser_core.download import ManualOnly, NeedsLicence, download_corpus
+    from ser_core.plugins import load_registry
+    from ser_core.specs import DownloadSource
+
+    corpus = load_registry().corpus(name)
+    spec = corpus.spec
+    transfer = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                        TimeRemainingColumn(), console=console)
+    checking = Progress(TextColumn("checking content"), BarColumn(), MofNCompleteColumn(), console=console)
+    check_task = None
+
+    def on_check(amount: int) -> None:
+        nonlocal check_task
+        if check_task is None:
+            checking.start()
+            check_task = checking.add_task("check", total=None)
+        checking.advance(check_task, amount)
+
+    if spec.licence and isinstance(spec.source, DownloadSource):
+        console.print(f"{name}: licence {escape(spec.licence)}", highlight=False)
+    try:
+        with transfer:
+            report = download_corpus(
+                corpus, to, accept_licence=accept_licence, keep_archives=keep_archives, retries=retries,
+                progress=_DownloadProgress(transfer), check_progress=on_check,
+            )
+    except ManualOnly as manual:
+        _print_manual(name, spec, manual.source)
+        raise typer.Exit(1) from None
+    except NeedsLicence as needs:
+        console.print(f"[bold]{name}[/] is distributed under terms you must accept first:", highlight=False)
+        console.print(f"  {escape(str(needs))}", highlight=False)
+        console.print(f"Read them ({escape(spec.url)}), then run: serbench corpus download {name} --accept-licence",
+                      highlight=False)
+        raise typer.Exit(1) from None
+    finally:
+        if check_task is not None:
+            checking.stop()
+    if report.already_there:
+        console.print(f"[green]OK[/]: {name} is already at {report.root} ({report.clips} clips, content checked).",
+                      highlight=False)
+    else:
+        got = f"{len(report.fetched)} downloaded" + (f", {len(report.reused)} already here" if report.reused else "")
+        console.print(f"[green]OK[/]: {name} is ready at {report.root}: {report.clips} clips, as expected "
+                      f"(files: {got}, hashes verified).", highlight=False)
+    console.print(f"Location recorded in {report.recorded_in}; `serbench run` finds it with no --corpus-path.",
+                  highlight=False)

@@ -1,8 +1,9 @@
 """Corpus manifests: finding a corpus's directory, scanning it, and checking the result.
 
 A corpus directory comes from (first match wins) a ``--corpus-path NAME=DIR`` option, the
-``[corpora.NAME] path`` entry of ``benchmarks.toml``, or the environment variable
-``SERBENCH_CORPUS_<NAME>`` (name upper-cased, non-alphanumerics as ``_``). Corpus plugins that read
+``[corpora.NAME] path`` entry of ``benchmarks.toml``, the environment variable
+``SERBENCH_CORPUS_<NAME>`` (name upper-cased, non-alphanumerics as ``_``), or the location
+``serbench corpus download`` recorded (:mod:`ser_core.locations`). Corpus plugins that read
 file-name conventions build on :func:`scan_files` (the shared walker), :class:`NamingConvention` (a
 pattern plus a table of label codes, whose :meth:`~NamingConvention.parse` makes the clips) and
 :func:`filename_corpus`; plugins that read annotation files use :func:`require_dir`, :func:`walk` and
@@ -23,7 +24,7 @@ from typing import Callable, Iterable, Literal, Mapping
 
 from ser_core.errors import CorpusError
 from ser_core.plugins import Registered
-from ser_core.specs import LABELS, Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile, order_labels
+from ser_core.specs import LABELS, Clip, CorpusSource, CorpusSpec, ExpectedContent, Manifest, SkippedFile, order_labels
 
 
 def env_var(name: str) -> str:
@@ -31,18 +32,34 @@ def env_var(name: str) -> str:
     return "SERBENCH_CORPUS_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
 
 
-def locate(name: str, needs_path: bool, *sources: Mapping[str, Path]) -> Path | None:
-    """The directory of corpus ``name`` from the given mappings (in priority order), then the
-    environment; ``None`` for corpora that need no directory and have none configured."""
+def find_location(name: str, *sources: Mapping[str, Path]) -> tuple[Path, str] | None:
+    """Corpus ``name``'s directory and where it was configured: from the given mappings (in priority
+    order, reported as ``"option or benchmarks file"``), the environment, then the recorded downloads;
+    ``None`` when nothing names one."""
+    from ser_core import locations
+
     for source in sources:
         if name in source:
-            return Path(source[name])
+            return Path(source[name]), "option or benchmarks file"
     if os.environ.get(env_var(name)):
-        return Path(os.environ[env_var(name)]).expanduser()
+        return Path(os.environ[env_var(name)]).expanduser(), env_var(name)
+    recorded = locations.recorded_path(name)
+    if recorded is not None:
+        return recorded, f"downloaded (recorded in {locations.locations_file()})"
+    return None
+
+
+def locate(name: str, needs_path: bool, *sources: Mapping[str, Path]) -> Path | None:
+    """The directory of corpus ``name`` (see :func:`find_location`); ``None`` for corpora that need
+    no directory and have none configured."""
+    found = find_location(name, *sources)
+    if found is not None:
+        return found[0]
     if needs_path:
         raise CorpusError(
             f"corpus {name!r}: no directory configured. Pass --corpus-path {name}=DIR, add "
-            f"[corpora.{name}] path = \"DIR\" to benchmarks.toml, or set {env_var(name)}=DIR."
+            f"[corpora.{name}] path = \"DIR\" to benchmarks.toml, set {env_var(name)}=DIR, or fetch it "
+            f"with `serbench corpus download {name}` (see `serbench corpus list`)."
         )
     return None
 
@@ -358,13 +375,15 @@ def filename_corpus(
     labels: tuple[str, ...] = (),
     label_map: Mapping[str, str] | None = None,
     fold_by: Literal["speaker", "group"] = "speaker",
+    source: CorpusSource | None = None,
 ) -> CorpusSpec:
     """A :class:`CorpusSpec` for a corpus whose labels are in its file names.
 
     Its scan walks the location (or the first of ``audio_folders`` found inside it) with
     :func:`scan_files` and ``parse`` (often :meth:`NamingConvention.parse`), so a missing location,
     a location that is not a directory and a clip found twice are reported for you. Speakers are the
-    cross-validation unit unless ``fold_by="group"`` (then every clip needs a ``group``).
+    cross-validation unit unless ``fold_by="group"`` (then every clip needs a ``group``). ``source``
+    says where the data comes from (see :class:`~ser_core.specs.DownloadSource`).
     """
 
     def scan_directory(root: Path | None) -> Manifest:
@@ -384,6 +403,7 @@ def filename_corpus(
         labels=labels,
         label_map=dict(label_map or {}),
         fold_by=fold_by,
+        source=source,
     )
 
 

@@ -1,8 +1,11 @@
-"""Leaderboard exports: Markdown, CSV, JSON and a self-contained HTML page.
+"""Board exports: Markdown, CSV, JSON (versioned schema, see docs/board-json.md) and self-contained HTML.
 
-Every export is computed from stored results only (via :mod:`ser_core.leaderboard`). The HTML page
-embeds its figures as PNG data URIs (matplotlib, drawn off-screen): a bar chart of UAR per system for
-each corpus, and each system's pooled confusion matrix (rows: true label, normalised per row).
+Every export is computed from stored results only (via :mod:`ser_core.leaderboard`) and carries the
+same numbers as the terminal board: mean UAR, SD over repeats, the speaker-bootstrap CI, the marks
+(best, not significantly worse), the test-set size, per-speaker UAR, and the rank test across
+corpora. The HTML page embeds its figures as PNG data URIs (matplotlib, drawn off-screen): a bar
+chart with CIs per corpus, per-speaker UAR per corpus, each entry's pooled confusion matrix, and the
+critical-difference diagram.
 """
 
 from __future__ import annotations
@@ -12,15 +15,16 @@ import csv
 import html
 import io
 import json
-from typing import Callable
+from typing import Any, Callable
 
-from ser_core.leaderboard import Entry, column_names, differences, format_cell, grid
+import numpy as np
+
+from ser_core import stats
+from ser_core.leaderboard import LEGEND, Board, Entry, Reference, format_cell, pct, rank_lines, reference_rows
 
 FORMATS = ("md", "csv", "json", "html")
-
-
-def _percent(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.1f}"
+#: Version of the JSON export's layout (docs/board-json.md). Bumped on any incompatible change.
+JSON_SCHEMA = {"format": "serbench-board", "version": 1}
 
 
 def _duration(seconds: float) -> str:
@@ -33,68 +37,140 @@ def _settings(entry: Entry) -> str:
     return ", ".join(f"{k}={v}" for k, v in entry.overrides.items()) or "model defaults"
 
 
-def to_markdown(entries: list[Entry], title: str = "serbench leaderboard") -> str:
-    """A Markdown leaderboard (corpora x systems) followed by a per-entry details table."""
-    columns, rows = grid(entries)
-    lines = [f"# {title}", "", "UAR % per corpus and system: mean ± standard deviation over repeats of the "
-             "fold-mean UAR.", "", "| corpus | " + " | ".join(columns) + " |",
-             "|---|" + "---|" * len(columns)]
-    for corpus, by_column in rows:
-        cells = [format_cell(by_column[c]) if c in by_column else "" for c in columns]
+def _intro(board: Board) -> str:
+    text = ("UAR % per corpus and system: mean over repeats of the fold-mean UAR (± SD over repeats when there "
+            "are several)")
+    if board.resamples:
+        text += f", with the 95% speaker-bootstrap CI ({board.resamples} resamples, seed {board.seed})"
+    return text + "."
+
+
+def to_markdown(board: Board, title: str = "serbench leaderboard", reference: Reference | None = None) -> str:
+    """A Markdown board (corpora x systems), notes, ranks, the reference comparison and details."""
+    lines = [f"# {title}", "", _intro(board), "", "| corpus | " + " | ".join(board.columns) + " |",
+             "|---|" + "---|" * len(board.columns)]
+    for corpus, by_column in board.rows:
+        cells = [format_cell(by_column[c]) if c in by_column else "" for c in board.columns]
         lines.append(f"| {corpus} | " + " | ".join(cells) + " |")
-    separate = differences(entries)
-    if separate:
-        lines += ["", "Results under different configurations are not averaged together:", ""]
-        lines += [f"- {line}" for line in separate]
-    names = column_names(entries)
-    lines += ["", "## Details", "", "| corpus | system | config | folds | repeats | pooled UAR % | WA % "
-              "| parameters | wall time | settings |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for e in entries:
+    lines += ["", LEGEND]
+    if board.notes:
+        lines += ["", "Notes:", ""] + [f"- {note}" for note in board.notes]
+    ranks = rank_lines(board)
+    if ranks:
+        lines += ["", "## Across corpora", ""] + [f"- {line}" for line in ranks]
+    if reference is not None:
+        lines += ["", "## Published numbers", "", f"Reference: `{reference.path.name}`.", "",
+                  "| corpus | system | ours % | 95% CI | published % | difference | published within CI |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in reference_rows(board, reference):
+            ci = f"[{pct(row['ci'].low)}, {pct(row['ci'].high)}]" if row["ci"] else ""
+            within = {True: "yes", False: "no", None: ""}[row["within_ci"]]
+            diff = "" if row["difference"] is None else f"{100 * row['difference']:+.1f}"
+            lines.append(f"| {row['corpus']} | {row['system']} | {pct(row['ours'])} | {ci} | {pct(row['published'])} "
+                         f"| {diff} | {within} |")
+    lines += ["", "## Details", "",
+              "| corpus | system | protocol | folds | repeats | clips scored | pooled UAR % | WA % | worst speaker "
+              "| speaker SD | parameters | wall time | settings |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for e in board.entries:
+        worst = e.worst_speaker
         lines.append(
-            f"| {e.corpus} | {names[(e.system, e.config_hash)]} | {e.config_hash[:8]} | {e.n_folds} "
-            f"| {e.repeats_complete}/{e.repeats_seen} | {_percent(e.pooled_uar)} "
-            f"| {_percent(e.weighted_accuracy)} | {e.parameter_count if e.parameter_count is not None else ''} "
+            f"| {e.corpus} | {e.column} | {e.protocol_key[:8]} | {e.n_folds} | {e.repeats_complete}/{e.repeats_seen} "
+            f"| {e.n_scored}/{e.n_clips if e.n_clips is not None else '?'} | {pct(e.pooled_uar)} "
+            f"| {pct(e.weighted_accuracy)} | {f'{worst[0]} ({pct(worst[1])})' if worst else ''} "
+            f"| {pct(e.speaker_sd)} | {e.parameter_count if e.parameter_count is not None else ''} "
             f"| {_duration(e.wall_time_s)} | {_settings(e)} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def _record(entry: Entry) -> dict:
+def _interval(interval: stats.Interval | None) -> dict | None:
+    return None if interval is None else {"low": interval.low, "high": interval.high, "level": interval.level}
+
+
+def record(entry: Entry) -> dict[str, Any]:
+    """One entry as the JSON export writes it (see docs/board-json.md)."""
+    worst = entry.worst_speaker
+    vs = entry.vs_best
     return {
         "corpus": entry.corpus,
         "system": entry.system,
-        "config_hash": entry.config_hash,
+        "column": entry.column,
+        "protocol_key": entry.protocol_key,
+        "instance_key": entry.instance_key,
         "uar_mean": entry.uar_mean,
-        "uar_std": entry.uar_std,
+        "uar_sd": entry.uar_std,
+        "ci": _interval(entry.ci),
+        "mark": {"▲": "best", "△": "not_significantly_worse"}.get(entry.mark),
+        "vs_best": None if vs is None else {"difference": vs.difference, "p_value": vs.p_value,
+                                             "ci": _interval(vs.ci), "n_speakers": vs.n_speakers},
         "n_folds": entry.n_folds,
         "repeats_complete": entry.repeats_complete,
         "repeats_seen": entry.repeats_seen,
         "failed_cells": entry.failed_cells,
+        "clips_scored": entry.n_scored,
+        "clips_in_corpus": entry.n_clips,
+        "excluded_clips": entry.excluded,
         "pooled_uar": entry.pooled_uar,
         "weighted_accuracy": entry.weighted_accuracy,
+        "worst_speaker": None if worst is None else {"speaker": worst[0], "uar": worst[1]},
+        "speaker_uar_sd": entry.speaker_sd,
+        "per_speaker_uar": entry.per_speaker,
         "parameter_count": entry.parameter_count,
         "wall_time_s": entry.wall_time_s,
         "overrides": entry.overrides,
+        "protocol": entry.protocol.record() if entry.protocol else None,
+        "labels": entry.labels,
+        "confusion": entry.confusion,
     }
 
 
-def to_csv(entries: list[Entry]) -> str:
-    """One CSV row per (corpus, system, config); overrides as JSON."""
+#: Columns of the CSV export, in order (nested values are JSON).
+CSV_FIELDS = ("corpus", "system", "column", "protocol_key", "uar_mean", "uar_sd", "ci_low", "ci_high", "mark",
+              "n_folds", "repeats_complete", "repeats_seen", "failed_cells", "clips_scored", "clips_in_corpus",
+              "pooled_uar", "weighted_accuracy", "worst_speaker", "worst_speaker_uar", "speaker_uar_sd",
+              "parameter_count", "wall_time_s", "overrides")
+
+
+def to_csv(board: Board) -> str:
+    """One CSV row per board entry."""
     buffer = io.StringIO()
-    records = [_record(e) for e in entries]
-    writer = csv.DictWriter(buffer, fieldnames=list(_record(entries[0]) if entries else []), lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
-    for record in records:
-        writer.writerow({**record, "overrides": json.dumps(record["overrides"], sort_keys=True)})
+    for e in board.entries:
+        r = record(e)
+        writer.writerow({
+            **{k: r[k] for k in CSV_FIELDS if k in r},
+            "ci_low": r["ci"]["low"] if r["ci"] else None, "ci_high": r["ci"]["high"] if r["ci"] else None,
+            "worst_speaker": r["worst_speaker"]["speaker"] if r["worst_speaker"] else None,
+            "worst_speaker_uar": r["worst_speaker"]["uar"] if r["worst_speaker"] else None,
+            "overrides": json.dumps(r["overrides"], sort_keys=True),
+        })
     return buffer.getvalue()
 
 
-def to_json(entries: list[Entry]) -> str:
-    """Every entry with its settings, labels and pooled confusion matrix."""
-    payload = [
-        {**_record(e), "settings": e.settings, "labels": e.labels, "confusion": e.confusion} for e in entries
-    ]
-    return json.dumps(payload, indent=2, default=str) + "\n"
+def to_json(board: Board, reference: Reference | None = None) -> str:
+    """The board as a versioned JSON document (docs/board-json.md)."""
+    ranks = board.ranks
+    payload = {
+        **JSON_SCHEMA,
+        "statistics": {"resamples": board.resamples, "seed": board.seed, "alpha": stats.ALPHA,
+                       "ci_method": "speaker-level bootstrap, percentile",
+                       "paired_test": "speaker-level paired permutation test, two-sided"},
+        "columns": board.columns,
+        "rows": [corpus for corpus, _ in board.rows],
+        "entries": [record(e) for e in board.entries],
+        "notes": board.notes,
+        "ranks": None if ranks is None else {
+            "systems": list(ranks.systems), "corpora": list(ranks.corpora),
+            "average_ranks": list(ranks.average_ranks), "friedman_statistic": ranks.statistic,
+            "friedman_p": ranks.p_value, "critical_difference": ranks.critical_difference, "note": ranks.note,
+        },
+        "reference": None if reference is None else [
+            {**row, "ci": _interval(row["ci"])} for row in reference_rows(board, reference)
+        ],
+    }
+    return json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n"
 
 
 def _png(draw: Callable) -> str:
@@ -114,12 +190,14 @@ def _bar_chart(corpus: str, by_column: dict[str, Entry]) -> str:
     def draw(plt):
         names = [n for n, e in by_column.items() if e.uar_mean is not None]
         figure, axis = plt.subplots(figsize=(1.2 + 0.9 * max(len(names), 1), 3))
-        axis.bar(names, [100 * by_column[n].uar_mean for n in names],
-                 yerr=[100 * by_column[n].uar_std for n in names], capsize=4, color="#4C72B0")
+        means = np.array([100 * by_column[n].uar_mean for n in names])
+        low = np.array([100 * (by_column[n].ci.low if by_column[n].ci else by_column[n].uar_mean) for n in names])
+        high = np.array([100 * (by_column[n].ci.high if by_column[n].ci else by_column[n].uar_mean) for n in names])
+        axis.bar(names, means, yerr=[means - low, high - means], capsize=4, color="#4C72B0")
         chance = 100 / max(len(next(iter(by_column.values())).labels), 1)
         axis.axhline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance {chance:.0f}%")
         axis.set_ylim(0, 100)
-        axis.set_ylabel("UAR %")
+        axis.set_ylabel("UAR % (95% CI)")
         axis.set_title(corpus)
         axis.legend(loc="upper right", fontsize=8)
         axis.tick_params(axis="x", labelrotation=30)
@@ -128,9 +206,26 @@ def _bar_chart(corpus: str, by_column: dict[str, Entry]) -> str:
     return _png(draw)
 
 
-def _confusion_chart(title: str, entry: Entry) -> str:
-    import numpy as np
+def _speaker_chart(corpus: str, by_column: dict[str, Entry]) -> str:
+    def draw(plt):
+        names = [n for n, e in by_column.items() if e.per_speaker]
+        figure, axis = plt.subplots(figsize=(1.2 + 0.9 * max(len(names), 1), 3))
+        for i, name in enumerate(names):
+            values = by_column[name].per_speaker
+            jitter = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else [0.0]
+            axis.scatter(i + np.asarray(jitter), [100 * v for v in values.values()], s=14, color="#DD8452")
+            worst = by_column[name].worst_speaker
+            axis.annotate(worst[0], (i, 100 * worst[1]), fontsize=7, xytext=(4, -8), textcoords="offset points")
+        axis.set_xticks(range(len(names)), names, rotation=30, ha="right")
+        axis.set_ylim(0, 100)
+        axis.set_ylabel("UAR % per speaker")
+        axis.set_title(f"{corpus}: per-speaker UAR (worst named)", fontsize=9)
+        return figure
 
+    return _png(draw)
+
+
+def _confusion_chart(title: str, entry: Entry) -> str:
     def draw(plt):
         counts = np.array(entry.confusion, dtype=float)
         rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
@@ -152,9 +247,65 @@ def _confusion_chart(title: str, entry: Entry) -> str:
     return _png(draw)
 
 
-def to_html(entries: list[Entry], title: str = "serbench leaderboard") -> str:
-    """A self-contained page: the leaderboard, a bar chart per corpus, a confusion matrix per system."""
-    columns, rows = grid(entries)
+def cd_cliques(names: list[str], ranks: list[float], cd: float) -> list[tuple[int, int]]:
+    """Maximal runs ``(i, j)`` of systems (sorted by rank) whose rank spread is below ``cd``."""
+    order = sorted(range(len(names)), key=lambda i: ranks[i])
+    sorted_ranks = [ranks[i] for i in order]
+    runs = []
+    for i in range(len(order)):
+        j = i
+        while j + 1 < len(order) and sorted_ranks[j + 1] - sorted_ranks[i] < cd:
+            j += 1
+        if j > i and not any(a <= i and j <= b for a, b in runs):
+            runs.append((i, j))
+    return runs
+
+
+def _cd_diagram(ranks: stats.RankTest) -> str:
+    """The critical-difference diagram: systems on the average-rank axis, the CD bar, and a thick line
+    joining systems whose average ranks differ by less than the critical difference."""
+    names = list(ranks.systems)
+    values = list(ranks.average_ranks)
+    k = len(names)
+    cd = ranks.critical_difference
+
+    def draw(plt):
+        order = sorted(range(k), key=lambda i: values[i])
+        figure, axis = plt.subplots(figsize=(7, 1.4 + 0.3 * k))
+        axis.set_xlim(k + 0.3, 0.7)  # rank 1 (best) on the right, as is customary
+        axis.set_ylim(-(k + 1), 2)
+        axis.hlines(0, 1, k, color="black")
+        for r in range(1, k + 1):
+            axis.vlines(r, 0, 0.2, color="black")
+            axis.text(r, 0.35, str(r), ha="center", fontsize=8)
+        half = (k + 1) // 2
+        for pos, i in enumerate(order):
+            y = -(pos % half + 1) if pos < half else -(pos - half + 1)
+            left = pos >= half
+            x_text = k + 0.2 if left else 0.8
+            axis.plot([values[i], values[i], x_text], [0, y, y], color="black", linewidth=0.8)
+            axis.text(x_text, y, f" {names[i]} ({values[i]:.2f}) ", ha="left" if left else "right", va="center",
+                      fontsize=8)
+        if cd is not None:
+            axis.plot([1, 1 + cd], [1.2, 1.2], color="red", linewidth=2)
+            axis.text(1 + cd / 2, 1.4, f"CD = {cd:.2f}", ha="center", fontsize=8, color="red")
+            sorted_ranks = [values[i] for i in order]
+            for n, (a, b) in enumerate(cd_cliques(names, values, cd)):
+                y = -0.4 - 0.25 * n
+                axis.plot([sorted_ranks[a] - 0.03, sorted_ranks[b] + 0.03], [y, y], color="#4C72B0", linewidth=4)
+        axis.axis("off")
+        title = f"Average ranks over {len(ranks.corpora)} corpora"
+        if ranks.p_value is not None:
+            title += f" (Friedman p = {ranks.p_value:.3g})"
+        axis.set_title(title, fontsize=9)
+        return figure
+
+    return _png(draw)
+
+
+def to_html(board: Board, title: str = "serbench leaderboard", reference: Reference | None = None) -> str:
+    """A self-contained page: the board, notes, ranks with the CD diagram, the reference comparison,
+    and per corpus a bar chart with CIs, per-speaker UAR and each entry's confusion matrix."""
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -162,19 +313,41 @@ def to_html(entries: list[Entry], title: str = "serbench leaderboard") -> str:
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
         "th:first-child,td:first-child{text-align:left}figure{display:inline-block;margin:0.5em}</style>",
         f"</head><body><h1>{esc(title)}</h1>",
-        "<p>UAR % per corpus and system: mean ± standard deviation over repeats of the fold-mean UAR.</p>",
-        "<table><tr><th>corpus</th>" + "".join(f"<th>{esc(c)}</th>" for c in columns) + "</tr>",
+        f"<p>{esc(_intro(board))}</p>",
+        "<table><tr><th>corpus</th>" + "".join(f"<th>{esc(c)}</th>" for c in board.columns) + "</tr>",
     ]
-    for corpus, by_column in rows:
-        cells = "".join(f"<td>{esc(format_cell(by_column[c])) if c in by_column else ''}</td>" for c in columns)
+    for corpus, by_column in board.rows:
+        cells = "".join(f"<td>{esc(format_cell(by_column[c])) if c in by_column else ''}</td>" for c in board.columns)
         parts.append(f"<tr><td>{esc(corpus)}</td>{cells}</tr>")
-    parts.append("</table>")
-    for corpus, by_column in rows:
+    parts.append(f"</table><p>{esc(LEGEND)}</p>")
+    if board.notes:
+        parts.append("<ul>" + "".join(f"<li>{esc(n)}</li>" for n in board.notes) + "</ul>")
+    lines = rank_lines(board)
+    if lines:
+        parts.append("<h2>Across corpora</h2><ul>" + "".join(f"<li>{esc(line)}</li>" for line in lines) + "</ul>")
+        if board.ranks is not None and board.ranks.critical_difference is not None:
+            parts.append(f"<figure><img alt='critical-difference diagram' src='{_cd_diagram(board.ranks)}'>"
+                         "<figcaption>Critical-difference diagram (Nemenyi): systems joined by a bar are not "
+                         "significantly different.</figcaption></figure>")
+    if reference is not None:
+        parts.append(f"<h2>Published numbers</h2><p>Reference: {esc(reference.path.name)}</p><table><tr><th>corpus</th>"
+                     "<th>system</th><th>ours %</th><th>95% CI</th><th>published %</th><th>difference</th></tr>")
+        for row in reference_rows(board, reference):
+            ci = f"[{pct(row['ci'].low)}, {pct(row['ci'].high)}]" if row["ci"] else ""
+            diff = "" if row["difference"] is None else f"{100 * row['difference']:+.1f}"
+            parts.append(f"<tr><td>{esc(row['corpus'])}</td><td>{esc(row['system'])}</td><td>{pct(row['ours'])}</td>"
+                         f"<td>{ci}</td><td>{pct(row['published'])}</td><td>{diff}</td></tr>")
+        parts.append("</table>")
+    for corpus, by_column in board.rows:
         parts.append(f"<h2>{esc(corpus)}</h2>")
         if any(e.uar_mean is not None for e in by_column.values()):
-            parts.append(f"<figure><img alt='UAR per system on {esc(corpus)}' src='{_bar_chart(corpus, by_column)}'></figure><br>")
+            parts.append(f"<figure><img alt='UAR per system on {esc(corpus)}' src='{_bar_chart(corpus, by_column)}'></figure>")
+        if any(e.per_speaker for e in by_column.values()):
+            parts.append(f"<figure><img alt='per-speaker UAR on {esc(corpus)}' src='{_speaker_chart(corpus, by_column)}'>"
+                         "</figure>")
+        parts.append("<br>")
         for column, entry in by_column.items():
-            caption = (f"{column}: pooled UAR {_percent(entry.pooled_uar)}%, WA {_percent(entry.weighted_accuracy)}%, "
+            caption = (f"{column}: pooled UAR {pct(entry.pooled_uar)}%, WA {pct(entry.weighted_accuracy)}%, "
                        f"{_settings(entry)}, wall time {_duration(entry.wall_time_s)}")
             if entry.confusion and sum(map(sum, entry.confusion)):
                 image = _confusion_chart(f"{corpus} / {column}", entry)
@@ -186,14 +359,14 @@ def to_html(entries: list[Entry], title: str = "serbench leaderboard") -> str:
     return "\n".join(parts)
 
 
-def render(entries: list[Entry], fmt: str, title: str = "serbench leaderboard") -> str:
-    """The leaderboard in ``fmt`` (one of :data:`FORMATS`)."""
+def render(board: Board, fmt: str, title: str = "serbench leaderboard", reference: Reference | None = None) -> str:
+    """The board in ``fmt`` (one of :data:`FORMATS`)."""
     if fmt == "md":
-        return to_markdown(entries, title)
+        return to_markdown(board, title, reference)
     if fmt == "csv":
-        return to_csv(entries)
+        return to_csv(board)
     if fmt == "json":
-        return to_json(entries)
+        return to_json(board, reference)
     if fmt == "html":
-        return to_html(entries, title)
+        return to_html(board, title, reference)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -27,6 +27,10 @@ def register_corpora(register: Callable[["CorpusSpec"], None]) -> None:
     :param register: call ``register(CorpusSpec(...))`` once per corpus. The spec's ``scan``
         turns a directory (or ``None`` for corpora that generate themselves) into a
         :class:`~ser_core.specs.Manifest`. Names must be unique across all installed plugins.
+        The spec's ``source`` may say where the data comes from: a
+        :class:`~ser_core.specs.DownloadSource` (files with URL, size and the publisher's MD5 or
+        SHA-256 hash, fetched by ``serbench corpus download``) or a :class:`~ser_core.specs.ManualSource`
+        (licence, request address and steps).
     Contract: registration is cheap; do no I/O and import no heavy library here.
     """
 

@@ -1,42 +1,81 @@
-"""The leaderboard: computed only from stored results.
+"""The board: corpora x systems, computed only from stored results.
 
-Per (corpus, system, config): UAR per fold -> mean over folds per repeat -> mean and standard
-deviation over the repeats whose folds are all present. Results with different config hashes
-(protocol, settings or corpus version) are separate entries, never averaged together. From the stored
-predictions each entry also carries the pooled confusion matrix (all folds and repeats), pooled UAR
-and weighted accuracy, total wall time and parameter count.
+Per (corpus, system, protocol, corpus instance): UAR per fold -> mean over folds per repeat -> mean
+and standard deviation over the repeats whose folds are all present. Columns are systems (one per
+system protocol, :class:`~ser_core.records.SystemProtocol`); rows are corpora. Results computed under
+different protocols or corpus instances are never averaged together: when one system has several on
+one corpus, the board shows the newest and says, key by key, what differs (``all_configs`` shows
+every one).
+
+Statistics (see :mod:`ser_core.stats`), all from the stored predictions and speaker-aware: a
+speaker-bootstrap CI per cell, per-speaker UAR (worst speaker, spread), and per corpus the best
+system and every system not significantly worse than it (paired speaker-level permutation test on
+the clips both were tested on); across corpora, average ranks, the Friedman test and the Nemenyi
+critical difference.
+
+A stored row that cannot be scored (unreadable predictions, class indices out of range) is counted
+as failed and named in the board's notes; it never stops the board.
 """
 
 from __future__ import annotations
 
+import csv
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ser_core.results import ResultStore
+from ser_core import stats
+from ser_core.errors import ConfigError
+from ser_core.records import CorpusInstance, SystemProtocol, differing_keys, flatten
+from ser_core.results import ResultStore, StoredCell
+
+BEST = "▲"
+TIED = "△"
+EXCLUDED = "†"
+LEGEND = (
+    f"{BEST} best on the corpus; {TIED} not significantly worse than the best (paired speaker-level "
+    f"permutation test, p ≥ {stats.ALPHA}); {EXCLUDED} scored on fewer clips than the corpus has (see notes). "
+    "[a, b]: 95% speaker-bootstrap CI."
+)
 
 
 @dataclass
 class Entry:
-    """The aggregate of one (corpus, system, config)."""
+    """The aggregate of one (corpus, system, protocol, corpus instance)."""
 
     corpus: str
     system: str
-    config_hash: str
-    n_folds: int
-    uar_mean: float | None
-    uar_std: float | None
-    repeats_complete: int
-    repeats_seen: int
-    failed_cells: int
-    overrides: dict = field(default_factory=dict)  # settings that differ from the model defaults
-    settings: dict = field(default_factory=dict)
+    protocol_key: str
+    instance_key: str
+    protocol: SystemProtocol | None
+    instance: CorpusInstance | None
+    cells: list[StoredCell] = field(default_factory=list, repr=False)
+    n_folds: int = 0
+    uar_mean: float | None = None
+    uar_std: float | None = None
+    repeats_complete: int = 0
+    repeats_seen: int = 0
+    failed_cells: int = 0
+    invalid: list[str] = field(default_factory=list)  # stored rows that could not be scored, and why
     labels: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)  # rows: true label, columns: predicted
     wall_time_s: float = 0.0
     parameter_count: int | None = None
-    protocol: dict = field(default_factory=dict)  # what makes results comparable, from provenance
+    overrides: dict = field(default_factory=dict)
+    newest: str = ""
+    excluded: list[list[str]] = field(default_factory=list)  # [clip id, reason] left out of this entry
+    n_scored: int = 0  # distinct clips with a stored prediction
+    counts: stats.SpeakerCounts | None = field(default=None, repr=False)
+    ci: stats.Interval | None = None
+    per_speaker: dict[str, float] = field(default_factory=dict)
+    column: str = ""
+    mark: str = ""  # BEST, TIED or ""
+    vs_best: stats.PairedResult | None = None
+    _rows: list[tuple] = field(default_factory=list, repr=False)
 
     @property
     def pooled_uar(self) -> float | None:
@@ -57,118 +96,375 @@ class Entry:
     def complete(self) -> bool:
         return self.repeats_complete == self.repeats_seen and self.failed_cells == 0
 
+    @property
+    def n_clips(self) -> int | None:
+        return self.instance.n_clips if self.instance else None
+
+    @property
+    def test_set_differs(self) -> bool:
+        """Some of the corpus's clips were left out of this entry (no features for them)."""
+        return bool(self.excluded)
+
+    @property
+    def worst_speaker(self) -> tuple[str, float] | None:
+        if not self.per_speaker:
+            return None
+        name = min(self.per_speaker, key=lambda s: (self.per_speaker[s], s))
+        return name, self.per_speaker[name]
+
+    @property
+    def speaker_sd(self) -> float | None:
+        values = list(self.per_speaker.values())
+        return float(np.std(values)) if len(values) > 1 else None
+
+
+@dataclass
+class Board:
+    """What the board shows: columns, rows of entries, notes, and the statistics across corpora."""
+
+    entries: list[Entry]
+    hidden: list[Entry]
+    columns: list[str]
+    rows: list[tuple[str, dict[str, Entry]]]
+    notes: list[str]
+    ranks: stats.RankTest | None
+    resamples: int
+    seed: int
+    all_configs: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
 
 def compute(
-    store: ResultStore, corpora: list[str] | None = None, systems: list[str] | None = None
-) -> list[Entry]:
-    """Aggregate stored cells into leaderboard entries, optionally restricted to some corpora/systems."""
-    groups: dict[tuple[str, str, str], list] = defaultdict(list)
+    store: ResultStore,
+    corpora: list[str] | None = None,
+    systems: list[str] | None = None,
+    *,
+    all_configs: bool = False,
+    resamples: int = stats.DEFAULT_RESAMPLES,
+    seed: int = 0,
+    statistics: bool = True,
+) -> Board:
+    """The board of the stored results, optionally restricted to some corpora/systems.
+
+    :param all_configs: show every (protocol, corpus instance) of a system on a corpus, not only the newest.
+    :param resamples: bootstrap resamples (and permutations) per statistic; 0 turns the statistics off.
+    :param seed: seeds every resampling, so the board is reproducible.
+    """
+    protocols = store.protocols()
+    instances = store.instances()
+    groups: dict[tuple[str, str, str, str], list[StoredCell]] = defaultdict(list)
     for cell in store.cells():
         if corpora is not None and cell.key.corpus not in corpora:
             continue
         if systems is not None and cell.key.system not in systems:
             continue
-        groups[(cell.key.corpus, cell.key.system, cell.key.config_hash)].append(cell)
-    entries = []
-    for (corpus, system, config_hash), cells in sorted(groups.items()):
-        n_folds = max(c.provenance.get("n_folds", 0) for c in cells)
-        by_repeat: dict[int, dict[int, float]] = defaultdict(dict)
-        failed = 0
-        labels = cells[0].labels
-        confusion = np.zeros((len(labels), len(labels)), dtype=int)
-        for cell in cells:
-            if cell.status == "ok":
-                by_repeat[cell.key.repeat][cell.key.fold] = cell.uar
-                np.add.at(confusion, (cell.predictions["y_true"], cell.predictions["y_pred"]), 1)
-            else:
-                failed += 1
-        ok_cells = [c for c in cells if c.status == "ok"]
-        repeat_means = [
-            float(np.mean(list(folds.values())))
-            for folds in by_repeat.values()
-            if len(folds) == n_folds
-        ]
-        entries.append(
-            Entry(
-                corpus=corpus,
-                system=system,
-                config_hash=config_hash,
-                n_folds=n_folds,
-                uar_mean=float(np.mean(repeat_means)) if repeat_means else None,
-                uar_std=float(np.std(repeat_means)) if repeat_means else None,
-                repeats_complete=len(repeat_means),
-                repeats_seen=len({c.key.repeat for c in cells}),
-                failed_cells=failed,
-                overrides=cells[0].provenance.get("overrides", {}),
-                settings=cells[0].provenance.get("settings", {}),
-                labels=labels,
-                confusion=confusion.tolist(),
-                wall_time_s=float(sum(c.wall_time or 0.0 for c in cells)),
-                parameter_count=ok_cells[0].provenance.get("parameter_count") if ok_cells else None,
-                protocol=_protocol(cells[0].provenance),
+        groups[(cell.key.corpus, cell.key.system, cell.key.protocol, cell.key.instance)].append(cell)
+    entries = [
+        _aggregate(corpus, system, pk, ik, protocols.get(pk), instances.get(ik), cells)
+        for (corpus, system, pk, ik), cells in sorted(groups.items())
+    ]
+    shown, hidden, notes = _select(entries, all_configs)
+    columns, rows = _layout(shown, all_configs, notes)
+    use_stats = statistics and resamples > 0
+    if use_stats:
+        for e in shown:
+            if e.counts is not None:
+                e.ci = stats.bootstrap_ci(e.counts, resamples=resamples, seed=seed)
+        for _, by_column in rows:
+            _mark_best(list(by_column.values()), resamples, seed)
+    for e in shown:
+        if e.counts is not None:
+            e.per_speaker = stats.per_speaker_uar(e.counts)
+        if e.test_set_differs:
+            reasons = sorted({why for _, why in e.excluded})
+            shown_clips = ", ".join(clip for clip, _ in e.excluded[:5]) + (" ..." if len(e.excluded) > 5 else "")
+            notes.append(
+                f"{EXCLUDED} {e.column} on {e.corpus}: tested on {e.n_clips - len(e.excluded)} of {e.n_clips} clips; "
+                f"{len(e.excluded)} excluded ({shown_clips}): {'; '.join(reasons[:3])}"
             )
-        )
-    return entries
+        for problem in e.invalid:
+            notes.append(f"{e.column} on {e.corpus}: a stored cell cannot be scored and counts as failed: {problem}")
+    ranks = _rank_test(columns, rows) if use_stats else None
+    return Board(shown, hidden, columns, rows, notes, ranks, resamples if use_stats else 0, seed, all_configs)
 
 
-def column_names(entries: list[Entry]) -> dict[tuple[str, str], str]:
-    """Column label per (system, config): the system name, plus the config hash when a system has
-    results under more than one config (so incomparable results sit in separate columns)."""
-    configs: dict[str, set[str]] = defaultdict(set)
-    for e in entries:
-        configs[e.system].add(e.config_hash)
-    return {
-        (e.system, e.config_hash): e.system if len(configs[e.system]) == 1 else f"{e.system}@{e.config_hash[:6]}"
-        for e in entries
-    }
+def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, cells) -> Entry:
+    entry = Entry(corpus, system, protocol_key, instance_key, protocol, instance, cells)
+    labels = list(instance.labels) if instance else []
+    n_classes = len(labels)
+    entry.labels = labels
+    entry.n_folds = len(instance.fold_names) if instance and instance.fold_names else max(
+        (c.key.fold + 1 for c in cells), default=0)
+    by_repeat: dict[int, dict[int, float]] = defaultdict(dict)
+    confusion = np.zeros((n_classes, n_classes), dtype=int)
+    scored: set[str] = set()
+    good: list[StoredCell] = []
+    for cell in cells:
+        if cell.status != "ok":
+            entry.failed_cells += 1
+            continue
+        problem = _unscorable(cell, n_classes)
+        if problem:
+            entry.failed_cells += 1
+            entry.invalid.append(f"repeat {cell.key.repeat} fold {cell.key.fold}: {problem}")
+            continue
+        good.append(cell)
+        by_repeat[cell.key.repeat][cell.key.fold] = cell.uar
+        p = cell.predictions
+        np.add.at(confusion, (list(p.y_true), list(p.y_pred)), 1)
+        scored.update(p.clip_ids)
+    complete = sorted(r for r, folds in by_repeat.items() if len(folds) == entry.n_folds)
+    means = [float(np.mean(list(by_repeat[r].values()))) for r in complete]
+    entry.uar_mean = float(np.mean(means)) if means else None
+    entry.uar_std = float(np.std(means)) if means else None
+    entry.repeats_complete = len(complete)
+    entry.repeats_seen = len({c.key.repeat for c in cells})
+    entry.confusion = confusion.tolist()
+    entry.wall_time_s = float(sum(c.wall_time or 0.0 for c in cells))
+    entry.parameter_count = next((c.outcome.parameter_count for c in good), None)
+    entry.overrides = dict(cells[0].details.get("overrides", {})) if cells else {}
+    entry.newest = max((c.created_at for c in cells), default="")
+    entry.n_scored = len(scored)
+    excluded: dict[str, str] = {}
+    for cell in cells:
+        for clip, why in cell.details.get("excluded_clips", []):
+            excluded[clip] = why
+    entry.excluded = sorted([k, v] for k, v in excluded.items())
+    entry._rows = [
+        (c.key.repeat, c.key.fold, c.predictions.clip_ids, c.predictions.speakers, c.predictions.y_true,
+         c.predictions.y_pred)
+        for c in good if c.key.repeat in complete
+    ]
+    if entry._rows and n_classes:
+        entry.counts = stats.speaker_counts(entry._rows, n_classes)
+    return entry
 
 
-def _protocol(provenance: dict) -> dict:
-    return {
-        "settings": provenance.get("settings"),
-        "normalisation": provenance.get("normalisation"),
-        "seed": provenance.get("seeds", {}).get("suite"),
-        "corpus version (manifest hash)": provenance.get("manifest_hash"),
-        "feature": [provenance.get("system", {}).get("feature"), provenance.get("feature_params")],
-        "folds": provenance.get("folds", {}).get("method"),
-    }
+def _unscorable(cell: StoredCell, n_classes: int) -> str | None:
+    if cell.predictions is None:
+        return "its predictions are missing or unreadable"
+    if cell.uar is None or not math.isfinite(cell.uar):
+        return "its UAR is missing"
+    problems = cell.predictions.problems(n_classes)
+    return "; ".join(problems) if problems else None
 
 
-def differences(entries: list[Entry]) -> list[str]:
-    """Why results sit in separate columns: for each (corpus, system) with several configs, the
-    protocol keys whose values differ between them."""
+def _describe(entry: Entry) -> dict[str, Any]:
+    out = {f"protocol.{k}": v for k, v in flatten(entry.protocol.record() if entry.protocol else {}).items()}
+    out.update({f"corpus.{k}": v for k, v in flatten(entry.instance.record() if entry.instance else {}).items()})
+    return out
+
+
+def _short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _select(entries: list[Entry], all_configs: bool) -> tuple[list[Entry], list[Entry], list[str]]:
+    """The newest entry per (corpus, system), unless ``all_configs``; notes on what differs."""
     by_pair: dict[tuple[str, str], list[Entry]] = defaultdict(list)
     for e in entries:
         by_pair[(e.corpus, e.system)].append(e)
-    lines = []
+    shown, hidden, notes = [], [], []
     for (corpus, system), group in sorted(by_pair.items()):
-        if len(group) < 2:
+        group.sort(key=lambda e: e.newest, reverse=True)
+        if len(group) == 1:
+            shown.append(group[0])
             continue
-        keys = [k for k in group[0].protocol if len({repr(e.protocol.get(k)) for e in group}) > 1]
-        if not keys:
-            keys = ["schema or labels"]
-        for key in keys:
-            values = "; ".join(f"@{e.config_hash[:6]}: {e.protocol.get(key)}" for e in group)
-            lines.append(f"{system} on {corpus}: {key} differs ({values})")
-    return lines
+        newest = group[0]
+        for older in group[1:]:
+            a, b = _describe(older), _describe(newest)
+            keys = differing_keys(a, b)
+            what = ", ".join(f"{k.split('.', 1)[1]} ({_short(a.get(k))} -> {_short(b.get(k))})" for k in keys[:6])
+            if len(keys) > 6:
+                what += f", and {len(keys) - 6} more"
+            if all_configs:
+                notes.append(f"{system} on {corpus}: configurations @{older.protocol_key[:6]}/{older.instance_key[:6]} "
+                             f"and @{newest.protocol_key[:6]}/{newest.instance_key[:6]} differ in {what}")
+            else:
+                notes.append(f"{system} on {corpus}: showing the newest of {len(group)} stored configurations "
+                             f"({newest.newest}); an older one differs in {what}. --all-configs shows every one.")
+        if all_configs:
+            shown.extend(group)
+        else:
+            shown.append(newest)
+            hidden.extend(group[1:])
+    return shown, hidden, notes
 
 
-def grid(entries: list[Entry]) -> tuple[list[str], list[tuple[str, dict[str, Entry]]]]:
-    """The corpora x systems layout: column names, then ``(corpus, {column: entry})`` per row."""
-    names = column_names(entries)
-    columns = list(dict.fromkeys(names[(e.system, e.config_hash)] for e in entries))
-    rows = []
-    for corpus in dict.fromkeys(e.corpus for e in entries):
-        rows.append((corpus, {names[(e.system, e.config_hash)]: e for e in entries if e.corpus == corpus}))
-    return columns, rows
+def _layout(shown: list[Entry], all_configs: bool, notes: list[str]):
+    protocols_of: dict[str, dict[str, Entry]] = defaultdict(dict)
+    for e in shown:
+        protocols_of[e.system].setdefault(e.protocol_key, e)
+    for e in shown:
+        e.column = e.system if len(protocols_of[e.system]) == 1 else f"{e.system}@{e.protocol_key[:6]}"
+    if not all_configs:
+        for system, by_key in sorted(protocols_of.items()):
+            if len(by_key) > 1:
+                first, *others = list(by_key.values())
+                for other in others:
+                    keys = [k for k in differing_keys(_describe(first), _describe(other)) if k.startswith("protocol.")]
+                    notes.append(
+                        f"{system} has results under {len(by_key)} protocols on different corpora, shown as separate "
+                        f"columns; {first.column} and {other.column} differ in "
+                        + ", ".join(k.split(".", 1)[1] for k in keys[:6])
+                    )
+    instances_of: dict[str, set[str]] = defaultdict(set)
+    for e in shown:
+        instances_of[e.corpus].add(e.instance_key)
+    columns = list(dict.fromkeys(e.column for e in shown))
+    rows: dict[str, dict[str, Entry]] = {}
+    for e in shown:
+        row = e.corpus if (len(instances_of[e.corpus]) == 1 or not all_configs) else f"{e.corpus}@{e.instance_key[:6]}"
+        rows.setdefault(row, {})[e.column] = e
+    if not all_configs:
+        for corpus, keys in sorted(instances_of.items()):
+            if len(keys) > 1:
+                notes.append(f"systems on {corpus} were run on {len(keys)} different versions of the corpus (scan or "
+                             "folds differ); they are not compared with each other")
+    return columns, list(rows.items())
 
 
-def format_cell(entry: Entry) -> str:
-    """``"72.4 ± 1.3"`` in percent, with the number of complete repeats when not all are."""
+def _mark_best(entries: list[Entry], resamples: int, seed: int) -> None:
+    scored = [e for e in entries if e.uar_mean is not None]
+    if not scored:
+        return
+    best = max(scored, key=lambda e: e.uar_mean)
+    best.mark = BEST
+    for e in scored:
+        if e is best or e.instance_key != best.instance_key or not best._rows or not e._rows:
+            continue
+        result = compare_entries(best, e, resamples=resamples, seed=seed)
+        if result is None:
+            continue
+        e.vs_best = result
+        if not result.significant:
+            e.mark = TIED
+
+
+def compare_entries(a: Entry, b: Entry, *, resamples: int = stats.DEFAULT_RESAMPLES,
+                    seed: int = 0) -> stats.PairedResult | None:
+    """Paired test of ``a`` minus ``b`` on the clips both were tested on (same corpus instance)."""
+    if a.instance_key != b.instance_key or not a._rows or not b._rows or not a.labels:
+        return None
+    clips_a = {cid for r in a._rows for cid in r[2]}
+    clips_b = {cid for r in b._rows for cid in r[2]}
+    common = clips_a & clips_b
+    if not common:
+        return None
+    speakers = sorted({s for r in a._rows for cid, s in zip(r[2], r[3]) if cid in common})
+    ca = stats.speaker_counts(a._rows, len(a.labels), clips=common, speakers=speakers)
+    cb = stats.speaker_counts(b._rows, len(b.labels), clips=common, speakers=speakers)
+    try:
+        return stats.paired_test(ca, cb, resamples=resamples, seed=seed)
+    except ValueError:
+        return None
+
+
+def _rank_test(columns: list[str], rows) -> stats.RankTest | None:
+    if len(columns) < 2:
+        return None
+    complete = [(corpus, by_column) for corpus, by_column in rows
+                if all(c in by_column and by_column[c].uar_mean is not None for c in columns)]
+    scores = [[by_column[c].uar_mean for c in columns] for _, by_column in complete]
+    return stats.friedman(scores, columns, [corpus for corpus, _ in complete])
+
+
+# -- text -------------------------------------------------------------------------------------------
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "" if value is None else f"{100 * value:.{digits}f}"
+
+
+def format_cell(entry: Entry, *, marks: bool = True) -> str:
+    """``"72.4 ± 1.3 [68.0, 76.1] ▲"``: mean UAR %, SD over repeats (only with more than one), the
+    speaker-bootstrap CI, marks; the number of complete repeats when not all are."""
     if entry.uar_mean is None:
         return f"incomplete ({entry.failed_cells} failed)" if entry.failed_cells else "incomplete"
-    text = f"{100 * entry.uar_mean:.1f} ± {100 * entry.uar_std:.1f}"
+    text = pct(entry.uar_mean)
+    if entry.repeats_complete > 1:
+        text += f" ± {pct(entry.uar_std)}"
+    if entry.ci is not None:
+        text += f" [{pct(entry.ci.low)}, {pct(entry.ci.high)}]"
+    if marks:
+        text += (f" {entry.mark}" if entry.mark else "") + (f" {EXCLUDED}" if entry.test_set_differs else "")
     if not entry.complete:
         text += f" ({entry.repeats_complete}/{entry.repeats_seen} repeats"
         text += f", {entry.failed_cells} failed)" if entry.failed_cells else ")"
     return text
+
+
+def rank_lines(board: Board) -> list[str]:
+    """Average ranks, the Friedman test and the critical difference, as sentences."""
+    ranks = board.ranks
+    if ranks is None or not ranks.average_ranks:
+        return []
+    order = sorted(zip(ranks.systems, ranks.average_ranks), key=lambda t: t[1])
+    lines = [f"Average rank over {len(ranks.corpora)} corpora (1 = best): "
+             + ", ".join(f"{s} {r:.2f}" for s, r in order)]
+    if ranks.p_value is not None:
+        lines.append(f"Friedman test: chi² = {ranks.statistic:.2f}, p = {ranks.p_value:.3g}"
+                     + ("; the systems differ." if ranks.p_value < stats.ALPHA else "; no evidence the systems differ."))
+    if ranks.critical_difference is not None:
+        lines.append(f"Nemenyi critical difference (α = {stats.ALPHA}): {ranks.critical_difference:.2f} ranks")
+    if ranks.note:
+        lines.append(ranks.note)
+    return lines
+
+
+# -- published reference numbers ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reference:
+    """Published UARs (fractions) by (corpus, system), read from a CSV file."""
+
+    path: Path
+    values: dict[tuple[str, str], float]
+    sources: dict[tuple[str, str], str]
+
+
+def load_reference(path: str | Path) -> Reference:
+    """Read a CSV with columns ``corpus,system,uar`` (percent) and optionally ``source``.
+
+    :raises ConfigError: naming the file and line of a problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"--reference {path}: cannot be read ({exc})") from None
+    reader = csv.DictReader(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    needed = {"corpus", "system", "uar"}
+    if reader.fieldnames is None or not needed <= set(reader.fieldnames):
+        raise ConfigError(f"--reference {path}: the header must name the columns corpus,system,uar "
+                          f"(found {', '.join(reader.fieldnames or []) or 'nothing'})")
+    values, sources = {}, {}
+    data_lines = [i + 1 for i, line in enumerate(text.splitlines()) if not line.lstrip().startswith("#")][1:]
+    for line_no, row in zip(data_lines, reader):
+        try:
+            value = float(row["uar"])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{path}:{line_no}: uar {row['uar']!r} is not a number (a UAR in percent)") from None
+        if not 0 <= value <= 100:
+            raise ConfigError(f"{path}:{line_no}: uar {value} is not a percentage between 0 and 100")
+        values[(row["corpus"], row["system"])] = value / 100
+        sources[(row["corpus"], row["system"])] = row.get("source") or ""
+    return Reference(path, values, sources)
+
+
+def reference_rows(board: Board, reference: Reference) -> list[dict[str, Any]]:
+    """Ours beside the published number for every (corpus, system) the reference and the board share."""
+    out = []
+    for e in board.entries:
+        published = reference.values.get((e.corpus, e.system))
+        if published is None:
+            continue
+        within = e.ci is not None and e.ci.low <= published <= e.ci.high
+        out.append({
+            "corpus": e.corpus, "system": e.column, "ours": e.uar_mean, "ci": e.ci, "published": published,
+            "difference": None if e.uar_mean is None else e.uar_mean - published,
+            "within_ci": within if e.ci is not None else None, "source": reference.sources.get((e.corpus, e.system), ""),
+        })
+    return out

@@ -1,90 +1,262 @@
-"""The results store: an embedded SQLite database with one row per (corpus, system, repeat, fold).
+"""The results store: an embedded SQLite database of typed records (schema version 2).
 
-Each row keeps the fold's predictions (clip ids, true and predicted labels) and its provenance
-(schema version, core and plugin versions, seeds, fold assignment, settings), so every figure of the
-leaderboard can be recomputed, and pooled metrics or confusion matrices derived, without re-running.
-Rows are keyed by a *config hash* of everything that makes results comparable; results with
-different hashes are never averaged together. Writes are committed one cell at a time, so an
-interrupted run keeps everything it finished.
+Tables:
+
+- ``runs``: one :class:`~ser_core.records.RunProvenance` per ``serbench run`` that computed cells.
+- ``protocols``: each :class:`~ser_core.records.SystemProtocol`, keyed by its digest (a board column).
+- ``instances``: each :class:`~ser_core.records.CorpusInstance`, keyed by its digest.
+- ``cells``: one row per (corpus, system, protocol, instance, repeat, fold): the
+  :class:`~ser_core.records.CellOutcome` (UAR, predictions with clip ids and speakers, parameter
+  count, estimator; or error and traceback), the cell's seed, details (fold name, excluded clips,
+  feature cache key, overrides) and the run that computed it.
+
+Every figure of the board is recomputed from the stored predictions. Cells are committed one at a
+time, so an interrupted run keeps everything it finished.
+
+Databases written by schema version 1 (one ``cells`` table with a config hash and a provenance blob
+per row) are migrated when opened: their rows become typed records in the new tables, and the old
+table is kept, renamed ``cells_v1``. A database that cannot be written is migrated in memory for
+reading. A database from a newer serbench is refused with a clear message.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
-SCHEMA_VERSION = 1
+from ser_core.errors import ResultsDbError
+from ser_core.records import (
+    FOLD_POLICY,
+    CellOutcome,
+    CorpusInstance,
+    Predictions,
+    RunProvenance,
+    SystemProtocol,
+    now,
+)
+
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at TEXT NOT NULL,
+    provenance TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS protocols (
+    hash TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS instances (
+    hash TEXT PRIMARY KEY,
+    corpus TEXT NOT NULL,
+    record TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cells (
     corpus TEXT NOT NULL,
     system TEXT NOT NULL,
-    config_hash TEXT NOT NULL,
+    protocol TEXT NOT NULL REFERENCES protocols(hash),
+    instance TEXT NOT NULL REFERENCES instances(hash),
     repeat INTEGER NOT NULL,
     fold INTEGER NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
     uar REAL,
-    labels TEXT NOT NULL,
     predictions TEXT,
-    provenance TEXT NOT NULL,
+    parameter_count INTEGER,
+    estimator TEXT,
     error TEXT,
-    wall_time REAL,
+    traceback TEXT,
+    wall_time REAL NOT NULL,
+    seed INTEGER NOT NULL,
+    details TEXT NOT NULL,
+    run_id INTEGER REFERENCES runs(id),
     created_at TEXT NOT NULL,
-    PRIMARY KEY (corpus, system, config_hash, repeat, fold)
+    PRIMARY KEY (corpus, system, protocol, instance, repeat, fold)
 );
 """
 
 
 @dataclass(frozen=True)
 class CellKey:
-    """Identifies one cell of the grid."""
+    """Identifies one cell of the grid: the system's protocol and the corpus instance by digest."""
 
     corpus: str
     system: str
-    config_hash: str
+    protocol: str
+    instance: str
     repeat: int
     fold: int
 
 
 @dataclass
-class Cell:
-    """One stored fold result."""
+class StoredCell:
+    """One stored (repeat, fold) result with what it was computed under."""
 
     key: CellKey
-    status: str
-    uar: float | None
-    labels: list[str]
-    predictions: dict[str, list] | None
-    provenance: dict[str, Any]
-    error: str | None
-    wall_time: float | None
+    outcome: CellOutcome
+    seed: int
+    details: dict[str, Any] = field(default_factory=dict)
+    run_id: int | None = None
+    created_at: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.outcome.status
+
+    @property
+    def uar(self) -> float | None:
+        return self.outcome.uar
+
+    @property
+    def predictions(self) -> Predictions | None:
+        return self.outcome.predictions
+
+    @property
+    def error(self) -> str | None:
+        return self.outcome.error
+
+    @property
+    def wall_time(self) -> float:
+        return self.outcome.wall_time
 
 
 class ResultStore:
-    """Read and write cells in one SQLite file (created on first use)."""
+    """Read and write typed results in one SQLite file (created on first use).
 
-    def __init__(self, path: str | Path):
+    :param readonly: only read (``serbench leaderboard``); an old database that cannot be written
+        is then migrated in memory, leaving the file as it is.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.migrated_from: int | None = None  # the schema version this database was migrated from
+        self.migrated_in_memory = False  # migrated for reading only; the file is unchanged
+        if not readonly:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA busy_timeout=60000")
-        self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        version = self._stored_version()
+        if version is not None and version > SCHEMA_VERSION:
+            self._db.close()
+            raise ResultsDbError(
+                f"results database {self.path} was written by a newer serbench (schema version {version}; "
+                f"this serbench reads versions 1 to {SCHEMA_VERSION}). Upgrade serbench "
+                "(pip install -U ser-core), or pass --db with a new file name."
+            )
+        if version == 1:
+            self._migrate_v1(readonly)
+            return
+        if readonly:
+            if version is None:  # an empty file: nothing stored yet
+                memory = sqlite3.connect(":memory:", isolation_level=None)
+                self._db.close()
+                self._db = memory
+                _create_tables(self._db)
+            return
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("BEGIN IMMEDIATE")
+        _create_tables(self._db)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._db.execute("COMMIT")
+
+    def _stored_version(self) -> int | None:
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.OperationalError:
+            return None  # no meta table: a new database
         if row is None:
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{self.path}: results schema version {row[0]}, this serbench writes "
-                f"{SCHEMA_VERSION}. Use a new --db file or an older serbench."
-            )
+            return None
+        try:
+            return int(row[0])
+        except ValueError:
+            raise ResultsDbError(
+                f"results database {self.path} has an unreadable schema version {row[0]!r}; it may be damaged. "
+                "Restore a backup or pass --db with a new file name."
+            ) from None
+
+    # -- migration ---------------------------------------------------------------------------------
+
+    def _migrate_v1(self, readonly: bool) -> None:
+        """Turn schema-1 rows into typed records; in memory when the file may not be written."""
+        writable = not readonly
+        if readonly:
+            memory = sqlite3.connect(":memory:", isolation_level=None)
+            self._db.backup(memory)
+            self._db.close()
+            self._db = memory
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            _create_tables(self._db, cells="cells_v2")
+            runs: dict[str, int] = {}
+            rows = self._db.execute(
+                "SELECT corpus, system, repeat, fold, status, uar, labels, predictions, provenance, error, "
+                "wall_time, created_at FROM cells ORDER BY created_at"
+            ).fetchall()
+            for corpus, system, repeat, fold, status, uar, labels, predictions, provenance, error, wall, created in rows:
+                prov = json.loads(provenance)
+                protocol, instance = v1_records(corpus, json.loads(labels), prov)
+                run = RunProvenance(
+                    started_at=created, core_version=prov.get("core_version", ""), plugins=prov.get("plugins", {}),
+                    python=prov.get("python", ""), platform=prov.get("platform", ""),
+                    git_revision=prov.get("git_revision"), processes=prov.get("processes", {}),
+                    suite=prov.get("suite", ""), command=("(migrated from schema 1)",),
+                ).record()
+                run_key = json.dumps({k: v for k, v in run.items() if k != "started_at"}, sort_keys=True)
+                if run_key not in runs:
+                    cursor = self._db.execute("INSERT INTO runs (started_at, provenance) VALUES (?, ?)",
+                                              (created, json.dumps(run)))
+                    runs[run_key] = cursor.lastrowid
+                self._db.execute("INSERT OR IGNORE INTO protocols VALUES (?, ?)",
+                                 (protocol.key, json.dumps(protocol.record())))
+                self._db.execute("INSERT OR IGNORE INTO instances VALUES (?, ?, ?)",
+                                 (instance.key, corpus, json.dumps(instance.stored())))
+                fold_name = prov.get("fold_name", "")
+                preds = None
+                if predictions:
+                    raw = json.loads(predictions)
+                    # schema 1 kept no speakers: the fold's name is the speaker under leave-one-speaker-out;
+                    # otherwise the fold stands in for the speaker (a coarser bootstrap cluster)
+                    preds = {**raw, "speakers": [fold_name] * len(raw["clip_ids"])}
+                message, _, trace = (error or "").partition("\n")
+                details = {
+                    "fold_name": fold_name,
+                    "seeds": prov.get("seeds", {}),
+                    "overrides": prov.get("overrides", {}),
+                    "feature_cache_key": prov.get("feature_cache_key"),
+                    "excluded_clips": prov.get("excluded_clips", []),
+                    "skipped_files": prov.get("skipped_files", []),
+                    "corpus_root": prov.get("corpus_root"),
+                    "speakers": "fold" if instance.fold_method != "leave-one-speaker-out" else "clip",
+                    "migrated_from_schema": 1,
+                }
+                self._db.execute(
+                    "INSERT OR REPLACE INTO cells_v2 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (corpus, system, protocol.key, instance.key, repeat, fold, status, uar,
+                     json.dumps(preds) if preds is not None else None, prov.get("parameter_count"),
+                     json.dumps(prov.get("estimator")) if prov.get("estimator") is not None else None,
+                     message or None if status == "failed" else None, trace or None,
+                     wall if wall is not None else float(prov.get("wall_time_s", 0.0)),
+                     int(prov.get("seeds", {}).get("cell", 0)), json.dumps(details, default=str),
+                     runs[run_key], created),
+                )
+            self._db.execute("ALTER TABLE cells RENAME TO cells_v1")
+            self._db.execute("ALTER TABLE cells_v2 RENAME TO cells")
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('migrated_from', '1')")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self.migrated_from = 1
+        self.migrated_in_memory = readonly
+        if writable:
+            self._db.execute("PRAGMA journal_mode=WAL")
+
+    # -- reading and writing -----------------------------------------------------------------------
 
     def close(self) -> None:
         self._db.close()
@@ -98,56 +270,120 @@ class ResultStore:
     def done(self, key: CellKey) -> bool:
         """True when the cell has a successful result."""
         row = self._db.execute(
-            "SELECT 1 FROM cells WHERE corpus=? AND system=? AND config_hash=? AND repeat=? "
+            "SELECT 1 FROM cells WHERE corpus=? AND system=? AND protocol=? AND instance=? AND repeat=? "
             "AND fold=? AND status='ok'",
-            (key.corpus, key.system, key.config_hash, key.repeat, key.fold),
+            (key.corpus, key.system, key.protocol, key.instance, key.repeat, key.fold),
         ).fetchone()
         return row is not None
+
+    def add_run(self, provenance: RunProvenance) -> int:
+        """Store a run's provenance once; cells refer to the returned id."""
+        cursor = self._db.execute("INSERT INTO runs (started_at, provenance) VALUES (?, ?)",
+                                  (provenance.started_at, json.dumps(provenance.record())))
+        return int(cursor.lastrowid)
 
     def write(
         self,
         key: CellKey,
+        outcome: CellOutcome,
         *,
-        labels: list[str],
-        provenance: dict[str, Any],
-        uar: float | None = None,
-        predictions: dict[str, list] | None = None,
-        error: str | None = None,
-        wall_time: float | None = None,
+        protocol: SystemProtocol,
+        instance: CorpusInstance,
+        seed: int,
+        details: Mapping[str, Any] | None = None,
+        run_id: int | None = None,
     ) -> None:
-        """Insert or replace one cell; a cell with ``error`` is stored as failed."""
-        status = "failed" if error is not None else "ok"
-        self._db.execute(
-            "INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                key.corpus,
-                key.system,
-                key.config_hash,
-                key.repeat,
-                key.fold,
-                status,
-                uar,
-                json.dumps(labels),
-                json.dumps(predictions) if predictions is not None else None,
-                json.dumps(provenance, default=str),
-                error,
-                wall_time,
-                time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            ),
-        )
-
-    def cells(self, corpus: str | None = None, system: str | None = None) -> Iterator[Cell]:
-        """Stored cells, optionally filtered, in grid order."""
-        query = "SELECT * FROM cells WHERE (? IS NULL OR corpus=?) AND (? IS NULL OR system=?) "
-        query += "ORDER BY corpus, system, config_hash, repeat, fold"
-        for row in self._db.execute(query, (corpus, corpus, system, system)):
-            yield Cell(
-                key=CellKey(*row[:5]),
-                status=row[5],
-                uar=row[6],
-                labels=json.loads(row[7]),
-                predictions=json.loads(row[8]) if row[8] else None,
-                provenance=json.loads(row[9]),
-                error=row[10],
-                wall_time=row[11],
+        """Insert or replace one cell (with its protocol and corpus instance, stored once each)."""
+        if protocol.key != key.protocol or instance.key != key.instance:
+            raise ValueError("the cell key does not match its protocol or corpus instance")
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            self._db.execute("INSERT OR IGNORE INTO protocols VALUES (?, ?)",
+                             (protocol.key, json.dumps(protocol.record())))
+            self._db.execute("INSERT OR IGNORE INTO instances VALUES (?, ?, ?)",
+                             (instance.key, instance.corpus, json.dumps(instance.stored())))
+            self._db.execute(
+                "INSERT OR REPLACE INTO cells VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    key.corpus, key.system, key.protocol, key.instance, key.repeat, key.fold,
+                    outcome.status, outcome.uar,
+                    json.dumps(outcome.predictions.record()) if outcome.predictions is not None else None,
+                    outcome.parameter_count,
+                    json.dumps(outcome.estimator, default=str) if outcome.estimator is not None else None,
+                    outcome.error, outcome.traceback, float(outcome.wall_time), int(seed),
+                    json.dumps(dict(details or {}), default=str), run_id, now(),
+                ),
             )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def cells(self, corpus: str | None = None, system: str | None = None) -> Iterator[StoredCell]:
+        """Stored cells, optionally filtered, in grid order."""
+        query = (
+            "SELECT corpus, system, protocol, instance, repeat, fold, status, uar, predictions, parameter_count, "
+            "estimator, error, traceback, wall_time, seed, details, run_id, created_at FROM cells "
+            "WHERE (? IS NULL OR corpus=?) AND (? IS NULL OR system=?) "
+            "ORDER BY corpus, system, protocol, instance, repeat, fold"
+        )
+        for row in self._db.execute(query, (corpus, corpus, system, system)).fetchall():
+            outcome = CellOutcome(
+                ok=row[6] == "ok", wall_time=row[13], uar=row[7],
+                predictions=_predictions(row[8]), parameter_count=row[9],
+                estimator=json.loads(row[10]) if row[10] else None, error=row[11], traceback=row[12],
+            )
+            yield StoredCell(CellKey(*row[:6]), outcome, seed=row[14], details=json.loads(row[15]),
+                             run_id=row[16], created_at=row[17])
+
+    def protocols(self) -> dict[str, SystemProtocol]:
+        return {h: SystemProtocol.from_record(json.loads(r))
+                for h, r in self._db.execute("SELECT hash, record FROM protocols")}
+
+    def instances(self) -> dict[str, CorpusInstance]:
+        return {h: CorpusInstance.from_record(json.loads(r))
+                for h, r in self._db.execute("SELECT hash, record FROM instances")}
+
+    def runs(self) -> dict[int, RunProvenance]:
+        return {i: RunProvenance.from_record(json.loads(r))
+                for i, r in self._db.execute("SELECT id, provenance FROM runs")}
+
+    def names(self) -> tuple[list[str], list[str]]:
+        """The stored corpus and system names."""
+        corpora = [r[0] for r in self._db.execute("SELECT DISTINCT corpus FROM cells ORDER BY corpus")]
+        systems = [r[0] for r in self._db.execute("SELECT DISTINCT system FROM cells ORDER BY system")]
+        return corpora, systems
+
+
+def _create_tables(db: sqlite3.Connection, cells: str = "cells") -> None:
+    """Create the schema's tables (inside the caller's transaction: DDL is transactional in SQLite)."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement.replace("CREATE TABLE IF NOT EXISTS cells (", f"CREATE TABLE IF NOT EXISTS {cells} ("))
+
+
+def _predictions(text: str | None) -> Predictions | None:
+    if not text:
+        return None
+    try:
+        return Predictions.from_record(json.loads(text))
+    except (ValueError, KeyError, TypeError):
+        return None  # unreadable: the board reports the cell as invalid
+
+
+def v1_records(corpus: str, labels: list[str], prov: Mapping[str, Any]) -> tuple[SystemProtocol, CorpusInstance]:
+    """The protocol and corpus instance a schema-1 row was computed under, from its provenance."""
+    system = prov.get("system", {})
+    protocol = SystemProtocol(
+        model=system.get("model", ""), feature=system.get("feature", ""),
+        feature_params=prov.get("feature_params", {}), settings=prov.get("settings", {}),
+        normalisation=prov.get("normalisation", ""), seed=int(prov.get("seeds", {}).get("suite", 0)),
+        fold_policy=dict(FOLD_POLICY),
+    )
+    folds = prov.get("folds", {})
+    instance = CorpusInstance(
+        corpus=corpus, version=prov.get("corpus_version"), manifest=prov.get("manifest_hash", ""),
+        n_clips=len(folds.get("assignment", [])), labels=tuple(labels), fold_method=folds.get("method", ""),
+        fold_names=tuple(folds.get("names", [])), fold_assignment=tuple(folds.get("assignment", [])),
+    )
+    return protocol, instance

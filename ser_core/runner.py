@@ -9,11 +9,8 @@ the prepared data from a temporary file; only the main process writes to the res
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import pickle
-import platform
 import random
 import signal
 import subprocess
@@ -35,7 +32,16 @@ from ser_core import features
 from ser_core.errors import CacheError, ConfigError, CorpusError, SerbenchError
 from ser_core.plugins import Registered, Registry
 from ser_core.protocol import Folds, as_rows, cell_seed, from_rows, make_folds, standardise, uar
-from ser_core.results import SCHEMA_VERSION, CellKey, ResultStore
+from ser_core.records import (
+    FOLD_POLICY,
+    CellOutcome,
+    CorpusInstance,
+    Predictions,
+    RunProvenance,
+    SystemProtocol,
+    check_predictions,
+)
+from ser_core.results import CellKey, ResultStore
 from ser_core.specs import FeatureSpec, Manifest, ModelContext
 from ser_core.suites import Suite, System
 
@@ -140,10 +146,6 @@ def git_revision() -> str | None:
     return out.stdout.strip() or None
 
 
-def _hash(payload: Any) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 @dataclass
 class Prepared:
     """One system's data on one corpus, ready for the folds (normalised unless per fold)."""
@@ -167,10 +169,16 @@ class CellTask:
     n_classes: int
     normalisation: str
     seed: int
+    plugin: str = ""  # the model and its distribution, named when its output is unusable
 
 
-def compute_cell(task: CellTask, data: Prepared) -> dict[str, Any]:
-    """Train and test one fold; returns the outcome (never raises, except KeyboardInterrupt)."""
+def compute_cell(task: CellTask, data: Prepared) -> CellOutcome:
+    """Train and test one fold (never raises, except KeyboardInterrupt).
+
+    The model's predictions are checked before they are scored: one per test clip, class indices in
+    ``0..C-1``; anything else fails the cell with a message naming the model's plugin, so no
+    unusable row is ever stored as a success.
+    """
     started = time.perf_counter()
     fold = task.key.fold
     try:
@@ -185,27 +193,37 @@ def compute_cell(task: CellTask, data: Prepared) -> dict[str, Any]:
         seed_everything(task.seed)
         estimator = task.create(ModelContext(task.n_classes, task.feature, task.settings, task.seed))
         estimator.fit([from_rows(items[i], kind) for i in train], data.y[train], data.groups[train])
-        predicted = np.asarray(estimator.predict([from_rows(items[i], kind) for i in test])).astype(int)
-        score = uar(data.y[test], predicted)
-        return {
-            "uar": score,
-            "predictions": {
-                "clip_ids": [data.clip_ids[i] for i in test],
-                "y_true": data.y[test].tolist(),
-                "y_pred": predicted.tolist(),
-            },
-            "parameter_count": estimator.parameter_count(),
-            "estimator": estimator.describe(),
-            "wall_time": time.perf_counter() - started,
-        }
+        raw = estimator.predict([from_rows(items[i], kind) for i in test])
+        try:
+            predicted = check_predictions(raw, len(test), task.n_classes)
+        except ValueError as exc:
+            raise InvalidPredictions(
+                f"system {task.key.system!r}: {task.plugin or 'the model'}: {exc}. Nothing was stored as a "
+                "result for this cell; report it to the plugin's authors"
+            ) from None
+        predictions = Predictions(
+            clip_ids=tuple(data.clip_ids[i] for i in test),
+            speakers=tuple(str(data.speakers[i]) for i in test),
+            y_true=tuple(int(v) for v in data.y[test]),
+            y_pred=tuple(int(v) for v in predicted),
+        )
+        return CellOutcome.success(
+            uar=uar(data.y[test], predicted), predictions=predictions,
+            parameter_count=estimator.parameter_count(), estimator=estimator.describe(),
+            wall_time=time.perf_counter() - started,
+        )
     except KeyboardInterrupt:
         raise
     except Exception as exc:
-        return {
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": traceback.format_exc(limit=8),
-            "wall_time": time.perf_counter() - started,
-        }
+        return CellOutcome.failure(
+            f"{type(exc).__name__}: {exc}",
+            None if isinstance(exc, InvalidPredictions) else traceback.format_exc(limit=8),
+            time.perf_counter() - started,
+        )
+
+
+class InvalidPredictions(ValueError):
+    """A model returned predictions that cannot be scored."""
 
 
 _WORKER_DATA: dict[str, Prepared] = {}
@@ -219,7 +237,7 @@ def _worker_init(threads: int) -> None:
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
 
 
-def _worker_run(job: tuple[CellTask, str]) -> tuple[CellKey, dict[str, Any]]:
+def _worker_run(job: tuple[CellTask, str]) -> tuple[CellKey, CellOutcome]:
     """Worker: load the prepared data (once per file) and compute one cell."""
     task, path = job
     if path not in _WORKER_DATA:
@@ -253,12 +271,14 @@ class Runner:
         self.workers = max(1, os.cpu_count() or 1) if workers is None else workers
         self.reporter = reporter or Reporter()
         self._revision = git_revision()
+        self._run_row: int | None = None
         self._pool = None
         self._threads = max(1, (os.cpu_count() or 1) // max(1, self.workers))
 
     def run(self, suite: Suite, benchmark_paths: Mapping[str, Path] | None = None) -> RunReport:
         """Compute every missing cell of ``suite``; corpora or systems that cannot run are reported."""
         check_suite(self.registry, suite)
+        self._run_row = None
         report = RunReport()
         try:
             for corpus_name in suite.corpora:
@@ -353,20 +373,17 @@ class Runner:
             )
         settings, overrides = resolve_settings(model, suite, system)
         labels = manifest.labels()
-        config = {
-            "schema": SCHEMA_VERSION,
-            "corpus": manifest.fingerprint(),
-            "model": model.name,
-            "feature": [feature.name, feature.spec.kind, dict(feature.spec.params)],
-            "settings": settings,
-            "normalisation": suite.normalisation,
-            "seed": suite.seed,
-            "folds": [folds.method, list(folds.names)],
-            "labels": labels,
-        }
-        config_hash = _hash(config)
+        protocol = SystemProtocol(
+            model=model.name, feature=feature.name, feature_params=dict(feature.spec.params), settings=settings,
+            normalisation=suite.normalisation, seed=suite.seed, fold_policy=dict(FOLD_POLICY),
+        )
+        instance = CorpusInstance(
+            corpus=corpus.name, version=corpus.spec.version, manifest=manifest.fingerprint(),
+            n_clips=len(manifest.clips), labels=tuple(labels), fold_method=folds.method,
+            fold_names=tuple(folds.names), fold_assignment=tuple(int(v) for v in folds.assignment),
+        )
         keys = [
-            CellKey(corpus.name, system.name, config_hash, r, f)
+            CellKey(corpus.name, system.name, protocol.key, instance.key, r, f)
             for r in range(suite.repeats)
             for f in range(len(folds))
         ]
@@ -384,33 +401,24 @@ class Runner:
                 + (" ..." if len(table.silent) > 10 else "")
             )
         if table.failures:
+            listing = features.describe_failures(manifest, feature.name, table.failures, limit=20, policy="skip")
             self.reporter.note(
-                f"[yellow]{len(table.failures)} clips of {corpus.name} had no {feature.name} "
-                f"features and are left out[/] (listed in each result's provenance)"
+                f"[yellow]{len(table.failures)} of {len(manifest.clips)} clips of {corpus.name} are excluded from "
+                f"{system.name}[/] (no {feature.name} features); its cells are scored on the other "
+                f"{len(manifest.clips) - len(table.failures)}, and the board marks them:\n{escape(listing)}"
             )
-        base = {
-            "schema_version": SCHEMA_VERSION,
-            "suite": suite.name,
-            "core_version": ser_core.__version__,
-            "plugins": self.registry.versions(corpus, feature, model),
-            "git_revision": self._revision,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "system": {"model": model.name, "feature": feature.name, "description": system.description},
-            "settings": settings,
+        details = {
             "overrides": overrides,
-            "normalisation": suite.normalisation,
-            "manifest_hash": manifest.fingerprint(),
+            "description": system.description,
             "corpus_root": str(manifest.root) if manifest.root else None,
-            "corpus_version": corpus.spec.version,
             "feature_cache_key": table.cache_key,
-            "feature_params": dict(feature.spec.params),
-            "folds": folds.record(),
-            "n_folds": len(folds),
-            "excluded_clips": table.failures,
+            "excluded_clips": sorted([clip, reason] for clip, reason in table.failures.items()),
             "skipped_files": [[s.path, s.reason] for s in manifest.skipped],
-            "processes": {"workers": self.workers, "threads_per_worker": self._threads},
+            "plugins": self.registry.versions(corpus, feature, model),
         }
+        source = model.plugin
+        plugin = (f"model {model.name!r} (in-process plugin {source.name!r})" if source.distribution.startswith("(")
+                  else f"model {model.name!r} ({source.distribution} {source.version})")
         tasks = [
             CellTask(
                 key=key,
@@ -420,12 +428,13 @@ class Runner:
                 n_classes=len(labels),
                 normalisation=suite.normalisation,
                 seed=cell_seed(suite.seed, key.repeat, key.fold),
+                plugin=plugin,
             )
             for key in todo
         ]
         self.reporter.stage(f"{corpus.name}: {system.name}", len(todo))
         for task, outcome in self._outcomes(tasks, data):
-            self._store(task, outcome, labels, folds, base, suite.seed, report)
+            self._store(task, outcome, protocol, instance, folds, details, suite, report)
             self.reporter.advance(1)
 
     def _outcomes(self, tasks: list[CellTask], data: Prepared):
@@ -457,24 +466,31 @@ class Runner:
         finally:
             Path(path).unlink(missing_ok=True)
 
-    def _store(self, task, outcome, labels, folds, base, suite_seed, report) -> None:
+    def _run_id(self, suite: Suite) -> int:
+        """This run's provenance row, written once, before its first cell."""
+        if self._run_row is None:
+            self._run_row = self.store.add_run(RunProvenance.here(
+                core_version=ser_core.__version__,
+                plugins={p.distribution: p.version for p in self.registry.plugins if p.status == "ok"},
+                git_revision=self._revision,
+                processes={"workers": self.workers, "threads_per_worker": self._threads},
+                suite=suite.name,
+            ))
+        return self._run_row
+
+    def _store(self, task, outcome: CellOutcome, protocol, instance, folds, details, suite, report) -> None:
         key = task.key
-        provenance = {
-            **base,
-            "seeds": {"suite": suite_seed, "repeat": key.repeat, "cell": task.seed},
+        cell_details = {
+            **details,
             "fold_name": folds.names[key.fold],
-            "wall_time_s": outcome["wall_time"],
+            "seeds": {"suite": suite.seed, "repeat": key.repeat, "cell": task.seed},
         }
-        if "error" in outcome:
-            self.store.write(key, labels=labels, provenance=provenance,
-                             error=f"{outcome['error']}\n{outcome['traceback']}", wall_time=outcome["wall_time"])
-            report.failed.append((key, outcome["error"]))
+        self.store.write(key, outcome, protocol=protocol, instance=instance, seed=task.seed,
+                         details=cell_details, run_id=self._run_id(suite))
+        if not outcome.ok:
+            report.failed.append((key, outcome.error))
             self.reporter.note(
-                f"[red]failed[/] {key.corpus} / {key.system} repeat {key.repeat} fold {key.fold}: {escape(outcome['error'])}"
+                f"[red]failed[/] {key.corpus} / {key.system} repeat {key.repeat} fold {key.fold}: {escape(outcome.error)}"
             )
             return
-        provenance["parameter_count"] = outcome["parameter_count"]
-        provenance["estimator"] = outcome["estimator"]
-        self.store.write(key, labels=labels, provenance=provenance, uar=outcome["uar"],
-                         predictions=outcome["predictions"], wall_time=outcome["wall_time"])
         report.computed += 1

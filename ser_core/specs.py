@@ -108,6 +108,137 @@ class ExpectedContent:
         return sum(self.clips_per_label.values())
 
 
+#: Hash algorithms a download may declare (``"md5:<hex>"`` or ``"sha256:<hex>"``), with hex lengths.
+HASH_ALGORITHMS: dict[str, int] = {"md5": 32, "sha256": 64}
+#: How a downloaded file is turned into corpus files: unpacked as a zip or tar archive, or kept as is.
+UNPACK_METHODS: tuple[str, ...] = ("zip", "tar", "none")
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a corpus's download, as its publisher serves it.
+
+    ``hash`` is ``"md5:<32 hex digits>"`` or ``"sha256:<64 hex digits>"`` (whichever the publisher
+    gives); ``size`` is the size in bytes when published (checked against what the server offers);
+    ``unpack`` says how the file becomes corpus files (``zip``, ``tar`` including compressed tars, or
+    ``none`` to keep the file as it is); ``into`` is the sub-folder of the corpus directory it is
+    unpacked (or placed) into; ``name`` is the file name to save it as (default: the URL's last part).
+    """
+
+    url: str
+    hash: str
+    size: int | None = None
+    unpack: Literal["zip", "tar", "none"] = "zip"
+    into: str = ""
+    name: str = ""
+
+    @property
+    def filename(self) -> str:
+        """The name the file is saved under."""
+        if self.name:
+            return self.name
+        from urllib.parse import unquote, urlsplit
+
+        return unquote(urlsplit(self.url).path.rstrip("/").rsplit("/", 1)[-1])
+
+
+@dataclass(frozen=True)
+class DownloadSource:
+    """A corpus that ``serbench corpus download`` can fetch: its files, verified by their hashes.
+
+    ``accept`` is the licence text a user must accept (with ``--accept-licence``) before a scripted
+    download, empty when the licence asks for nothing beyond attribution; ``root`` is the folder,
+    inside the directory the files are unpacked into, that holds the corpus as its scan expects;
+    ``facts`` says where each URL, size and hash was taken from.
+    """
+
+    files: tuple[RemoteFile, ...]
+    accept: str = ""
+    root: str = ""
+    facts: str = ""
+
+    @property
+    def size(self) -> int | None:
+        """Total bytes to download, when every file's size is known."""
+        sizes = [f.size for f in self.files]
+        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class ManualSource:
+    """A corpus that cannot be fetched by a script: what the user must do to get it.
+
+    ``steps`` are the instructions, in order; ``request`` is where access is requested (a web
+    page or an e-mail address), empty when none is needed; ``licence_text`` summarises the terms the
+    user agrees to; ``facts`` says where this information comes from.
+    """
+
+    steps: tuple[str, ...]
+    request: str = ""
+    licence_text: str = ""
+    facts: str = ""
+
+
+CorpusSource = DownloadSource | ManualSource
+
+
+def _relative_problem(what: str, value: str) -> str | None:
+    path = Path(value)
+    if value and (path.is_absolute() or ".." in path.parts or "\\" in value):
+        return f"{what} {value!r} must be a relative path inside the corpus directory, without '..'"
+    return None
+
+
+def source_problems(source: Any) -> list[str]:
+    """Every way a corpus's declared ``source`` breaks the contract, one sentence each (empty: valid)."""
+    if source is None:
+        return []
+    if isinstance(source, ManualSource):
+        problems = []
+        if not source.steps or not all(isinstance(s, str) and s.strip() for s in source.steps):
+            problems.append("a manual source needs at least one step, each a non-empty string")
+        return problems
+    if not isinstance(source, DownloadSource):
+        return [f"source must be a DownloadSource or a ManualSource, not {type(source).__name__}"]
+    if not source.files:
+        return ["a download source needs at least one file"]
+    problems = []
+    names: set[str] = set()
+    for index, item in enumerate(source.files):
+        where = f"file {index + 1}"
+        if not isinstance(item, RemoteFile):
+            problems.append(f"{where} is a {type(item).__name__}, not a RemoteFile")
+            continue
+        if not item.url.startswith(("https://", "http://")):
+            problems.append(f"{where}: URL {item.url!r} is not an http(s) address")
+        algorithm, _, digest = item.hash.partition(":")
+        if algorithm not in HASH_ALGORITHMS:
+            problems.append(
+                f"{where}: hash {item.hash!r} must start with one of {', '.join(a + ':' for a in HASH_ALGORITHMS)}"
+            )
+        elif len(digest) != HASH_ALGORITHMS[algorithm] or any(c not in "0123456789abcdef" for c in digest.lower()):
+            problems.append(
+                f"{where}: hash {item.hash!r} is not {HASH_ALGORITHMS[algorithm]} hexadecimal digits of {algorithm}"
+            )
+        if item.size is not None and (isinstance(item.size, bool) or not isinstance(item.size, int) or item.size <= 0):
+            problems.append(f"{where}: size {item.size!r} must be a positive number of bytes (or None when unknown)")
+        if item.unpack not in UNPACK_METHODS:
+            problems.append(f"{where}: unpack {item.unpack!r} must be one of {', '.join(UNPACK_METHODS)}")
+        name = item.filename
+        if not name or "/" in name or name in (".", ".."):
+            problems.append(f"{where}: cannot tell a file name from {item.url!r}; set name=")
+        elif name in names:
+            problems.append(f"{where}: file name {name!r} is used twice; set distinct name= values")
+        names.add(name)
+        found = _relative_problem(f"{where}: into", item.into)
+        if found:
+            problems.append(found)
+    found = _relative_problem("root", source.root)
+    if found:
+        problems.append(found)
+    return problems
+
+
 @dataclass(frozen=True)
 class CorpusSpec:
     """A corpus reader.
@@ -115,7 +246,10 @@ class CorpusSpec:
     ``scan(root)`` reads the corpus from ``root`` (``None`` only when ``needs_path`` is false) and
     returns a :class:`Manifest`; it raises :class:`ser_core.errors.CorpusError` with the offending
     path when the directory cannot be read as this corpus. ``fold_by`` says whether cross-validation
-    groups are speakers (the protocol's default) or the manifest's ``group`` column.
+    groups are speakers (the protocol's default) or the manifest's ``group`` column. ``source``
+    says where the data comes from: a :class:`DownloadSource` (files with URL, size and hash, fetched
+    by ``serbench corpus download``) or a :class:`ManualSource` (licence and steps to follow); ``None``
+    when the plugin declares none (generated corpora, the user's own data).
 
     ``labels`` is the corpus's label set, in the order it is shown after the shared vocabulary's
     labels; a clip with another label is refused. Left empty, it is the labels of ``expected``, or
@@ -134,6 +268,7 @@ class CorpusSpec:
     version: str = ""
     licence: str = ""
     url: str = ""
+    source: CorpusSource | None = None
     labels: tuple[str, ...] = ()
     label_map: Mapping[str, str] = field(default_factory=dict)
     any_labels: bool = False

@@ -1,8 +1,9 @@
 """Plugin conformance checks (``serbench validate-plugin NAME``), run on generated data.
 
 For every corpus, feature and model a plugin registers, the checks exercise the contract the core
-relies on: a corpus declares a label set its expected content keeps to, and reports a missing directory as a
-:class:`~ser_core.errors.CorpusError` (or, when it needs no directory, scans into a valid manifest);
+relies on: a corpus declares a label set its expected content keeps to and a valid data source
+(files with an http(s) URL, an MD5 or SHA-256 hash and a known unpack method, or manual steps), and
+reports a missing directory as a :class:`~ser_core.errors.CorpusError` (or, when it needs no directory, scans into a valid manifest);
 a feature extracts finite arrays of its declared kind from synthetic speech, in a worker process,
 deterministically and with one width for every clip; a model's factory pickles (so folds can run
 in worker processes) and the estimator it creates fits and predicts labels in range on small
@@ -24,7 +25,7 @@ from ser_core import corpus as corpus_mod
 from ser_core import features
 from ser_core.errors import CorpusError, UnknownNameError
 from ser_core.plugins import Registered, Registry
-from ser_core.specs import FEATURE_KINDS, LABELS, FeatureSpec, ModelContext
+from ser_core.specs import FEATURE_KINDS, LABELS, DownloadSource, FeatureSpec, ManualSource, ModelContext, source_problems
 
 #: Settings that shorten training when a model declares them (validation checks the contract, not accuracy).
 QUICK_SETTINGS = {"epochs": 1}
@@ -71,6 +72,19 @@ def check_corpus(corpus: Registered, workdir: Path) -> Iterator[Check]:
         return f"{len(declared)} labels; {spec.expected.total} clips, {spec.expected.speakers} speakers expected"
 
     yield _run(subject, "label set and expected content", labels)
+
+    def source() -> str:
+        found = source_problems(spec.source)
+        _require(not found, "; ".join(found))
+        if isinstance(spec.source, DownloadSource):
+            hashes = sorted({f.hash.partition(":")[0] for f in spec.source.files})
+            terms = ", licence to accept" if spec.source.accept else ""
+            return f"download: {len(spec.source.files)} files, {'/'.join(hashes)} hashes{terms}"
+        if isinstance(spec.source, ManualSource):
+            return f"manual: {len(spec.source.steps)} steps" + (f", request at {spec.source.request}" if spec.source.request else "")
+        return "no source declared (corpus list shows it as your own files)"
+
+    yield _run(subject, "declared data source is valid", source)
     if spec.needs_path:
 
         def missing() -> str:

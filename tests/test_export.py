@@ -1,4 +1,4 @@
-"""Leaderboard exports from a hand-built store: figures, pooled metrics, every format."""
+"""Board exports from a hand-built store: figures, pooled metrics, every format."""
 
 from __future__ import annotations
 
@@ -7,83 +7,99 @@ import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from board_helpers import instance, protocol, put
 from ser_core import leaderboard
-from ser_core.export import render
-from ser_core.results import CellKey, ResultStore
+from ser_core.export import CSV_FIELDS, JSON_SCHEMA, record, render
+from ser_core.results import ResultStore
 
 LABELS = ["anger", "sadness"]
-
-
-def put(store, system, repeat, fold, y_true, y_pred, uar, config="c1", overrides=None):
-    store.write(
-        CellKey("tiny", system, config, repeat, fold),
-        labels=LABELS,
-        provenance={"n_folds": 2, "overrides": overrides or {}, "parameter_count": 10},
-        uar=uar,
-        predictions={"clip_ids": [f"c{i}" for i in range(len(y_true))], "y_true": y_true, "y_pred": y_pred},
-        wall_time=30.0,
-    )
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 @pytest.fixture
-def entries(tmp_path):
+def board(tmp_path):
+    tiny = instance("tiny", LABELS, ["s1", "s2"], n_clips=5)
+    a, b = protocol(), protocol(epochs=2)
     with ResultStore(tmp_path / "r.db") as store:
         # repeat 0: fold UARs 1.0 and 0.5 -> 0.75; repeat 1: 0.5 and 0.5 -> 0.5
-        put(store, "a", 0, 0, [0, 1], [0, 1], 1.0)
-        put(store, "a", 0, 1, [0, 1], [0, 0], 0.5)
-        put(store, "a", 1, 0, [0, 1], [1, 1], 0.5)
-        put(store, "a", 1, 1, [0, 0, 1], [0, 0, 0], 0.5, overrides=None)
-        put(store, "b", 0, 0, [0, 1], [0, 1], 1.0, overrides={"epochs": 2})
-        put(store, "b", 0, 1, [0, 1], [0, 1], 1.0, overrides={"epochs": 2})
-        yield leaderboard.compute(store)
+        put(store, tiny, "a", a, 0, 0, [0, 1], [0, 1])
+        put(store, tiny, "a", a, 0, 1, [0, 0, 1], [0, 0, 0])
+        put(store, tiny, "a", a, 1, 0, [0, 1], [1, 1])
+        put(store, tiny, "a", a, 1, 1, [0, 0, 1], [0, 0, 0])
+        put(store, tiny, "b", b, 0, 0, [0, 1], [0, 1], overrides={"epochs": 2})
+        put(store, tiny, "b", b, 0, 1, [0, 0, 1], [0, 0, 1], overrides={"epochs": 2})
+        yield leaderboard.compute(store, resamples=200)
 
 
-def test_aggregates_and_pooled_metrics_hand_worked(entries):
-    a, b = entries
+def test_aggregates_and_pooled_metrics_hand_worked(board):
+    a, b = board.entries
     assert a.uar_mean == pytest.approx(0.625) and a.uar_std == pytest.approx(0.125)
-    # pooled over all 9 predictions: true anger 5 (4 right), true sadness 4 (2 right)
-    assert a.confusion == [[4, 1], [2, 2]]
-    assert a.pooled_uar == pytest.approx((4 / 5 + 2 / 4) / 2)
-    assert a.weighted_accuracy == pytest.approx(6 / 9)
+    # pooled over all 10 predictions: true anger 6 (5 right), true sadness 4 (2 right)
+    assert a.confusion == [[5, 1], [2, 2]]
+    assert a.pooled_uar == pytest.approx((5 / 6 + 2 / 4) / 2)
+    assert a.weighted_accuracy == pytest.approx(7 / 10)
     assert a.wall_time_s == pytest.approx(120.0) and a.parameter_count == 10
-    assert b.overrides == {"epochs": 2}
+    assert b.overrides == {"epochs": 2} and b.uar_mean == 1.0 and b.repeats_complete == 1
+    # per speaker, repeats averaged: s1 anger (1 + 0)/2, sadness 1 -> 0.75; s2 anger 1, sadness 0 -> 0.5
+    assert a.per_speaker == pytest.approx({"s1": 0.75, "s2": 0.5})
+    assert a.worst_speaker == ("s2", 0.5) and a.speaker_sd == pytest.approx(0.125)
+    assert b.per_speaker == {"s1": 1.0, "s2": 1.0} and b.mark == leaderboard.BEST
 
 
-def test_markdown_csv_and_json(entries):
-    markdown = render(entries, "md")
+def test_markdown_csv_and_json(board):
+    markdown = render(board, "md")
     assert "| corpus | a | b |" in markdown
-    assert "| tiny | 62.5 ± 12.5 | 100.0 ± 0.0 |" in markdown
+    a_ci, b_ci = board.entries[0].ci, board.entries[1].ci
+    # two speakers cannot make any difference significant: a is marked "not significantly worse"
+    assert f"| tiny | 62.5 ± 12.5 [{100 * a_ci.low:.1f}, {100 * a_ci.high:.1f}] △ |" in markdown
+    assert "| 100.0 [100.0, 100.0] ▲ |" in markdown, "one repeat: no '± 0.0'; the best is marked"
     assert "epochs=2" in markdown and "2m00s" in markdown
-    rows = list(csv.DictReader(io.StringIO(render(entries, "csv"))))
+    rows = list(csv.DictReader(io.StringIO(render(board, "csv"))))
+    assert tuple(rows[0]) == CSV_FIELDS
     assert [r["system"] for r in rows] == ["a", "b"]
     assert float(rows[0]["uar_mean"]) == pytest.approx(0.625)
     assert json.loads(rows[1]["overrides"]) == {"epochs": 2}
-    records = json.loads(render(entries, "json"))
-    assert records[0]["confusion"] == [[4, 1], [2, 2]] and records[0]["labels"] == LABELS
+    document = json.loads(render(board, "json"))
+    assert {k: document[k] for k in JSON_SCHEMA} == JSON_SCHEMA
+    first = document["entries"][0]
+    assert first["confusion"] == [[5, 1], [2, 2]] and first["labels"] == LABELS
+    assert first["ci"]["low"] == pytest.approx(a_ci.low) and document["entries"][1]["mark"] == "best"
 
 
-def test_html_is_self_contained_with_charts_and_confusion_matrices(entries):
-    page = render(entries, "html")
+def test_the_json_export_matches_its_documented_schema(board):
+    """docs/board-json.md lists every key of the document and of an entry; the export has exactly those."""
+    doc = (DOCS / "board-json.md").read_text()
+    document = json.loads(render(board, "json"))
+    for key in document:
+        assert f"`{key}`" in doc, f"top-level key {key!r} is not documented"
+    for key in record(board.entries[0]):
+        assert f"`{key}`" in doc, f"entry key {key!r} is not documented"
+    assert f"version` | {JSON_SCHEMA['version']}" in doc.replace("`version` | `", "version` | ")
+
+
+def test_html_is_self_contained_with_charts_and_confusion_matrices(board):
+    page = render(board, "html")
     assert page.startswith("<!doctype html>") and "</html>" in page
-    assert page.count("data:image/png;base64,") == 3, "one bar chart + one confusion matrix per system"
+    assert page.count("data:image/png;base64,") == 4, "bar chart + per-speaker chart + a confusion matrix per system"
     assert "http://" not in page and "https://" not in page, "no external resources"
     assert "62.5 ± 12.5" in page
 
 
-def test_unknown_format_is_refused(entries):
+def test_unknown_format_is_refused(board):
     with pytest.raises(ValueError, match="unknown format"):
-        render(entries, "xlsx")
+        render(board, "xlsx")
 
 
-def test_cli_exports_to_a_file(tmp_path, entries):
+def test_cli_exports_to_a_file(tmp_path, board):
     out = tmp_path / "board.md"
     command = [sys.executable, "-m", "ser_core.cli", "leaderboard", "--db", str(tmp_path / "r.db"),
-               "--format", "md", "--output", str(out)]
+               "--format", "md", "--output", str(out), "--resamples", "200"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert "| tiny | 62.5 ± 12.5 | 100.0 ± 0.0 |" in out.read_text()
-    bad = subprocess.run(command[:-4] + ["--format", "pdf"], capture_output=True, text=True, timeout=120)
+    assert "| tiny | 62.5 ± 12.5 [" in out.read_text()
+    bad = subprocess.run(command[:-6] + ["--format", "pdf"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "choose one of" in bad.stderr

@@ -249,8 +249,17 @@ def test_disk_full_at_creation_and_mid_run_keeps_finished_cells(cli, tmp_path, m
 
     db = tmp_path / "r.db"
     ResultStore(db).close()
+    real_write = ResultStore.write
+    written = []
+
+    def write_until_full(self, *args, **kwargs):  # the disk fills up after two cells
+        if len(written) == 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        real_write(self, *args, **kwargs)
+        written.append(args[0])
+
     with monkeypatch.context() as patch:
-        _limit_pages(patch, 1)
+        patch.setattr(ResultStore, "write", write_until_full)
         code, out = cli("run", "-c", config, "-s", "t", "--db", str(db), "--workers", "0", expect=2)
     assert "the disk is full" in out and "Cells finished before this are stored; run the same command again" in out
     kept = stored_cells(db)
@@ -274,7 +283,7 @@ def test_leaderboard_output_format_comes_from_the_suffix_or_is_refused(cli, resu
     board = tmp_path / "board.html"
     code, out = cli("leaderboard", "--db", str(results_db), "-o", str(board), expect=0)
     assert board.read_text().startswith("<!doctype html>") and f"wrote {board}" in out
-    for suffix, start in ((".md", "# serbench leaderboard"), (".csv", "corpus,system"), (".json", "[")):
+    for suffix, start in ((".md", "# serbench leaderboard"), (".csv", "corpus,system"), (".json", "{")):
         cli("leaderboard", "--db", str(results_db), "-o", str(tmp_path / f"b{suffix}"), expect=0)
         assert (tmp_path / f"b{suffix}").read_text().startswith(start)
     code, out = cli("leaderboard", "--db", str(results_db), "-o", str(tmp_path / "board.txt"), expect=2)

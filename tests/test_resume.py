@@ -44,7 +44,9 @@ def test_folds_in_worker_processes_match_in_process_folds(synthetic_manifest, tm
             assert report.ok and report.computed == 4
     assert stored(tmp_path / "serial.db") == stored(tmp_path / "parallel.db")
     with ResultStore(tmp_path / "parallel.db") as store:
-        assert next(store.cells()).provenance["processes"] == {"workers": 2, "threads_per_worker": 1}
+        (run,) = store.runs().values()
+        assert run.processes == {"workers": 2, "threads_per_worker": 1}
+        assert all(c.run_id is not None for c in store.cells()), "each cell refers to its run's provenance"
 
 
 CONFIG = """
@@ -110,6 +112,6 @@ def test_two_runs_writing_to_one_store_at_once_lose_nothing(tmp_path):
         assert run.returncode == 0, err
     rows = stored(db)
     assert len(rows) == 16 and all(status == "ok" for _, status, _, _ in rows)
-    assert len({key.config_hash for key, *_ in rows}) == 2, "different seeds, separate configs"
+    assert len({key.protocol for key, *_ in rows}) == 2, "different seeds, separate protocols"
     with sqlite3.connect(db) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -102,16 +102,16 @@ def test_a_suite_stores_one_cell_per_repeat_and_fold(registry, tmp_path, synthet
     assert report.ok and report.computed == 2 * len(speakers)
     assert {(c.key.repeat, c.key.fold) for c in cells} == {(r, f) for r in range(2) for f in range(len(speakers))}
     cell = cells[0]
-    assert cell.labels == ["anger", "happiness", "sadness", "neutral"]
-    test_ids = cell.predictions["clip_ids"]
-    fold_speaker = cell.provenance["fold_name"]
+    (entry,) = entries.entries
+    assert entry.labels == ["anger", "happiness", "sadness", "neutral"]
+    test_ids = cell.predictions.clip_ids
+    fold_speaker = cell.details["fold_name"]
     assert all(cid.startswith(fold_speaker) for cid in test_ids), "the test part is one speaker"
-    prov = cell.provenance
-    assert prov["seeds"]["suite"] == 1 and isinstance(prov["seeds"]["cell"], int)
-    assert prov["folds"]["method"] == "leave-one-speaker-out"
-    assert prov["manifest_hash"] == synthetic_manifest.fingerprint()
-    assert prov["parameter_count"] == 12 and prov["settings"] == {"fail_group": ""}
-    (entry,) = entries
+    assert set(cell.predictions.speakers) == {fold_speaker}
+    assert cell.details["seeds"]["suite"] == 1 and cell.seed == cell.details["seeds"]["cell"]
+    assert entry.instance.fold_method == "leave-one-speaker-out"
+    assert entry.instance.manifest == synthetic_manifest.fingerprint()
+    assert cell.outcome.parameter_count == 12 and entry.protocol.settings == {"fail_group": ""}
     assert entry.complete and entry.repeats_complete == 2 and entry.n_folds == len(speakers)
     per_repeat = [np.mean([c.uar for c in cells if c.key.repeat == r]) for r in range(2)]
     assert entry.uar_mean == pytest.approx(np.mean(per_repeat))
@@ -130,10 +130,10 @@ def test_a_failing_cell_is_recorded_and_the_run_goes_on(registry, tmp_path, synt
     system = System("centroid-lb", "centroid", "lb", settings={"fail_group": first})
     report, cells, entries = run(registry, tmp_path / "r.db", make_suite(systems=(system,), repeats=1))
     failed = [c for c in cells if c.status == "failed"]
-    assert len(failed) == 1 and failed[0].provenance["fold_name"] == first
+    assert len(failed) == 1 and failed[0].details["fold_name"] == first
     assert "cannot train without" in failed[0].error
     assert report.computed == 3 and len(report.failed) == 1
-    assert entries[0].uar_mean is None and "1 failed" in leaderboard.format_cell(entries[0])
+    assert entries.entries[0].uar_mean is None and "1 failed" in leaderboard.format_cell(entries.entries[0])
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(registry, tmp_path):
@@ -155,14 +155,17 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_result(registry, tmp_pa
 
 def test_changed_settings_never_mix_with_old_results(registry, tmp_path):
     run(registry, tmp_path / "r.db", make_suite(repeats=1))
-    _, _, entries = run(registry, tmp_path / "r.db", make_suite(repeats=1, normalisation="none"))
-    assert len(entries) == 2 and len({e.config_hash for e in entries}) == 2
-    names = leaderboard.column_names(entries)
-    assert len(set(names.values())) == 2, "incomparable results get separate columns"
-    (why,) = leaderboard.differences(entries)
-    assert why.startswith("centroid-lb on tiny: normalisation differs"), why
-    assert all(e.corpus == "tiny" for e in entries), "cells are keyed by the corpus name the suite used"
-    assert "none" in why and "speaker" in why
+    _, _, board = run(registry, tmp_path / "r.db", make_suite(repeats=1, normalisation="none"))
+    (shown,) = board.entries
+    assert shown.protocol.normalisation == "none", "the newest configuration is shown by default"
+    assert board.columns == ["centroid-lb"] and len(board.hidden) == 1
+    (why,) = board.notes
+    assert why.startswith("centroid-lb on tiny: showing the newest of 2 stored configurations"), why
+    assert "normalisation (speaker -> none)" in why
+    with ResultStore(tmp_path / "r.db") as store:
+        every = leaderboard.compute(store, all_configs=True, resamples=0)
+    assert len(every.entries) == 2 and len(every.columns) == 2, "incomparable results get separate columns"
+    assert all(e.corpus == "tiny" for e in every.entries), "cells are keyed by the corpus name the suite used"
 
 
 def test_a_model_that_cannot_take_the_feature_is_skipped_with_a_reason(synthetic_manifest, tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import ExpectedContent
+from ser_core.specs import ExpectedContent, ManualSource
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>\d\d)-(?P<code>[A-Z])(?:-(?P<intensity>[12]))?-(?P<sentence>[1-6])",
@@ -43,6 +43,20 @@ def parse(path: Path) -> ParseResult:
     return name.clip(path, gender="M" if int(actor) % 2 else "F")
 
 
+#: No hash of the archive could be confirmed from here, so serbench does not fetch it itself (a
+#: download it cannot verify would defeat the check); the publisher's record lists each file's MD5.
+SOURCE = ManualSource(
+    steps=(
+        "Open https://zenodo.org/records/1478765 and download CaFE_48k.zip (the 48 kHz release; "
+        "CaFE_192k.zip, in AIFF, works too).",
+        "Check the file's MD5 against the one the record page shows (md5sum CaFE_48k.zip).",
+        "Unzip it into a folder of its own; point the corpus location at that folder.",
+    ),
+    licence_text="CC BY-NC-SA 4.0: non-commercial use, with attribution (Gournay, Lahaie & Lefebvre, 2018).",
+    facts="Zenodo record 1478765; file names from the record; no published hash available offline",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``cafe`` corpus."""
@@ -55,6 +69,7 @@ def register_corpora(register):
             version="48 kHz release (Zenodo, 2018)",
             licence="CC BY-NC-SA 4.0",
             url="https://zenodo.org/record/1478765",
+            source=SOURCE,
             suffixes=(".wav", ".aiff", ".aif"),
         )
     )

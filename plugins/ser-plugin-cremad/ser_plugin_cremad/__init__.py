@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, excluded, filename_corpus
-from ser_core.specs import ExpectedContent
+from ser_core.specs import ExpectedContent, ManualSource
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>\d{4})_(?P<sentence>[A-Z]{3})_(?P<code>[A-Z]{3})_(?P<intensity>LO|MD|HI|XX)",
@@ -59,6 +59,23 @@ def parse(path: Path) -> ParseResult:
     return name.clip(path, gender=_genders(path.parent).get(name["speaker"]))
 
 
+#: The corpus is a Git LFS repository of 7442 separately stored WAV files. Declaring them as downloads
+#: would need each file's LFS pointer (SHA-256 and size), which could not be collected from here for
+#: all 7442 files, so the route is manual: Git LFS itself verifies every file's SHA-256 on checkout.
+SOURCE = ManualSource(
+    steps=(
+        "Install Git LFS (https://git-lfs.com) and run: git lfs install",
+        "GIT_LFS_SKIP_SMUDGE=1 git clone https://github.com/CheyneyComputerScience/CREMA-D.git  "
+        "(the repository without its large files)",
+        "cd CREMA-D && git lfs pull --include 'AudioWAV/*'  (only the WAV files; Git LFS checks each "
+        "file's SHA-256 as it fetches it)",
+        "Point the corpus location at the CREMA-D folder (or its AudioWAV/ folder).",
+    ),
+    licence_text="Open Database License (ODbL) 1.0; contents under the Database Contents License (DbCL) 1.0.",
+    facts="the repository's README and its Git LFS pointers (AudioWAV/*.wav stored with Git LFS)",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``cremad`` corpus."""
@@ -71,6 +88,7 @@ def register_corpora(register):
             version="GitHub release (AudioWAV, 7442 files)",
             licence="Open Database License (ODbL) 1.0; contents under the Database Contents License",
             url="https://github.com/CheyneyComputerScience/CREMA-D",
+            source=SOURCE,
             audio_folders=("AudioWAV",),
         )
     )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, excluded, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import Clip, ExpectedContent, ManualSource
 
 NAME = "demos"
 
@@ -62,6 +62,19 @@ def parse(path: Path) -> ParseResult:
     return Clip(clip_id=stem, path=path, speaker=name["speaker"], label=name.label, language="it")
 
 
+#: Restricted access on Zenodo: the EULA must be signed by a permanent member of a university.
+SOURCE = ManualSource(
+    steps=(
+        "Request access on https://zenodo.org/records/2544829, attaching the signed EULA as the record asks "
+        "(it must be signed by a permanent university staff member).",
+        "Once granted, download and unzip the archive; point the corpus location at the unzipped folder.",
+    ),
+    request="https://zenodo.org/records/2544829",
+    licence_text="DEMoS EULA: academic research only, no redistribution.",
+    facts="Zenodo record 2544829 (restricted access)",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``demos`` corpus."""
@@ -74,5 +87,6 @@ def register_corpora(register):
             version="2019 release (Zenodo record 2544829)",
             licence="DEMoS EULA (academic research, signed by a permanent university staff member)",
             url="https://zenodo.org/record/2544829",
+            source=SOURCE,
         )
     )

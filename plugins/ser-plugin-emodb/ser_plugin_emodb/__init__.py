@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import ExpectedContent
+from ser_core.specs import ExpectedContent, ManualSource
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>\d\d)(?P<sentence>[ab]\d\d)(?P<code>[A-Z])(?P<version>[a-z])",
@@ -43,6 +43,19 @@ def parse(path: Path) -> ParseResult:
     return name.clip(path, gender="M" if speaker in MALE else "F")
 
 
+#: The publisher's archive is served without a published hash, so serbench does not fetch it itself
+#: (it could not tell a damaged or altered archive from the real one); the steps say how to get it.
+SOURCE = ManualSource(
+    steps=(
+        "Download http://emodb.bilderbar.info/download/download.zip.",
+        "Unzip it into a folder of its own: it holds wav/ (535 files) and the label folders.",
+        "Point the corpus location at that folder (or at its wav/ folder).",
+    ),
+    licence_text="Free for research; cite Burkhardt et al. (2005), A Database of German Emotional Speech, Interspeech.",
+    facts="the publisher's download page http://emodb.bilderbar.info/download/; no hash is published",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``emodb`` corpus."""
@@ -55,6 +68,7 @@ def register_corpora(register):
             version="2005 release (535 utterances)",
             licence="free for research, as stated on the download page",
             url="http://emodb.bilderbar.info/",
+            source=SOURCE,
             audio_folders=("wav",),
         )
     )

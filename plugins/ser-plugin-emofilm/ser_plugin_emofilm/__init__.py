@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import ExpectedContent
+from ser_core.specs import ExpectedContent, ManualSource
 
 NAME = "emofilm"
 
@@ -51,6 +51,18 @@ def parse(path: Path) -> ParseResult:
     return name.clip(path, speaker=f"{language}-{gender}", group=language, gender=gender.upper(), language=language)
 
 
+#: Restricted access on Zenodo: access is granted after accepting the EULA.
+SOURCE = ManualSource(
+    steps=(
+        "Request access on https://zenodo.org/records/1326428, accepting the EmoFilm EULA as the record asks.",
+        "Once granted, download and unzip the archive; point the corpus location at the unzipped folder.",
+    ),
+    request="https://zenodo.org/records/1326428",
+    licence_text="EmoFilm EULA: academic research only, no redistribution.",
+    facts="Zenodo record 1326428 (restricted access)",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``emofilm`` corpus (the folder of its ``.wav`` files, or the folder above it)."""
@@ -65,5 +77,6 @@ def register_corpora(register):
             licence="EmoFilm EULA (academic research)",
             url="https://zenodo.org/record/1326428",
             audio_folders=("wav_corpus",),
+            source=SOURCE,
         )
     )

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NOT_AUDIO, ParseResult, excluded, require_dir, scan_files
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest
+from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, ManualSource
 
 NAME = "enterface"
 
@@ -125,6 +125,20 @@ def scan(root: Path | None) -> Manifest:
     return scan_files(NAME, root, parse, suffixes=(".avi", ""))
 
 
+#: The project site serves the database without a published hash, and some clients reject its
+#: certificate chain: the route is manual.
+SOURCE = ManualSource(
+    steps=(
+        "Open http://www.enterface.net/enterface05/emotion.html and download the audio-visual emotion "
+        "database (enterface05.zip).",
+        "Unzip it into a folder of its own: it holds 'subject 1/' ... 'subject 44/'.",
+        "Point the corpus location at the folder holding the subject folders.",
+    ),
+    licence_text="Free for research use, as stated on the eNTERFACE'05 site; cite Martin et al. (2006).",
+    facts="the eNTERFACE'05 emotion database page",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``enterface`` corpus."""
@@ -137,5 +151,6 @@ def register_corpora(register):
             version="eNTERFACE'05 audio-visual emotion database (2006 release)",
             licence="free for research use, as stated on the eNTERFACE'05 site",
             url="http://www.enterface.net/enterface05/",
+            source=SOURCE,
         )
     )

@@ -31,7 +31,7 @@ from pathlib import Path
 from ser_core import hookimpl
 from ser_core.corpus import NOT_AUDIO, ManifestBuilder, excluded, require_dir, walk
 from ser_core.errors import CorpusError
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest
+from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, ManualSource
 
 NAME = "iemocap"
 
@@ -182,6 +182,19 @@ def scan(root: Path | None) -> Manifest:
     return found.manifest()
 
 
+#: Released on request only: the licence must be signed and sent to USC SAIL.
+SOURCE = ManualSource(
+    steps=(
+        "Fill in the release form at https://sail.usc.edu/iemocap/iemocap_release.htm and send it as the "
+        "page says; SAIL replies with a download link.",
+        "Unpack IEMOCAP_full_release.tar.gz; point the corpus location at the IEMOCAP_full_release folder.",
+    ),
+    request="https://sail.usc.edu/iemocap/iemocap_release.htm",
+    licence_text="USC SAIL IEMOCAP release agreement: research use only, no redistribution.",
+    facts="the IEMOCAP release page of USC SAIL",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``iemocap`` corpus."""
@@ -195,5 +208,6 @@ def register_corpora(register):
             version="IEMOCAP_full_release",
             licence="USC SAIL IEMOCAP release agreement (research use, no redistribution)",
             url="https://sail.usc.edu/iemocap/",
+            source=SOURCE,
         )
     )

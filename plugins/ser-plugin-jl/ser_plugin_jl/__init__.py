@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import ExpectedContent
+from ser_core.specs import ExpectedContent, ManualSource
 
 SECONDARY = ("anxious", "apologetic", "assertive", "concerned", "encouraging")
 NAMING = NamingConvention(
@@ -42,6 +42,20 @@ def parse(path: Path) -> ParseResult:
     return name.clip(path, gender="F" if name["speaker"].startswith("female") else "M")
 
 
+#: Distributed on Kaggle, which needs a signed-in account: no scripted download.
+SOURCE = ManualSource(
+    steps=(
+        "Sign in to Kaggle and download the dataset from https://www.kaggle.com/datasets/tli725/jl-corpus "
+        "(or run: kaggle datasets download -d tli725/jl-corpus).",
+        "Unzip it into a folder of its own; the audio is under "
+        "'Raw JL corpus (unchecked and unannotated)/JL(wav+txt)/'.",
+        "Point the corpus location at the unzipped folder.",
+    ),
+    licence_text="As stated on the Kaggle page; cite James, Tian & Watson (2018), Interspeech.",
+    facts="the Kaggle dataset page tli725/jl-corpus",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``jl`` corpus."""
@@ -54,6 +68,7 @@ def register_corpora(register):
             version="Kaggle release (James et al., 2018)",
             licence="as stated on the distribution page",
             url="https://www.kaggle.com/tli725/jl-corpus",
+            source=SOURCE,
             audio_folders=("Raw JL corpus (unchecked and unannotated)/JL(wav+txt)",),
         )
     )

@@ -40,7 +40,7 @@ from pathlib import Path
 from ser_core import hookimpl
 from ser_core.corpus import NOT_AUDIO, ManifestBuilder, excluded, require_dir, walk
 from ser_core.errors import CorpusError
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest
+from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, ManualSource
 
 NAME = "mspimprov"
 
@@ -157,6 +157,19 @@ def scan(root: Path | None) -> Manifest:
     return found.manifest()
 
 
+#: Released on request only: an academic licence signed with the MSP lab of UT Dallas.
+SOURCE = ManualSource(
+    steps=(
+        "Request the corpus from the MSP lab as described at "
+        "https://ecs.utdallas.edu/research/researchlabs/msp-lab/MSP-Improv.html (academic licence agreement).",
+        "Unpack what you receive; point the corpus location at the folder holding Evaluation.txt and the audio.",
+    ),
+    request="https://ecs.utdallas.edu/research/researchlabs/msp-lab/MSP-Improv.html",
+    licence_text="UT Dallas MSP-IMPROV academic licence: research use only, no redistribution.",
+    facts="the MSP-IMPROV page of the MSP lab",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``mspimprov`` corpus."""
@@ -170,5 +183,6 @@ def register_corpora(register):
             version="MSP-IMPROV (Evaluation.txt release)",
             licence="UT Dallas MSP-IMPROV academic licence (research use, no redistribution)",
             url="https://ecs.utdallas.edu/research/researchlabs/msp-lab/MSP-Improv.html",
+            source=SOURCE,
         )
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import ExpectedContent
+from ser_core.specs import ExpectedContent, ManualSource
 
 NAMING = NamingConvention(
     pattern=r"(?P<item>\d+)(?P<kind>[sp])(?P<speaker>[AB])_(?P<code>[a-z]+)(?P<take>\d*)",
@@ -39,6 +39,19 @@ def parse(path: Path) -> ParseResult:
     return name if isinstance(name, str) else name.clip(path, sentence=f"{name['item']}{name['kind']}")
 
 
+#: Distributed as the article's supplementary material, through the publisher's site.
+SOURCE = ManualSource(
+    steps=(
+        "Open the article (Castro & Lima, 2010, Behavior Research Methods 42(1):74-81) at "
+        "https://doi.org/10.3758/BRM.42.1.74 and download its supplementary material.",
+        "Unzip it into a folder of its own; point the corpus location at that folder.",
+    ),
+    request="https://doi.org/10.3758/BRM.42.1.74",
+    licence_text="Research use, as the article's supplementary material; cite Castro & Lima (2010).",
+    facts="the article's page at the publisher",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``portuguese`` corpus."""
@@ -51,5 +64,6 @@ def register_corpora(register):
             version="Behavior Research Methods 42(1) supplementary material (368 clips)",
             licence="research use; supplementary material of the article",
             url="https://doi.org/10.3758/BRM.42.1.74",
+            source=SOURCE,
         )
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import Clip, ExpectedContent, ManualSource
 
 SPEAKERS = ("DC", "JE", "JK", "KL")
 LABELS = {"a": "anger", "d": "disgust", "f": "fear", "h": "happiness", "n": "neutral",
@@ -61,6 +61,19 @@ def parse(path: Path) -> ParseResult:
     )
 
 
+#: Released after registration on the SAVEE site (a password is sent by e-mail).
+SOURCE = ManualSource(
+    steps=(
+        "Register at http://kahlan.eps.surrey.ac.uk/savee/Register.html; the site e-mails a password.",
+        "Download the audio data (AudioData.zip) from http://kahlan.eps.surrey.ac.uk/savee/Download.html.",
+        "Unzip it; point the corpus location at the AudioData folder (speaker folders DC, JE, JK, KL).",
+    ),
+    request="http://kahlan.eps.surrey.ac.uk/savee/Register.html",
+    licence_text="Free for research use after registration; cite Haq & Jackson (2009).",
+    facts="the SAVEE registration and download pages",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``savee`` corpus."""
@@ -73,6 +86,7 @@ def register_corpora(register):
             version="AudioData release (480 files)",
             licence="free for research use after registration on the SAVEE site",
             url="http://kahlan.eps.surrey.ac.uk/savee/",
+            source=SOURCE,
             audio_folders=("AudioData",),
         )
     )

@@ -51,7 +51,7 @@ from pathlib import Path
 from ser_core import hookimpl
 from ser_core.corpus import NOT_AUDIO, excluded, require_dir, walk
 from ser_core.errors import CorpusError
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, SkippedFile
+from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, ManualSource, SkippedFile
 
 NAME = "smartkom"
 
@@ -296,6 +296,19 @@ def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", text)
 
 
+#: Licensed by the Bavarian Archive for Speech Signals (BAS): a signed licence is required.
+SOURCE = ManualSource(
+    steps=(
+        "Order the SmartKom Public corpus from BAS as described at "
+        "https://www.bas.uni-muenchen.de/forschung/Bas/BasSmartKomPubliceng.html (signed licence).",
+        "Unpack the delivery; point the corpus location at the folder holding the sessions.",
+    ),
+    request="https://www.bas.uni-muenchen.de/forschung/Bas/BasSmartKomPubliceng.html",
+    licence_text="BAS SmartKom licence: research use only, no redistribution.",
+    facts="the BAS SmartKom Public page",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``smartkom`` corpus."""
@@ -309,5 +322,6 @@ def register_corpora(register):
             version="SmartKom Public (SKP) release, BAS",
             licence="BAS SmartKom licence (research use, no redistribution)",
             url="https://www.bas.uni-muenchen.de/forschung/Bas/BasSmartKomPubliceng.html",
+            source=SOURCE,
         )
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ser_core import hookimpl
 from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import ExpectedContent
+from ser_core.specs import ExpectedContent, ManualSource
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>OAF|YAF|OA)_(?P<word>[A-Za-z]+)_(?P<code>[A-Za-z]+)",
@@ -44,6 +44,19 @@ def parse(path: Path) -> ParseResult:
     return name.clip(path, speaker=SPEAKERS[name["speaker"]], gender="F", sentence=name["word"].lower())
 
 
+#: Hosted on the Borealis (Scholars Portal) Dataverse; no file hash could be confirmed from here.
+SOURCE = ManualSource(
+    steps=(
+        "Open https://doi.org/10.5683/SP2/E8H2MF (the TESS dataset on Borealis Dataverse) and download "
+        "all files ('Access Dataset' > 'Download ZIP').",
+        "Unzip it into a folder of its own (per-emotion folders such as OAF_angry/, YAF_fear/ are fine).",
+        "Point the corpus location at that folder.",
+    ),
+    licence_text="CC BY-NC-ND 4.0: non-commercial use, with attribution, no derivatives.",
+    facts="the dataset's DOI landing page on Borealis Dataverse",
+)
+
+
 @hookimpl
 def register_corpora(register):
     """Register the ``tess`` corpus."""
@@ -56,5 +69,6 @@ def register_corpora(register):
             version="University of Toronto release (2010), 2800 files",
             licence="CC BY-NC-ND 4.0",
             url="https://doi.org/10.5683/SP2/E8H2MF",
+            source=SOURCE,
         )
     )
