@@ -176,7 +176,12 @@ def load_registry(
             try:
                 candidates.append((info, ep.load()))
             except Exception as exc:  # a broken plugin must not break the others
-                _fail(info, f"failed to import {ep.value}: {_describe(exc)}", exc)
+                message = f"failed to import {ep.value}: {_describe(exc)}"
+                if isinstance(exc, ModuleNotFoundError) and exc.name:
+                    package = exc.name.split(".")[0]
+                    message += (f". It needs the Python package {package!r}, which is not installed: "
+                                f"pip install {package} (or reinstall {info.distribution}, which should declare it)")
+                _fail(info, message, exc)
                 registry.plugins.append(info)
     for name, obj in extra_plugins:
         module = getattr(obj, "__name__", type(obj).__name__)

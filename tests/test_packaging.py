@@ -139,3 +139,14 @@ def test_an_import_error_escaping_a_plugin_is_a_message_not_a_traceback(tmp_path
     assert result.exit_code == 2, result.output
     assert "no_such_library_for_serbench" in result.output and "pip install" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_plugin_missing_a_library_at_import_is_listed_with_what_to_install(install_distribution):
+    from ser_core.plugins import load_registry
+
+    install_distribution("ser-plugin-heavy", {"heavy": "ser_plugin_heavy"},
+                         {"ser_plugin_heavy": "import no_such_library_for_serbench.sub\n"})
+    (plugin,) = [p for p in load_registry().plugins if p.name == "heavy"]
+    assert plugin.status == "broken"
+    assert ("needs the Python package 'no_such_library_for_serbench', which is not installed: "
+            "pip install no_such_library_for_serbench (or reinstall ser-plugin-heavy") in plugin.errors[0]
