@@ -46,3 +46,38 @@ BROKEN_PLUGIN = {
     "entry_points": {"broken": "ser_plugin_broken"},
     "modules": {"ser_plugin_broken": "import no_such_dependency_for_serbench_tests\n"},
 }
+
+
+#: A module for test plugins: a cheap functionals feature and a nearest-centroid model, importable
+#: in worker processes (install it next to the plugin module with ``install_distribution`` or
+#: ``write_distribution``).
+CHEAP_PARTS = {
+    "serbench_test_parts": """
+    import numpy as np
+
+
+    def loudness(signal, rate):
+        spectrum = np.abs(np.fft.rfft(signal))
+        freqs = np.fft.rfftfreq(len(signal), 1 / rate)
+        return np.array([np.log(np.sqrt(np.mean(signal ** 2)) + 1e-9),
+                         (spectrum * freqs).sum() / (spectrum.sum() + 1e-9)], dtype=np.float32)
+
+
+    class Centroid:
+        def __init__(self, context):
+            self.centroids = None
+
+        def fit(self, X, y, groups):
+            X = np.stack(X)
+            self.centroids = np.stack([X[y == c].mean(axis=0) for c in range(int(y.max()) + 1)])
+
+        def predict(self, X):
+            return np.argmin(((np.stack(X)[:, None] - self.centroids[None]) ** 2).sum(-1), axis=1)
+
+        def parameter_count(self):
+            return int(self.centroids.size)
+
+        def describe(self):
+            return {}
+    """,
+}

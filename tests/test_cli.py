@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BROKEN_PLUGIN, write_distribution
+from .conftest import BROKEN_PLUGIN, CHEAP_PARTS, write_distribution
 
 SERBENCH = [sys.executable, "-m", "ser_core.cli"]
 
@@ -140,45 +140,29 @@ def test_suites_lists_shipped_and_local_suites_with_their_origin(tmp_path):
 TF_PLUGIN = {
     "ser_plugin_tfprobe": '''
     """A cheap model whose fit starts TensorFlow the way the Keras models do (through ser-keras)."""
-    import numpy as np
+    from serbench_test_parts import Centroid, loudness
 
     from ser_core import FeatureSpec, ModelSpec, hookimpl
 
 
-    def rms(signal, rate):
-        return np.array([np.sqrt(np.mean(signal ** 2)), np.abs(signal).max()], dtype=np.float32)
-
-
-    class Probe:
-        def __init__(self, context):
-            self.means = None
-
+    class Probe(Centroid):
         def fit(self, X, y, groups):
             from ser_keras import configure_tensorflow
 
             configure_tensorflow()
-            X = np.stack(X)
-            self.means = np.stack([X[y == c].mean(axis=0) for c in range(int(y.max()) + 1)])
-
-        def predict(self, X):
-            return np.argmin(((np.stack(X)[:, None] - self.means[None]) ** 2).sum(-1), axis=1)
-
-        def parameter_count(self):
-            return int(self.means.size)
-
-        def describe(self):
-            return {}
+            super().fit(X, y, groups)
 
 
     @hookimpl
     def register_features(register):
-        register(FeatureSpec("rms", "functionals", extract=rms))
+        register(FeatureSpec("rms", "functionals", extract=loudness))
 
 
     @hookimpl
     def register_models(register):
         register(ModelSpec("tfprobe", create=Probe, accepts=frozenset({"functionals"})))
     ''',
+    **CHEAP_PARTS,
 }
 
 

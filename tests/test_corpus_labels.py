@@ -11,13 +11,15 @@ from typer.testing import CliRunner
 from ser_core.cli import app
 from ser_core.specs import LABELS, CorpusSpec, ExpectedContent, order_labels
 
+from .conftest import CHEAP_PARTS
+
 CONTEMPT_PLUGIN = '''
 """A corpus whose sadness clips are called contempt, with a cheap feature and model."""
-import numpy as np
+from serbench_test_parts import Centroid, loudness
 
 from ser_core import FeatureSpec, ModelSpec, hookimpl
 from ser_core.corpus import NamingConvention, filename_corpus
-from ser_core.specs import Clip, ExpectedContent
+from ser_core.specs import ExpectedContent
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>[a-z]\\d+)_(?P<code>[a-z]+)_(?P<take>\\d+)",
@@ -26,42 +28,10 @@ NAMING = NamingConvention(
 )
 
 
-def parse(path):
-    name = NAMING.match(path.stem)
-    if isinstance(name, str):
-        return name
-    return Clip(path.stem, path, name["speaker"], name.label)
-
-
-def loudness(signal, rate):
-    spectrum = np.abs(np.fft.rfft(signal))
-    freqs = np.fft.rfftfreq(len(signal), 1 / rate)
-    return np.array([np.log(np.sqrt(np.mean(signal ** 2)) + 1e-9),
-                     (spectrum * freqs).sum() / (spectrum.sum() + 1e-9)], dtype=np.float32)
-
-
-class Centroid:
-    def __init__(self, context):
-        self.centroids = None
-
-    def fit(self, X, y, groups):
-        X = np.stack(X)
-        self.centroids = np.stack([X[y == c].mean(axis=0) for c in range(int(y.max()) + 1)])
-
-    def predict(self, X):
-        return np.argmin(((np.stack(X)[:, None] - self.centroids[None]) ** 2).sum(-1), axis=1)
-
-    def parameter_count(self):
-        return int(self.centroids.size)
-
-    def describe(self):
-        return {}
-
-
 @hookimpl
 def register_corpora(register):
     register(filename_corpus(
-        "contempt-corpus", parse,
+        "contempt-corpus", NAMING.parse,
         expected=ExpectedContent({"anger": 12, "happiness": 12, "contempt": 12, "neutral": 12}, 4, 16000),
         description="test corpus with a class outside the shared vocabulary",
         labels=("neutral", "anger", "happiness", "contempt"),
@@ -100,7 +70,7 @@ def test_a_corpus_label_outside_the_shared_vocabulary_scans_runs_and_shows(
         label = "contempt" if clip.label == "sadness" else clip.label
         shutil.copy(clip.path, corpus / clip.path.name.replace(clip.label, label))
     install_distribution("ser-plugin-contempt", {"contempt": "ser_plugin_contempt"},
-                         {"ser_plugin_contempt": CONTEMPT_PLUGIN})
+                         {"ser_plugin_contempt": CONTEMPT_PLUGIN, **CHEAP_PARTS})
     (tmp_path / "benchmarks.toml").write_text(SUITE + f'\n[corpora.contempt-corpus]\npath = "{corpus}"\n')
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
