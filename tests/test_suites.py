@@ -111,7 +111,7 @@ def test_a_local_file_adds_suites_and_replaces_systems_and_suites_by_name(tmp_pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
     alone = load_suites()
-    assert set(alone.suites) == {"demo", "paper", "paper-quick"} and alone.sources == [SHIPPED]
+    assert set(alone.suites) == {"demo", "paper", "paper-quick", "ssl"} and alone.sources == [SHIPPED]
     write(tmp_path, """
 [defaults]
 seed = 7
@@ -133,7 +133,7 @@ repeats = 1
 path = "data/emodb"
 """)
     merged = load_suites()
-    assert set(merged.suites) == {"demo", "paper", "paper-quick", "mine"}
+    assert set(merged.suites) == {"demo", "paper", "paper-quick", "ssl", "mine"}
     assert merged.sources == [SHIPPED, Path("benchmarks.toml")]
     mine = merged.suite("mine")
     assert mine.seed == 7 and [s.feature for s in mine.systems] == ["is09", "is09"], "uses shipped svm-is09"
