@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import multiprocessing
 import os
 import time
 from typing import Any, Sequence
@@ -15,7 +14,7 @@ from ser_core.errors import FeatureError
 from ser_core.protocol import class_weights, uar
 from ser_core.specs import ModelContext
 
-#: Threads torch uses when training inside one of the core's worker processes (one per core).
+#: Threads torch trains with; default: the runner's share of the cores (``SERBENCH_THREADS``), else torch's.
 THREADS_VARIABLE = "SERBENCH_TORCH_THREADS"
 
 
@@ -90,8 +89,9 @@ class HeadEstimator:
         self.layers = self.width = 0
         self.info: dict[str, Any] = {}
         torch = _torch()
-        if multiprocessing.parent_process() is not None:  # one of the core's worker processes
-            torch.set_num_threads(max(1, int(os.environ.get(THREADS_VARIABLE, "1"))))
+        threads = os.environ.get(THREADS_VARIABLE) or os.environ.get("SERBENCH_THREADS")  # the runner's share
+        if threads:
+            torch.set_num_threads(max(1, int(threads)))
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     def _items(self, X: Sequence[np.ndarray]) -> list[np.ndarray]:
