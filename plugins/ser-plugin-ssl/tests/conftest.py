@@ -46,3 +46,9 @@ def tiny_models(tmp_path_factory):
     save_tiny("hubert", root / "hubert-base", seed=1)
     save_tiny("wav2vec2", root / "wav2vec2-base", seed=2, normalize=True)
     return root
+
+
+@pytest.fixture(scope="session")
+def make_tiny():
+    """:func:`save_tiny`, for tests that need other weights."""
+    return save_tiny

@@ -16,8 +16,6 @@ from ser_core.features import cache_key, extract
 from ser_plugin_ssl import MODEL_DIR_VARIABLE, ModelParams, ssl_feature
 from ser_plugin_ssl.extraction import chunk_bounds, extract as encode
 
-from conftest import save_tiny  # noqa: E402  (this directory's conftest)
-
 
 def options(folder, **changes):
     base = dict(model=str(folder), revision="main", local_name="tiny", layer="all", pooling="frames",
@@ -70,7 +68,7 @@ def test_extraction_from_the_model_directory_with_cache(tiny_models, synthetic_m
     np.testing.assert_allclose(spawned.items[0], table.items[0], rtol=1e-5, atol=1e-6)
 
 
-def test_the_weights_key_the_cache(tiny_models, tmp_path, synthetic_manifest, serbench_registry, monkeypatch):
+def test_the_weights_key_the_cache(tiny_models, make_tiny, tmp_path, synthetic_manifest, serbench_registry, monkeypatch):
     monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tiny_models))
     first = cache_key(synthetic_manifest, serbench_registry(ser_plugin_ssl).feature("wavlm-base-plus"))
     assert first == cache_key(synthetic_manifest, serbench_registry(ser_plugin_ssl).feature("wavlm-base-plus"))
@@ -79,7 +77,7 @@ def test_the_weights_key_the_cache(tiny_models, tmp_path, synthetic_manifest, se
     monkeypatch.setenv(MODEL_DIR_VARIABLE, str(copy))
     assert cache_key(synthetic_manifest, serbench_registry(ser_plugin_ssl).feature("wavlm-base-plus")) == first
     other = tmp_path / "other"
-    save_tiny("wavlm", other / "wavlm-base-plus", seed=7)  # other weights: another table
+    make_tiny("wavlm", other / "wavlm-base-plus", seed=7)  # other weights: another table
     monkeypatch.setenv(MODEL_DIR_VARIABLE, str(other))
     assert cache_key(synthetic_manifest, serbench_registry(ser_plugin_ssl).feature("wavlm-base-plus")) != first
     # a feature pointing at a directory is keyed by it as well as by the weights

@@ -175,7 +175,7 @@ class HeadEstimator:
         weights_now = self.net.layer_weights()
         self.info = {
             "layers": self.layers,
-            "layer_weights": None if weights_now is None else [round(float(w), 4) for w in weights_now],
+            "layer_weights": None if weights_now is None else [round(float(w), 4) for w in weights_now.detach().cpu()],
             "epochs_run": epoch,
             "best_epoch": best_epoch if len(valid) else epoch,
             "validation": (

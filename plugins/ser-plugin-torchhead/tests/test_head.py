@@ -21,7 +21,7 @@ def blobs(n_groups: int, layers: int = 3, width: int = 8, per_class: int = 10, s
             for _ in range(per_class):
                 shape = (rng.integers(3, frames + 3), layers, width) if frames else (1, layers, width)
                 item = rng.normal(0, 1, shape)
-                item[:, 1, :] += 2.0 * (np.arange(width) % 3 == c)
+                item[:, 1, :] += 3.0 * (np.arange(width) % 3 == c)
                 X.append(item.reshape(shape[0], -1)[0] if not frames else item.reshape(shape[0], -1))
                 y.append(c)
                 groups.append(f"spk{g}")
@@ -30,7 +30,7 @@ def blobs(n_groups: int, layers: int = 3, width: int = 8, per_class: int = 10, s
 
 def context(layers: int = 3, kind: str = "functionals", seed: int = 0, **settings) -> ModelContext:
     feature = FeatureSpec("f", kind, extract=lambda s, r: s, params={"layers_kept": layers, "hidden_size": 8})
-    merged = {**DEFAULTS, "hidden": 16, "epochs": 30, "patience": 5, **settings}
+    merged = {**DEFAULTS, "hidden": 16, "epochs": 30, "patience": 5, "learning_rate": 1e-2, **settings}
     return ModelContext(n_classes=3, feature=feature, settings=merged, seed=seed)
 
 
@@ -82,7 +82,9 @@ def test_early_stopping_holds_out_whole_training_speakers():
     info = model.describe()
     assert info["validation"].startswith("1 of 5 training groups held out")
     assert info["epochs_run"] <= 40 and 1 <= info["best_epoch"] <= info["epochs_run"]
-    assert info["validation_uar"] == max(info["validation_history"])
+    history = info["validation_history"]
+    assert len(history) == info["epochs_run"] and info["validation_uar"] == pytest.approx(max(history), abs=1e-4)
+    assert history.index(max(history)) + 1 == info["best_epoch"], "the first best epoch's weights are kept"
 
 
 def test_one_training_group_trains_every_epoch_and_says_so():
