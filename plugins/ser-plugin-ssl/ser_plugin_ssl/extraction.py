@@ -162,6 +162,7 @@ def load(folder: str) -> tuple[Any, Any, Any]:
     torch = require("torch", install="ser-plugin-ssl", needed_by=NEEDED_BY)
     transformers = require("transformers", install="ser-plugin-ssl", needed_by=NEEDED_BY)
     transformers.logging.set_verbosity_error()  # unused pretraining heads are expected, not news
+    transformers.logging.disable_progress_bar()
     if multiprocessing.parent_process() is not None:  # one of the core's extraction workers (one per core)
         torch.set_num_threads(max(1, int(os.environ.get(THREADS_VARIABLE, "1"))))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -14,7 +14,7 @@ SUITE = """
 [systems.tiny-wavlm-head]
 model = "ssl-head"
 feature = "wavlm-base-plus"
-settings = { hidden = 16, epochs = 20, patience = 5 }
+settings = { hidden = 16, epochs = 10, patience = 5, learning_rate = 1e-2 }
 
 [suites.tiny-ssl]
 corpora = ["synthetic"]
@@ -41,7 +41,6 @@ def test_serbench_run_with_the_tiny_ssl_feature_and_the_torch_head(tiny_models, 
     env = {
         **os.environ,
         MODEL_DIR_VARIABLE: str(tiny_models),
-        "SERBENCH_CACHE_DIR": str(tmp_path / "cache"),
         "SERBENCH_DB": str(tmp_path / "serbench.db"),
     }
     args = ["run", "--suite", "tiny-ssl", "--config", str(config), "--workers", "0"]
@@ -59,7 +58,3 @@ def test_serbench_run_with_the_tiny_ssl_feature_and_the_torch_head(tiny_models, 
     assert row["repeats_complete"] == 1 and row["failed_cells"] == 0
     assert row["clips_scored"] == row["clips_in_corpus"] == 320
     assert 0.0 <= row["uar_mean"] <= 1.0
-    # resuming computes nothing and reads the features from the cache
-    again = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env,
-                           timeout=300, cwd=tmp_path)
-    assert "EXIT 0 " in again.stdout, again.stdout
