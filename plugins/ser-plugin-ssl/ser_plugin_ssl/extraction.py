@@ -26,7 +26,8 @@ MIN_SAMPLES = 400
 #: Files whose content identifies a model (configuration and weights).
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin")
 IDENTITY_FILES = ("config.json", "preprocessor_config.json")
-#: Threads torch uses in each extraction worker process (the core runs one worker per core).
+#: Threads torch uses for extraction (default: 1 in each of the core's worker processes, one per core;
+#: torch's own default when extracting in the main process).
 THREADS_VARIABLE = "SERBENCH_TORCH_THREADS"
 NEEDED_BY = "the self-supervised speech features (ser-plugin-ssl)"
 
@@ -163,8 +164,11 @@ def load(folder: str) -> tuple[Any, Any, Any]:
     transformers = require("transformers", install="ser-plugin-ssl", needed_by=NEEDED_BY)
     transformers.logging.set_verbosity_error()  # unused pretraining heads are expected, not news
     transformers.logging.disable_progress_bar()
-    if multiprocessing.parent_process() is not None:  # one of the core's extraction workers (one per core)
-        torch.set_num_threads(max(1, int(os.environ.get(THREADS_VARIABLE, "1"))))
+    threads = os.environ.get(THREADS_VARIABLE, "").strip()
+    if threads:
+        torch.set_num_threads(max(1, int(threads)))
+    elif multiprocessing.parent_process() is not None:  # one of the core's extraction workers (one per core)
+        torch.set_num_threads(1)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         model = transformers.AutoModel.from_pretrained(folder).to(device).eval()

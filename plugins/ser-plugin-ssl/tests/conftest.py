@@ -53,3 +53,9 @@ def tiny_models(tmp_path_factory):
 def make_tiny():
     """:func:`save_tiny`, for tests that need other weights."""
     return save_tiny
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread(monkeypatch):
+    """Tiny tensors: extra threads only add synchronisation (and CI machines are shared)."""
+    monkeypatch.setenv("SERBENCH_TORCH_THREADS", "1")

@@ -42,6 +42,7 @@ def test_serbench_run_with_the_tiny_ssl_feature_and_the_torch_head(tiny_models, 
         **os.environ,
         MODEL_DIR_VARIABLE: str(tiny_models),
         "SERBENCH_DB": str(tmp_path / "serbench.db"),
+        "SERBENCH_TORCH_THREADS": "1",  # tiny tensors: threads only add synchronisation
     }
     args = ["run", "--suite", "tiny-ssl", "--config", str(config), "--workers", "0"]
     out = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env,
