@@ -43,6 +43,7 @@ def test_each_library_is_declared_by_the_plugin_that_uses_it():
         "librosa": "ser-plugin-spectral",
         "scikit-learn": "ser-plugin-svm",
         "keras": "ser-keras",
+        "transformers": "ser-plugin-ssl",
     }
     for library, owner in owners.items():
         holders = [p.name for p in PLUGINS if library in {_name(r) for r in _project(p)["dependencies"]}]

@@ -33,7 +33,8 @@ NEEDED_BY = "the self-supervised speech features (ser-plugin-ssl)"
 
 
 def _is_path(model: str) -> bool:
-    return model.startswith(("/", ".", "~")) or os.sep + os.sep in model or Path(model).expanduser().exists()
+    """A local directory (absolute, relative with ``./``, ``~``, or existing) rather than a Hub id."""
+    return model.startswith(("/", ".", "~")) or Path(model).expanduser().exists()
 
 
 def _weight_files(folder: Path) -> list[Path]:
@@ -114,10 +115,10 @@ def locate(model: str, revision: str, local_name: str, *, cached_only: bool = Fa
             raise
         except Exception as exc:  # offline, unknown id, revision not found, disk full: one message
             error = exc
+    reason = " ".join(str(error).split()).rstrip(".")
     raise FeatureError(
         f"cannot get the pretrained model {model!r} (revision {revision!r}) from the Hugging Face Hub: "
-        f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}. "
-        + _how_to_provide(model, local_name)
+        f"{type(error).__name__}: {reason}. " + _how_to_provide(model, local_name)
     )
 
 

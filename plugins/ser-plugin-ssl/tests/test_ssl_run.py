@@ -59,3 +59,15 @@ def test_serbench_run_with_the_tiny_ssl_feature_and_the_torch_head(tiny_models, 
     assert row["repeats_complete"] == 1 and row["failed_cells"] == 0
     assert row["clips_scored"] == row["clips_in_corpus"] == 320
     assert 0.0 <= row["uar_mean"] <= 1.0
+
+
+def test_a_run_without_the_model_is_one_clear_error(tmp_path):
+    config = tmp_path / "benchmarks.toml"
+    config.write_text('[suites.offline]\ncorpora = ["synthetic"]\nsystems = ["hubert-base-head"]\nrepeats = 1\n')
+    env = {k: v for k, v in os.environ.items() if k not in (MODEL_DIR_VARIABLE, "SERBENCH_DEBUG")}
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), SERBENCH_DB=str(tmp_path / "serbench.db"))
+    out = subprocess.run([sys.executable, "-m", "ser_core.cli", "run", "--suite", "offline", "--config", str(config)],
+                         capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    text = " ".join((out.stdout + out.stderr).split())
+    assert out.returncode != 0 and "Traceback" not in text, text
+    assert "facebook/hubert-base-ls960" in text and MODEL_DIR_VARIABLE in text and "hf download" in text, text
