@@ -143,8 +143,6 @@ def ssl_feature(
         "pooling": pooling,
         "chunk_seconds": float(chunk_seconds),
     }
-    from ser_plugin_ssl import extraction_entry
-
     extract = functools.partial(
         extraction_entry,
         model=str(model),
