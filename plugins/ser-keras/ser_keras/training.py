@@ -48,8 +48,8 @@ from ser_core.dependencies import missing, require
 
 from ser_keras.quiet import import_tensorflow, quiet_tensorflow_logs
 
-#: What to install for TensorFlow: the CPU wheel, or the full one on a GPU host.
-INSTALL_TENSORFLOW = "'ser-keras[cpu]' (or 'ser-keras[gpu]' on a GPU host)"
+#: What to install for TensorFlow (a dependency of ser-keras; the extra adds CUDA on a GPU host).
+INSTALL_TENSORFLOW = "'tensorflow==2.21.0' (or 'ser-keras[gpu]' on a GPU host)"
 NEEDED_BY = "the Keras training loop of the neural models (ser-keras)"
 
 INTRA_THREADS_ENV = "SERBENCH_TF_INTRA_THREADS"
