@@ -87,7 +87,7 @@ def resolve_settings(model: Registered, suite: Suite, system: System) -> tuple[d
             f"system {system.name!r}: unknown setting(s) {unknown} for model {model.name!r}; "
             f"its settings are: {', '.join(sorted(model.spec.defaults)) or '(none)'}"
         )
-    settings = {**model.spec.defaults, **overrides}
+    settings = model.spec.resolved_settings({**model.spec.defaults, **overrides})
     return settings, {k: v for k, v in overrides.items() if model.spec.defaults[k] != v}
 
 

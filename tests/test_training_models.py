@@ -170,3 +170,64 @@ def test_class_weights_balance_the_loss(registry):
     assert est.describe()["final_train_loss"] == pytest.approx(expected, rel=1e-4)
     assert tf.config.experimental.is_op_determinism_enabled() if hasattr(
         tf.config.experimental, "is_op_determinism_enabled") else True
+
+
+def _protocol_key(registry, name, **settings):
+    """The column key the runner gives system ``name-sys`` (model ``name``) with these overrides."""
+    from ser_core.records import SystemProtocol
+    from ser_core.runner import resolve_settings
+    from ser_core.suites import Suite, System
+
+    system = System(f"{name}-sys", name, "logmel40", settings)
+    suite = Suite("s", ("synthetic",), (system,), repeats=1, seed=0, normalisation="speaker")
+    used, _ = resolve_settings(registry.model(name), suite, system)
+    protocol = SystemProtocol(model=name, feature="logmel40", feature_params={}, settings=used,
+                              normalisation="speaker", seed=0)
+    return protocol.key, used
+
+
+def test_precision_is_part_of_the_column_key_and_auto_is_resolved(registry):
+    from ser_keras import cpu_has_fast_bfloat16
+
+    float32, used32 = _protocol_key(registry, "aldeneh")
+    explicit32, _ = _protocol_key(registry, "aldeneh", precision="float32")
+    bf16, used16 = _protocol_key(registry, "aldeneh", precision="mixed_bfloat16")
+    auto, used_auto = _protocol_key(registry, "aldeneh", precision="auto")
+    # float32 is recorded by leaving it out: float32 results keep their pre-precision column
+    assert "precision" not in used32 and explicit32 == float32
+    assert used16["precision"] == "mixed_bfloat16" and bf16 != float32
+    # "auto" never reaches the record: it becomes what this machine trains in
+    import tensorflow as tf
+
+    fast = bool(tf.config.list_physical_devices("GPU")) or cpu_has_fast_bfloat16()
+    assert used_auto.get("precision", "float32") in ("float32", "mixed_bfloat16")
+    if not tf.config.list_physical_devices("GPU"):
+        assert auto == (bf16 if fast else float32)
+
+
+def test_a_model_trains_and_predicts_in_mixed_bfloat16(registry):
+    """bfloat16 layers, float32 weights, float32 softmax scores and loss; the precision is reported."""
+    rng = np.random.default_rng(2)
+    x, y = _tiny_problem("sequence", 4, rng)
+    est = estimator(registry, "zhao", 3, epochs=2, batch_size=6, learning_rate=1e-3, precision="mixed_bfloat16")
+    est.fit(x, y, np.zeros(len(y)))
+    conv = est.model.get_layer("conv1")
+    assert conv.compute_dtype == "bfloat16" and conv.kernel.dtype == "float32"
+    assert est.model.get_layer("scores").compute_dtype == "float32"
+    scores = est.predict_scores(x[:5])
+    assert scores.dtype == np.float32 and scores.shape == (5, 3)
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
+    info = est.describe()
+    assert info["precision"] == "mixed_bfloat16" and np.isfinite(info["final_train_loss"])
+    assert len(info["train_loss_per_epoch"]) == 2
+
+
+def test_float16_precision_without_a_gpu_is_refused_before_any_work(registry):
+    import tensorflow as tf
+
+    from ser_core.errors import ConfigError
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is present: mixed_float16 is allowed here")
+    with pytest.raises(ConfigError, match="mixed_float16.*needs a GPU"):
+        _protocol_key(registry, "zhang", precision="mixed_float16")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_keras import TRAINING_SETTINGS, keras_model_factory, training_defaults
+from ser_keras import TRAINING_SETTINGS, keras_model_factory, resolve_settings, training_defaults
 
 WINDOW = 640
 HOP = 160
@@ -106,7 +106,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
         h = keras_layers().AttentionPooling(name="attention")([h, valid])
     else:
         h = keras_layers().AttentionPooling(name="attention")(h)
-    scores = layers.Dense(n_classes, activation="softmax", name="scores")(h)
+    scores = layers.Dense(n_classes, activation="softmax", dtype="float32", name="scores")(h)
     return keras.Model(wave, scores, name="zhang")
 
 
@@ -119,6 +119,7 @@ def register_models(register):
             accepts=frozenset({"waveform"}),
             defaults=DEFAULTS,
             setting_types=TRAINING_SETTINGS,
+            resolve=resolve_settings,
             description="Zhang, Wu & Schuller 2019: per-window CNN on raw 640/160 windows, 2x GRU(128), attention",
         )
     )

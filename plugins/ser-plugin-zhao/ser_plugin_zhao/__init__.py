@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_keras import TRAINING_SETTINGS, keras_model_factory, training_defaults
+from ser_keras import TRAINING_SETTINGS, keras_model_factory, resolve_settings, training_defaults
 
 CONV_BLOCKS = ((64, 8), (128, 5), (128, 3))
 #: the fewest frames that leave one position after the three conv + pool blocks
@@ -69,7 +69,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
         b = keras_layers().AttentionPooling(name="attention_cnn")(b)
     h = layers.Concatenate(name="concat")([a, b])
     h = layers.Dense(128, activation="relu", name="dense")(h)
-    scores = layers.Dense(n_classes, activation="softmax", name="scores")(h)
+    scores = layers.Dense(n_classes, activation="softmax", dtype="float32", name="scores")(h)
     return keras.Model(spec, scores, name="zhao")
 
 
@@ -82,6 +82,7 @@ def register_models(register):
             accepts=frozenset({"sequence"}),
             defaults=DEFAULTS,
             setting_types=TRAINING_SETTINGS,
+            resolve=resolve_settings,
             description="Zhao et al. 2019: BiLSTM(128x2) + 3-block CNN branches, attention pooling, Dense 128",
         )
     )
