@@ -231,3 +231,23 @@ def test_float16_precision_without_a_gpu_is_refused_before_any_work(registry):
         pytest.skip("a GPU is present: mixed_float16 is allowed here")
     with pytest.raises(ConfigError, match="mixed_float16.*needs a GPU"):
         _protocol_key(registry, "zhang", precision="mixed_float16")
+
+
+@pytest.mark.parametrize("name, dims", [("zhang", 1), ("zhao", 40), ("latif", 1)])
+def test_recurrent_layers_use_the_fused_cudnn_configuration(registry, name, dims):
+    """The arguments TensorFlow's cuDNN path needs (keras' cudnn_ok), for every GRU/LSTM of the models."""
+    import keras
+
+    est = estimator(registry, name, 4, mask_padding=True) if name != "latif" else estimator(registry, name, 4)
+    model = est.build_model(dims)
+    recurrent = []
+    for layer in model.layers:
+        inner = [layer.forward_layer, layer.backward_layer] if isinstance(layer, keras.layers.Bidirectional) else [layer]
+        recurrent += [r for r in inner if isinstance(r, (keras.layers.GRU, keras.layers.LSTM))]
+    assert recurrent
+    for rnn in recurrent:
+        cell = rnn.cell
+        assert cell.activation is keras.activations.tanh and cell.recurrent_activation is keras.activations.sigmoid
+        assert cell.recurrent_dropout == 0 and not rnn.unroll and cell.use_bias and rnn.use_cudnn == "auto"
+        if isinstance(rnn, keras.layers.GRU):
+            assert cell.reset_after

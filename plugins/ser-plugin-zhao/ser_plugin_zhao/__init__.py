@@ -23,6 +23,13 @@ CONV_BLOCKS = ((64, 8), (128, 5), (128, 3))
 #: the fewest frames that leave one position after the three conv + pool blocks
 MIN_FRAMES = 32
 DEFAULTS = training_defaults(batch_size=64, mask_padding=False)
+#: The LSTM configuration TensorFlow runs as one fused cuDNN kernel on a GPU (Keras's defaults, stated
+#: so that a change of defaults cannot silently move the model onto the slow step-by-step loop). Input
+#: dropout keeps the fused kernel (Keras applies it to the input beforehand); recurrent dropout would
+#: not. With ``mask_padding`` the mask is right-padded (valid frames first, at least one), which is
+#: the only mask cuDNN accepts, so masking keeps the fast path too.
+CUDNN_LSTM = dict(activation="tanh", recurrent_activation="sigmoid", recurrent_dropout=0.0, unroll=False,
+                  use_bias=True)
 
 
 def _receptive_field() -> tuple[int, int]:
@@ -44,7 +51,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
 
     mask = bool(settings.get("mask_padding"))
     spec = keras.Input(shape=input_shape, name="spectrogram")
-    bilstm = layers.Bidirectional(layers.LSTM(128, dropout=0.2, return_sequences=True), name="bilstm")
+    bilstm = layers.Bidirectional(layers.LSTM(128, dropout=0.2, return_sequences=True, **CUDNN_LSTM), name="bilstm")
     if mask:
         frames = keras_layers().ValidSteps(1, 1, name="valid_frames")([spec, spec])
         a = bilstm(spec, mask=frames)
