@@ -180,9 +180,11 @@ def _protocol_key(registry, name, **settings):
 
     system = System(f"{name}-sys", name, "logmel40", settings)
     suite = Suite("s", ("synthetic",), (system,), repeats=1, seed=0, normalisation="speaker")
-    used, _ = resolve_settings(registry.model(name), suite, system)
+    used, shown = resolve_settings(registry.model(name), suite, system)
     protocol = SystemProtocol(model=name, feature="logmel40", feature_params={}, settings=used,
                               normalisation="speaker", seed=0)
+    # the overrides printed under a board are the resolved ones too
+    assert shown.get("precision") == used.get("precision")
     return protocol.key, used
 
 
