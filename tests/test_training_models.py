@@ -253,3 +253,29 @@ def test_recurrent_layers_use_the_fused_cudnn_configuration(registry, name, dims
         assert cell.recurrent_dropout == 0 and not rnn.unroll and cell.use_bias and rnn.use_cudnn == "auto"
         if isinstance(rnn, keras.layers.GRU):
             assert cell.reset_after
+
+
+def test_training_benchmark_counts_flops_from_layer_shapes(registry):
+    """bench_training's FLOP count against the hand arithmetic: Aldeneh on 512 x 40 log-mels, Zhang
+    on 2.5 s (250 windows); layers fed only by the input count forward x 2 (no input gradient)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
+    spec = importlib.util.spec_from_file_location("bench_training", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    network = estimator(registry, "aldeneh", 7).build_model(40)
+    convs = sum(2 * (512 - k + 1) * 384 * k * 40 for k in (8, 16, 32, 64))
+    dense = 2 * (1536 * 1024 + 1024 * 1024 + 1024 * 7)
+    flops = bench.forward_flops(network, 512)
+    assert sum(flops.values()) == pytest.approx(convs + dense)
+    assert bench.training_flops(network, 512) == pytest.approx(2 * convs + 3 * dense)
+
+    network = estimator(registry, "zhang", 7).build_model(1)
+    per = {layer.name: value for layer, value in bench.forward_flops(network, 40_000).items()}
+    assert per["conv1"] == pytest.approx(2 * 250 * 640 * 40 * 40 * 1)
+    assert per["conv2"] == pytest.approx(2 * 250 * 320 * 40 * 40 * 40)
+    assert per["gru1"] == pytest.approx(2 * 250 * 3 * 128 * (1280 + 128))
+    assert per["gru2"] == pytest.approx(2 * 250 * 3 * 128 * (128 + 128))
