@@ -271,27 +271,31 @@ def _cd_diagram(ranks: stats.RankTest) -> str:
 
     def draw(plt):
         order = sorted(range(k), key=lambda i: values[i])
-        figure, axis = plt.subplots(figsize=(7, 1.4 + 0.3 * k))
+        cliques = cd_cliques(names, values, cd) if cd is not None else []
+        half = (k + 1) // 2
+        top = -0.35 - 0.2 * len(cliques)  # names start below the clique bars
+        rows = max(half, k - half)
+        figure, axis = plt.subplots(figsize=(7, 1.6 + 0.35 * rows + 0.15 * len(cliques)))
         axis.set_xlim(k + 0.3, 0.7)  # rank 1 (best) on the right, as is customary
-        axis.set_ylim(-(k + 1), 2)
+        axis.set_ylim(top - 0.45 * rows - 0.2, 1.8)
         axis.hlines(0, 1, k, color="black")
         for r in range(1, k + 1):
-            axis.vlines(r, 0, 0.2, color="black")
-            axis.text(r, 0.35, str(r), ha="center", fontsize=8)
-        half = (k + 1) // 2
+            axis.vlines(r, 0, 0.15, color="black")
+            axis.text(r, 0.3, str(r), ha="center", fontsize=8)
         for pos, i in enumerate(order):
-            y = -(pos % half + 1) if pos < half else -(pos - half + 1)
-            left = pos >= half
-            x_text = k + 0.2 if left else 0.8
-            axis.plot([values[i], values[i], x_text], [0, y, y], color="black", linewidth=0.8)
-            axis.text(x_text, y, f" {names[i]} ({values[i]:.2f}) ", ha="left" if left else "right", va="center",
-                      fontsize=8)
+            best_side = pos < half  # the better half is labelled on the right
+            y = top - 0.45 * (pos if best_side else pos - half)
+            x_end = 0.75 if best_side else k + 0.25
+            axis.plot([values[i], values[i], x_end], [0, y, y], color="black", linewidth=0.8)
+            # the x axis is inverted: "left" alignment extends towards the right of the picture
+            axis.text(x_end, y, f" {names[i]} ({values[i]:.2f})", ha="left" if best_side else "right",
+                      va="center", fontsize=8)
         if cd is not None:
-            axis.plot([1, 1 + cd], [1.2, 1.2], color="red", linewidth=2)
-            axis.text(1 + cd / 2, 1.4, f"CD = {cd:.2f}", ha="center", fontsize=8, color="red")
+            axis.plot([1, 1 + cd], [1.1, 1.1], color="red", linewidth=2)
+            axis.text(1 + cd / 2, 1.3, f"CD = {cd:.2f}", ha="center", fontsize=8, color="red")
             sorted_ranks = [values[i] for i in order]
-            for n, (a, b) in enumerate(cd_cliques(names, values, cd)):
-                y = -0.4 - 0.25 * n
+            for n, (a, b) in enumerate(cliques):
+                y = -0.2 - 0.2 * n
                 axis.plot([sorted_ranks[a] - 0.03, sorted_ranks[b] + 0.03], [y, y], color="#4C72B0", linewidth=4)
         axis.axis("off")
         title = f"Average ranks over {len(ranks.corpora)} corpora"

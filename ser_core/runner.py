@@ -79,7 +79,11 @@ class RunReport:
 
 
 def resolve_settings(model: Registered, suite: Suite, system: System) -> tuple[dict, dict]:
-    """``(settings used, overrides)``: the model's defaults with the system's and suite's overrides."""
+    """``(settings used, overrides)``: the model's defaults with the system's and suite's overrides.
+
+    Both as the model resolves them (``ModelSpec.resolve``: e.g. ``precision = "auto"`` becomes the
+    precision used), so the protocol and the printed overrides name what was used.
+    """
     overrides = suite.settings_for(system)
     unknown = sorted(set(overrides) - set(model.spec.defaults))
     if unknown:
@@ -87,8 +91,9 @@ def resolve_settings(model: Registered, suite: Suite, system: System) -> tuple[d
             f"system {system.name!r}: unknown setting(s) {unknown} for model {model.name!r}; "
             f"its settings are: {', '.join(sorted(model.spec.defaults)) or '(none)'}"
         )
-    settings = {**model.spec.defaults, **overrides}
-    return settings, {k: v for k, v in overrides.items() if model.spec.defaults[k] != v}
+    settings = model.spec.resolved_settings({**model.spec.defaults, **overrides})
+    defaults = model.spec.resolved_settings(model.spec.defaults)
+    return settings, {k: v for k, v in settings.items() if k not in defaults or defaults[k] != v}
 
 
 def check_suite(registry: Registry, suite: Suite) -> None:

@@ -452,6 +452,11 @@ class ModelSpec:
     (the settings actually used are recorded with every result). ``setting_types`` declares the
     type and range of settings (:class:`Setting`); a setting without a declaration must have its
     default's type. Every suite is checked against them before any work starts.
+
+    ``resolve(settings)``, when given, turns the settings asked for into the settings that will be
+    used, before the system's protocol (its board column) is fixed: e.g. a precision of ``"auto"``
+    becomes the precision this machine will train in, so results computed differently never share
+    a column. It must be a picklable module-level function and return a new dict.
     """
 
     name: str
@@ -460,6 +465,11 @@ class ModelSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     setting_types: Mapping[str, Setting] = field(default_factory=dict)
+    resolve: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+
+    def resolved_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """The settings that will be used for ``settings`` (``resolve`` applied when the model has one)."""
+        return dict(settings) if self.resolve is None else dict(self.resolve(dict(settings)))
 
     def setting_problems(self, settings: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         """``(setting, what was given, what is expected)`` for every unacceptable value in ``settings``."""

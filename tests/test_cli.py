@@ -128,7 +128,7 @@ def test_suites_lists_shipped_and_local_suites_with_their_origin(tmp_path):
     origin = {s["name"]: s["defined_in"] for s in listed["suites"]}
     local = str((tmp_path / "benchmarks.toml").resolve())
     assert origin == {"demo": "shipped", "paper": "shipped",
-                      "paper-quick": "shipped", "ssl": "shipped", "mine": local}
+                      "paper-quick": "shipped", "paper-cpu": "shipped", "ssl": "shipped", "mine": local}
     systems = {s["name"]: s for s in listed["systems"]}
     assert systems["svm-egemaps"]["feature"] == "is09" and systems["svm-egemaps"]["defined_in"] == local
     demo = next(s for s in listed["suites"] if s["name"] == "demo")

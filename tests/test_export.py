@@ -103,3 +103,25 @@ def test_cli_exports_to_a_file(tmp_path, board):
     assert "| tiny | 62.5 ± 12.5 [" in out.read_text()
     bad = subprocess.run(command[:-6] + ["--format", "pdf"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "choose one of" in bad.stderr
+
+
+def test_critical_difference_cliques_join_systems_closer_than_the_cd():
+    from ser_core.export import cd_cliques
+
+    # sorted by rank: 1.2, 2.0, 3.2, 3.6; CD 2.1: {1.2 .. 3.2} and {2.0 .. 3.6} are maximal runs
+    assert cd_cliques(["a", "b", "c", "d"], [1.2, 2.0, 3.2, 3.6], 2.1) == [(0, 2), (1, 3)]
+    assert cd_cliques(["a", "b", "c"], [1.0, 2.0, 3.0], 0.5) == [], "every pair differs by more than the CD"
+
+
+def test_html_draws_the_cd_diagram_for_several_corpora(tmp_path):
+    a, b, c = protocol(), protocol(k=1), protocol(k=2)
+    with ResultStore(tmp_path / "r.db") as store:
+        for corpus in ("x", "y"):
+            inst = instance(corpus, LABELS, ["s1", "s2", "s3"], n_clips=6)
+            for name, proto, wrong in (("a", a, 0), ("b", b, 1), ("c", c, 2)):
+                for fold in range(3):
+                    put(store, inst, name, proto, 0, fold, [0, 1], [0, 1] if fold >= wrong else [1, 0])
+        board = leaderboard.compute(store, resamples=50)
+    assert board.ranks.average_ranks == (1.0, 2.0, 3.0) and board.ranks.p_value is not None
+    page = render(board, "html")
+    assert "critical-difference diagram" in page and "Friedman test" in page

@@ -100,6 +100,24 @@ def test_paper_suites_cover_the_study_grid():
     assert {s.name for s in quick.systems} - set(quick.overrides) == {"svm-is09"}
 
 
+def test_paper_cpu_runs_the_study_systems_on_one_corpus_within_the_study_budget():
+    """Fewer epochs only ever with a higher learning rate (1e-4 x 50 / epochs, at most 1e-3), every
+    system valid for its model (precision included), and the description says it is not the study's."""
+    from ser_core.plugins import load_registry
+    from ser_core.runner import check_suite
+
+    benchmarks = load_benchmarks(SHIPPED)
+    cpu, paper = benchmarks.suite("paper-cpu"), benchmarks.suite("paper")
+    assert cpu.systems == paper.systems and cpu.corpora == ("emodb",) and cpu.repeats == 1
+    assert "NOT the study's settings" in cpu.description
+    for name, settings in cpu.overrides.items():
+        epochs = settings.get("epochs", 50)
+        assert 1 <= epochs <= 50 and settings.get("precision", "float32") in ("float32", "auto", "mixed_bfloat16")
+        expected = min(1e-3, 1e-4 * 50 / epochs)
+        assert settings.get("learning_rate", 1e-4) == pytest.approx(expected, rel=0.25), name
+    check_suite(load_registry(), cpu)  # every override is a valid setting of its model
+
+
 def test_a_file_of_corpus_locations_alone_is_valid(tmp_path):
     benchmarks = load_benchmarks(write(tmp_path, '[corpora.emodb]\npath = "/data/emodb"\n'))
     assert benchmarks.corpus_paths == {"emodb": Path("/data/emodb")}
@@ -111,7 +129,7 @@ def test_a_local_file_adds_suites_and_replaces_systems_and_suites_by_name(tmp_pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
     alone = load_suites()
-    assert set(alone.suites) == {"demo", "paper", "paper-quick", "ssl"} and alone.sources == [SHIPPED]
+    assert set(alone.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl"} and alone.sources == [SHIPPED]
     write(tmp_path, """
 [defaults]
 seed = 7
@@ -133,7 +151,7 @@ repeats = 1
 path = "data/emodb"
 """)
     merged = load_suites()
-    assert set(merged.suites) == {"demo", "paper", "paper-quick", "ssl", "mine"}
+    assert set(merged.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "mine"}
     assert merged.sources == [SHIPPED, Path("benchmarks.toml")]
     mine = merged.suite("mine")
     assert mine.seed == 7 and [s.feature for s in mine.systems] == ["is09", "is09"], "uses shipped svm-is09"

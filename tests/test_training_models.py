@@ -170,3 +170,112 @@ def test_class_weights_balance_the_loss(registry):
     assert est.describe()["final_train_loss"] == pytest.approx(expected, rel=1e-4)
     assert tf.config.experimental.is_op_determinism_enabled() if hasattr(
         tf.config.experimental, "is_op_determinism_enabled") else True
+
+
+def _protocol_key(registry, name, **settings):
+    """The column key the runner gives system ``name-sys`` (model ``name``) with these overrides."""
+    from ser_core.records import SystemProtocol
+    from ser_core.runner import resolve_settings
+    from ser_core.suites import Suite, System
+
+    system = System(f"{name}-sys", name, "logmel40", settings)
+    suite = Suite("s", ("synthetic",), (system,), repeats=1, seed=0, normalisation="speaker")
+    used, shown = resolve_settings(registry.model(name), suite, system)
+    protocol = SystemProtocol(model=name, feature="logmel40", feature_params={}, settings=used,
+                              normalisation="speaker", seed=0)
+    # the overrides printed under a board are the resolved ones too
+    assert shown.get("precision") == used.get("precision")
+    return protocol.key, used
+
+
+def test_precision_is_part_of_the_column_key_and_auto_is_resolved(registry):
+    from ser_keras import cpu_has_fast_bfloat16
+
+    float32, used32 = _protocol_key(registry, "aldeneh")
+    explicit32, _ = _protocol_key(registry, "aldeneh", precision="float32")
+    bf16, used16 = _protocol_key(registry, "aldeneh", precision="mixed_bfloat16")
+    auto, used_auto = _protocol_key(registry, "aldeneh", precision="auto")
+    # float32 is recorded by leaving it out: float32 results keep their pre-precision column
+    assert "precision" not in used32 and explicit32 == float32
+    assert used16["precision"] == "mixed_bfloat16" and bf16 != float32
+    # "auto" never reaches the record: it becomes what this machine trains in
+    import tensorflow as tf
+
+    fast = bool(tf.config.list_physical_devices("GPU")) or cpu_has_fast_bfloat16()
+    assert used_auto.get("precision", "float32") in ("float32", "mixed_bfloat16")
+    if not tf.config.list_physical_devices("GPU"):
+        assert auto == (bf16 if fast else float32)
+
+
+def test_a_model_trains_and_predicts_in_mixed_bfloat16(registry):
+    """bfloat16 layers, float32 weights, float32 softmax scores and loss; the precision is reported."""
+    rng = np.random.default_rng(2)
+    x, y = _tiny_problem("sequence", 4, rng)
+    est = estimator(registry, "zhao", 3, epochs=2, batch_size=6, learning_rate=1e-3, precision="mixed_bfloat16")
+    est.fit(x, y, np.zeros(len(y)))
+    conv = est.model.get_layer("conv1")
+    assert conv.compute_dtype == "bfloat16" and conv.kernel.dtype == "float32"
+    assert est.model.get_layer("scores").compute_dtype == "float32"
+    scores = est.predict_scores(x[:5])
+    assert scores.dtype == np.float32 and scores.shape == (5, 3)
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
+    info = est.describe()
+    assert info["precision"] == "mixed_bfloat16" and np.isfinite(info["final_train_loss"])
+    assert len(info["train_loss_per_epoch"]) == 2
+
+
+def test_float16_precision_without_a_gpu_is_refused_before_any_work(registry):
+    import tensorflow as tf
+
+    from ser_core.errors import ConfigError
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is present: mixed_float16 is allowed here")
+    with pytest.raises(ConfigError, match="mixed_float16.*needs a GPU"):
+        _protocol_key(registry, "zhang", precision="mixed_float16")
+
+
+@pytest.mark.parametrize("name, dims", [("zhang", 1), ("zhao", 40), ("latif", 1)])
+def test_recurrent_layers_use_the_fused_cudnn_configuration(registry, name, dims):
+    """The arguments TensorFlow's cuDNN path needs (keras' cudnn_ok), for every GRU/LSTM of the models."""
+    import keras
+
+    est = estimator(registry, name, 4, mask_padding=True) if name != "latif" else estimator(registry, name, 4)
+    model = est.build_model(dims)
+    recurrent = []
+    for layer in model.layers:
+        inner = [layer.forward_layer, layer.backward_layer] if isinstance(layer, keras.layers.Bidirectional) else [layer]
+        recurrent += [r for r in inner if isinstance(r, (keras.layers.GRU, keras.layers.LSTM))]
+    assert recurrent
+    for rnn in recurrent:
+        cell = rnn.cell
+        assert cell.activation is keras.activations.tanh and cell.recurrent_activation is keras.activations.sigmoid
+        assert cell.recurrent_dropout == 0 and not rnn.unroll and cell.use_bias and rnn.use_cudnn == "auto"
+        if isinstance(rnn, keras.layers.GRU):
+            assert cell.reset_after
+
+
+def test_training_benchmark_counts_flops_from_layer_shapes(registry):
+    """bench_training's FLOP count against the hand arithmetic: Aldeneh on 512 x 40 log-mels, Zhang
+    on 2.5 s (250 windows); layers fed only by the input count forward x 2 (no input gradient)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_training.py"
+    spec = importlib.util.spec_from_file_location("bench_training", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    network = estimator(registry, "aldeneh", 7).build_model(40)
+    convs = sum(2 * (512 - k + 1) * 384 * k * 40 for k in (8, 16, 32, 64))
+    dense = 2 * (1536 * 1024 + 1024 * 1024 + 1024 * 7)
+    flops = bench.forward_flops(network, 512)
+    assert sum(flops.values()) == pytest.approx(convs + dense)
+    assert bench.training_flops(network, 512) == pytest.approx(2 * convs + 3 * dense)
+
+    network = estimator(registry, "zhang", 7).build_model(1)
+    per = {layer.name: value for layer, value in bench.forward_flops(network, 40_000).items()}
+    assert per["conv1"] == pytest.approx(2 * 250 * 640 * 40 * 40 * 1)
+    assert per["conv2"] == pytest.approx(2 * 250 * 320 * 40 * 40 * 40)
+    assert per["gru1"] == pytest.approx(2 * 250 * 3 * 128 * (1280 + 128))
+    assert per["gru2"] == pytest.approx(2 * 250 * 3 * 128 * (128 + 128))

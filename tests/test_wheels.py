@@ -1,7 +1,7 @@
 """Wheels: every package builds, and ser-plugin-zhang / ser-plugin-svm + ser-plugin-opensmile install
 alone from them into fresh virtual environments and run (``scripts/build_wheels.py --check``).
 
-It builds 24 wheels and installs TensorFlow into a fresh environment: 3.5 to 7 minutes on 2 cores, so
+It builds every wheel and installs TensorFlow into a fresh environment: 3.5 to 7 minutes on 2 cores, so
 it runs only when asked for: ``SERBENCH_WHEELS_TEST=1 python -m pytest tests/test_wheels.py``.
 """
 

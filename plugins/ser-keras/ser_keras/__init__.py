@@ -8,8 +8,9 @@ NumPy and TensorFlow from the cell seed in ``ModelContext.seed``), the openSMILE
 quiet start-up (:mod:`ser_keras.quiet`) live here, so the core never imports or names Keras.
 
 Importing this package is cheap: TensorFlow and Keras are imported when a model is first built.
-TensorFlow itself comes with an extra: ``pip install 'ser-keras[cpu]'`` (the CPU wheel) or
-``'ser-keras[gpu]'``; without it, building a model says so instead of failing with a traceback.
+TensorFlow is a dependency (the ``tensorflow`` wheel, which runs on the CPU anywhere; the ``gpu``
+extra adds the CUDA libraries for an NVIDIA GPU). If it is missing anyway (installed with
+``--no-deps``, or removed), building a model says what to install instead of failing with a traceback.
 """
 
 from ser_keras import training

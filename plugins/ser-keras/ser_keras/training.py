@@ -27,6 +27,15 @@ seeds Python, NumPy, TensorFlow and Keras with the cell's seed and, with ``deter
 default), enables TensorFlow op determinism, so the same seed gives the same predictions on one
 machine. A GPU is used when TensorFlow sees one; nothing here changes for it.
 
+Precision: the ``precision`` setting trains in ``float32`` (the default, the study's),
+``mixed_bfloat16`` or ``mixed_float16`` (GPUs only; the loss is scaled) - float32 weights, layers
+computing in 16 bits - or ``auto``: ``mixed_bfloat16`` where the hardware runs bfloat16 fast (a GPU of
+compute capability 8.0 or later, or a CPU with AMX or AVX512-BF16), else ``float32``. The model's
+output layer (the softmax) and the loss stay float32. :func:`resolve_settings` (the models'
+``ModelSpec.resolve``) turns ``auto`` into the precision used before the system's protocol is fixed, so
+results in different precisions never share a column; float32 is recorded by leaving the setting
+out, so float32 results keep the column they had before precision became a setting.
+
 TensorFlow and Keras are imported inside functions only: importing this module is cheap, so model
 plugins can import it while ``serbench list`` stays fast.
 """
@@ -48,8 +57,8 @@ from ser_core.dependencies import missing, require
 
 from ser_keras.quiet import import_tensorflow, quiet_tensorflow_logs
 
-#: What to install for TensorFlow: the CPU wheel, or the full one on a GPU host.
-INSTALL_TENSORFLOW = "'ser-keras[cpu]' (or 'ser-keras[gpu]' on a GPU host)"
+#: What to install for TensorFlow (a dependency of ser-keras; the extra adds CUDA on a GPU host).
+INSTALL_TENSORFLOW = "'tensorflow==2.21.0' (or 'ser-keras[gpu]' on a GPU host)"
 NEEDED_BY = "the Keras training loop of the neural models (ser-keras)"
 
 INTRA_THREADS_ENV = "SERBENCH_TF_INTRA_THREADS"
@@ -63,7 +72,10 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "pad_multiple": 1,
     "deterministic": True,
     "jit_compile": False,
+    "precision": "float32",
 }
+#: The ``precision`` values; ``auto`` resolves to one of the others on the machine that trains.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 #: Type and range of each training setting (``ModelSpec.setting_types``), checked before a suite runs.
 TRAINING_SETTINGS: dict[str, Setting] = {
     "epochs": Setting(int, minimum=1),
@@ -73,6 +85,7 @@ TRAINING_SETTINGS: dict[str, Setting] = {
     "mask_padding": Setting(bool),
     "deterministic": Setting(bool),
     "jit_compile": Setting(bool),
+    "precision": Setting(str, choices=PRECISIONS),
 }
 
 BuildFn = Callable[[int, tuple, Mapping[str, Any]], Any]
@@ -134,6 +147,71 @@ def configure_tensorflow() -> dict[str, Any]:
         "tensorflow": tf.__version__,
     }
     return _runtime
+
+
+def cpu_has_fast_bfloat16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU has bfloat16 matrix instructions (AMX or AVX512-BF16), from ``/proc/cpuinfo``."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+                cpuinfo = handle.read()
+        except OSError:  # not Linux: no way to tell, so no
+            return False
+    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()}
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
+def _gpu_compute_capabilities() -> list[tuple[int, int]]:
+    """Compute capability of each GPU TensorFlow sees (imports TensorFlow)."""
+    configure_tensorflow()
+    import tensorflow as tf
+
+    found = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        found.append(tuple(capability) if capability else (0, 0))
+    return found
+
+
+def resolve_precision(precision: str | None) -> str:
+    """The precision a model will train in for the ``precision`` setting (``None``: float32).
+
+    ``auto`` becomes ``mixed_bfloat16`` on a GPU of compute capability 8.0 or later or on a CPU with
+    AMX/AVX512-BF16, else ``float32``. :raises ValueError: an unknown precision, or ``mixed_float16``
+    without a GPU (float16 is slow or unsupported on CPUs; use ``mixed_bfloat16`` or ``auto`` there).
+    """
+    precision = precision or "float32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        capabilities = _gpu_compute_capabilities()
+        if capabilities:
+            return "mixed_bfloat16" if min(capabilities) >= (8, 0) else "float32"
+        return "mixed_bfloat16" if cpu_has_fast_bfloat16() else "float32"
+    if precision == "mixed_float16" and not _gpu_compute_capabilities():
+        raise ValueError(
+            "precision 'mixed_float16' needs a GPU (TensorFlow sees none); use 'mixed_bfloat16' or 'auto' on a CPU"
+        )
+    return precision
+
+
+def resolve_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``ModelSpec.resolve`` of the Keras models: ``precision`` as it will be used on this machine.
+
+    ``auto`` is resolved (:func:`resolve_precision`); float32 is recorded by leaving the setting out,
+    so a float32 system keeps the protocol (column) it had before precision was a setting.
+    :raises ConfigError: the precision cannot be used here.
+    """
+    from ser_core.errors import ConfigError
+
+    resolved = dict(settings)
+    try:
+        precision = resolve_precision(resolved.pop("precision", None))
+    except ValueError as exc:
+        raise ConfigError(f"setting 'precision': {exc}") from None
+    if precision != "float32":
+        resolved["precision"] = precision
+    return resolved
 
 
 def padded_length(longest: int, multiple: int, minimum: int = 1) -> int:
@@ -295,6 +373,7 @@ class KerasEstimator:
         self.min_length = min_length
         self.max_length = max_length
         self.model = None
+        self.precision: str | None = None
         self.history: list[float] = []
         self.runtime: dict[str, Any] = {}
         self.fit_info: dict[str, Any] = {}
@@ -319,7 +398,22 @@ class KerasEstimator:
         keras.utils.set_random_seed(self.context.seed)
         if self.settings["deterministic"]:
             tf.config.experimental.enable_op_determinism()
-        self.model = self.build(self.context.n_classes, (None, dims), self.settings)
+        if self.precision is None:
+            self.precision = resolve_precision(self.settings.get("precision"))
+        # Layers take the global dtype policy when they are created: set it for this build only.
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(self.precision)
+        try:
+            model = self.build(self.context.n_classes, (None, dims), self.settings)
+        finally:
+            keras.config.set_dtype_policy(previous)
+        if any(keras.backend.standardize_dtype(out.dtype) != "float32" for out in model.outputs):
+            raise ValueError(
+                f"model {model.name!r} outputs {model.outputs[0].dtype} scores in precision {self.precision!r}; "
+                "its build() must give the output (softmax) layer dtype='float32' so the softmax and the "
+                "loss stay float32"
+            )
+        self.model = model
         return self.model
 
     def fit(self, X: Sequence[np.ndarray], y: np.ndarray, groups: np.ndarray | None = None) -> None:
@@ -350,6 +444,8 @@ class KerasEstimator:
             return x, tf.gather(labels, index), tf.gather(sample_weights, index)
 
         optimizer = keras.optimizers.Adam(learning_rate=float(self.settings["learning_rate"]))
+        if self.precision == "mixed_float16":  # float16 gradients underflow without loss scaling
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(model.trainable_variables)
         loss_fn = keras.losses.SparseCategoricalCrossentropy()
 
@@ -360,7 +456,8 @@ class KerasEstimator:
             with tf.GradientTape() as tape:
                 scores = model(x, training=True)
                 loss = loss_fn(target, scores, sample_weight=weight)
-            grads = tape.gradient(loss, model.trainable_variables)
+                scaled = optimizer.scale_loss(loss)
+            grads = tape.gradient(scaled, model.trainable_variables)
             optimizer.apply(grads, model.trainable_variables)
             return loss
 
@@ -440,6 +537,7 @@ class KerasEstimator:
         """Settings used, seeds, epochs run, final training loss, device, threads and traces."""
         info: dict[str, Any] = {
             "settings": dict(self.settings),
+            "precision": self.precision or self.settings.get("precision", "float32"),
             "seeds": {"python": self.context.seed, "numpy": self.context.seed,
                       "tensorflow": self.context.seed, "batching": self.context.seed},
             "op_determinism": bool(self.settings["deterministic"]),
@@ -478,11 +576,15 @@ __all__ = [
     "TRAINING_DEFAULTS",
     "TRAINING_SETTINGS",
     "as_frames",
+    "PRECISIONS",
     "configure_tensorflow",
+    "cpu_has_fast_bfloat16",
     "keras_layers",
     "keras_model_factory",
     "length_sorted_batches",
     "pad_batch",
     "padded_length",
+    "resolve_precision",
+    "resolve_settings",
     "training_defaults",
 ]

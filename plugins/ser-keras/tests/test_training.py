@@ -100,3 +100,25 @@ def test_loading_the_model_plugins_imports_no_tensorflow():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "none"
+
+
+def test_bfloat16_cpu_detection_reads_the_cpu_flags():
+    from ser_keras import cpu_has_fast_bfloat16
+
+    assert cpu_has_fast_bfloat16("flags\t\t: fpu avx512f avx512_bf16 amx_tile\n")
+    assert cpu_has_fast_bfloat16("flags\t\t: fpu amx_bf16\n")
+    assert not cpu_has_fast_bfloat16("flags\t\t: fpu avx2 avx512f\n")
+    assert not cpu_has_fast_bfloat16("model name\t: has avx512_bf16 in its name\n")
+
+
+def test_precision_is_a_declared_setting_with_its_choices():
+    from ser_core.plugins import load_registry
+    from ser_keras import resolve_settings
+
+    spec = load_registry().model("latif").spec
+    assert spec.defaults["precision"] == "float32"
+    assert spec.setting_problems({"precision": "bfloat16"})  # not one of the choices
+    assert not spec.setting_problems({"precision": "mixed_bfloat16"})
+    assert spec.resolve is resolve_settings
+    assert resolve_settings({"epochs": 3, "precision": "float32"}) == {"epochs": 3}
+    assert resolve_settings({"precision": "mixed_bfloat16"}) == {"precision": "mixed_bfloat16"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_keras import TRAINING_SETTINGS, keras_model_factory, training_defaults
+from ser_keras import TRAINING_SETTINGS, keras_model_factory, resolve_settings, training_defaults
 
 KERNELS = (8, 16, 32, 64)
 FILTERS = 384
@@ -40,7 +40,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
     h = layers.Concatenate(name="concat")(pooled)
     h = layers.Dense(1024, activation="relu", name="dense1")(h)
     h = layers.Dense(1024, activation="relu", name="dense2")(h)
-    scores = layers.Dense(n_classes, activation="softmax", name="scores")(h)
+    scores = layers.Dense(n_classes, activation="softmax", dtype="float32", name="scores")(h)
     return keras.Model(frames, scores, name="aldeneh")
 
 
@@ -53,6 +53,7 @@ def register_models(register):
             accepts=frozenset({"sequence"}),
             defaults=DEFAULTS,
             setting_types=TRAINING_SETTINGS,
+            resolve=resolve_settings,
             description="Aldeneh & Mower Provost 2017: 4 parallel Conv1D(384) + max-pool, 2x Dense 1024",
         )
     )

@@ -16,12 +16,17 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_keras import TRAINING_SETTINGS, keras_model_factory, training_defaults
+from ser_keras import TRAINING_SETTINGS, keras_model_factory, resolve_settings, training_defaults
 
 WINDOW = 640
 HOP = 160
 MAX_SAMPLES = 80_000
 DEFAULTS = training_defaults(batch_size=16, pad_multiple=HOP, mask_padding=False)
+#: The GRU configuration TensorFlow runs as one fused cuDNN kernel on a GPU (Keras's defaults, stated
+#: so that a change of defaults cannot silently move the model onto the slow step-by-step loop). No
+#: mask reaches the GRUs (``mask_padding`` only masks the attention), so nothing forces the slow path.
+CUDNN_GRU = dict(activation="tanh", recurrent_activation="sigmoid", recurrent_dropout=0.0, unroll=False,
+                 use_bias=True, reset_after=True)
 
 
 def _window_layers():
@@ -99,14 +104,14 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
     h = layers.Conv1D(40, 40, padding="same", activation="relu", name="conv2")(h)
     h = FilterMaxPool(10, name="pool_filters")(h)
     h = UnfoldWindows(name="unfold_windows")([h, frames])
-    h = layers.GRU(128, return_sequences=True, name="gru1")(h)
-    h = layers.GRU(128, return_sequences=True, name="gru2")(h)
+    h = layers.GRU(128, return_sequences=True, name="gru1", **CUDNN_GRU)(h)
+    h = layers.GRU(128, return_sequences=True, name="gru2", **CUDNN_GRU)(h)
     if settings.get("mask_padding"):
         valid = keras_layers().ValidSteps(HOP, 1, name="valid_windows")([wave, h])
         h = keras_layers().AttentionPooling(name="attention")([h, valid])
     else:
         h = keras_layers().AttentionPooling(name="attention")(h)
-    scores = layers.Dense(n_classes, activation="softmax", name="scores")(h)
+    scores = layers.Dense(n_classes, activation="softmax", dtype="float32", name="scores")(h)
     return keras.Model(wave, scores, name="zhang")
 
 
@@ -119,6 +124,7 @@ def register_models(register):
             accepts=frozenset({"waveform"}),
             defaults=DEFAULTS,
             setting_types=TRAINING_SETTINGS,
+            resolve=resolve_settings,
             description="Zhang, Wu & Schuller 2019: per-window CNN on raw 640/160 windows, 2x GRU(128), attention",
         )
     )

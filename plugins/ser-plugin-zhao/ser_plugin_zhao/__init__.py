@@ -17,12 +17,19 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ser_core import ModelSpec, hookimpl
-from ser_keras import TRAINING_SETTINGS, keras_model_factory, training_defaults
+from ser_keras import TRAINING_SETTINGS, keras_model_factory, resolve_settings, training_defaults
 
 CONV_BLOCKS = ((64, 8), (128, 5), (128, 3))
 #: the fewest frames that leave one position after the three conv + pool blocks
 MIN_FRAMES = 32
 DEFAULTS = training_defaults(batch_size=64, mask_padding=False)
+#: The LSTM configuration TensorFlow runs as one fused cuDNN kernel on a GPU (Keras's defaults, stated
+#: so that a change of defaults cannot silently move the model onto the slow step-by-step loop). Input
+#: dropout keeps the fused kernel (Keras applies it to the input beforehand); recurrent dropout would
+#: not. With ``mask_padding`` the mask is right-padded (valid frames first, at least one), which is
+#: the only mask cuDNN accepts, so masking keeps the fast path too.
+CUDNN_LSTM = dict(activation="tanh", recurrent_activation="sigmoid", recurrent_dropout=0.0, unroll=False,
+                  use_bias=True)
 
 
 def _receptive_field() -> tuple[int, int]:
@@ -44,7 +51,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
 
     mask = bool(settings.get("mask_padding"))
     spec = keras.Input(shape=input_shape, name="spectrogram")
-    bilstm = layers.Bidirectional(layers.LSTM(128, dropout=0.2, return_sequences=True), name="bilstm")
+    bilstm = layers.Bidirectional(layers.LSTM(128, dropout=0.2, return_sequences=True, **CUDNN_LSTM), name="bilstm")
     if mask:
         frames = keras_layers().ValidSteps(1, 1, name="valid_frames")([spec, spec])
         a = bilstm(spec, mask=frames)
@@ -69,7 +76,7 @@ def build(n_classes: int, input_shape: tuple, settings: Mapping[str, Any]):
         b = keras_layers().AttentionPooling(name="attention_cnn")(b)
     h = layers.Concatenate(name="concat")([a, b])
     h = layers.Dense(128, activation="relu", name="dense")(h)
-    scores = layers.Dense(n_classes, activation="softmax", name="scores")(h)
+    scores = layers.Dense(n_classes, activation="softmax", dtype="float32", name="scores")(h)
     return keras.Model(spec, scores, name="zhao")
 
 
@@ -82,6 +89,7 @@ def register_models(register):
             accepts=frozenset({"sequence"}),
             defaults=DEFAULTS,
             setting_types=TRAINING_SETTINGS,
+            resolve=resolve_settings,
             description="Zhao et al. 2019: BiLSTM(128x2) + 3-block CNN branches, attention pooling, Dense 128",
         )
     )
