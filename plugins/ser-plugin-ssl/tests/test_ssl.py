@@ -149,3 +149,22 @@ def test_a_missing_model_names_how_to_provide_a_local_copy(tmp_path, monkeypatch
         dict(spec.params)
     with pytest.raises(FeatureError, match="does not exist"):
         dict(ssl_feature("x", str(tmp_path / "nowhere")).params)
+
+
+def test_the_shipped_ssl_suite_pairs_each_base_encoder_with_the_head():
+    from ser_core.plugins import load_registry
+    from ser_core.runner import check_suite
+    from ser_core.suites import SHIPPED, load_benchmarks
+
+    suite = load_benchmarks(SHIPPED).suite("ssl")
+    registry = load_registry()
+    pairs = {s.name: (s.model, s.feature) for s in suite.systems}
+    assert pairs == {
+        "wavlm-base-plus-head": ("ssl-head", "wavlm-base-plus"),
+        "hubert-base-head": ("ssl-head", "hubert-base"),
+        "wav2vec2-base-head": ("ssl-head", "wav2vec2-base"),
+    }
+    for model, feature in pairs.values():
+        assert registry.feature(feature).spec.kind in registry.model(model).spec.accepts
+    assert len(suite.corpora) == 15
+    check_suite(registry, suite)
