@@ -517,7 +517,7 @@ import os, time
 import numpy as np
 
 def extract(signal, sample_rate):
-    time.sleep(0.15)
+    time.sleep(0.3)  # slow enough that Ctrl-C lands mid-extraction even on a loaded machine
     open(os.path.join(os.environ["SLOW_MARKERS"], f"{os.getpid()}-{time.monotonic_ns()}"), "w").close()
     return np.array([signal.std(), len(signal)], dtype=np.float32)
 
