@@ -119,7 +119,7 @@ def suite_of(system: System, repeats: int = 2) -> Suite:
 
 def cells(db) -> list[tuple]:
     with ResultStore(db) as store:
-        return sorted((c.key, c.status, c.uar, c.predictions) for c in store.cells())
+        return sorted(((c.key, c.status, c.uar, c.predictions) for c in store.cells()), key=lambda row: repr(row[0]))
 
 
 def test_two_local_workers_equal_one_in_process_run_cell_for_cell(registry, tmp_path):
@@ -211,6 +211,7 @@ seed = 0
 
 
 def serbench(*args, env=None, timeout=300):
+    env = dict(env or os.environ, COLUMNS="200")
     return subprocess.run([sys.executable, "-m", "ser_core.cli", *args], capture_output=True, text=True,
                           env=env, timeout=timeout)
 
@@ -239,7 +240,7 @@ def test_a_suite_runs_on_an_external_scheduler_with_two_workers(tmp_path):
         for process in processes:
             process.wait(timeout=30)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "4 cells computed, 0 already stored, 0 failed" in out.stdout
+    assert "8 cells computed, 0 already stored, 0 failed" in out.stdout, out.stdout
     with ResultStore(tmp_path / "r.db") as store:
         (run,) = store.runs().values()
         assert run.processes["workers"] == 2
@@ -254,15 +255,15 @@ def test_dry_run_prints_the_plan_with_estimates_and_computes_nothing(tmp_path):
     before = serbench("run", *common, "--suite", "small", "--dry-run")
     assert before.returncode == 0, before.stderr
     assert "Plan (nothing was computed)" in before.stdout and "no stored cell to time" in before.stdout
-    assert "4 of 4 cells to compute" in before.stdout
+    assert "8 of 8 cells to compute" in before.stdout
     assert serbench("run", *common, "--suite", "small", "--workers", "1").returncode == 0
     after = serbench("run", *common, "--suite", "twice", "--dry-run", "--workers", "2")
     assert after.returncode == 0, after.stderr
     row = next(line for line in after.stdout.splitlines() if "svm-egemaps" in line)
-    assert [cell.strip() for cell in row.split("│")[3:6]] == ["8", "4", "4"], row
-    assert "(4 x " in row and "4 of 8 cells to compute on 2 local worker processes" in after.stdout
+    assert [cell.strip() for cell in row.split("│")[3:6]] == ["16", "8", "8"], row
+    assert "(8 x " in row and "8 of 16 cells to compute on 2 local worker processes" in after.stdout
     with ResultStore(db) as store:
-        assert len(list(store.cells())) == 4, "the dry run computed nothing"
+        assert len(list(store.cells())) == 8, "the dry run computed nothing"
 
 
 SLURM = """
