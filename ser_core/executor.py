@@ -16,9 +16,11 @@ Workers read features from the cache directory, so on a cluster it must be on a 
 with this process; :meth:`DaskExecutor.check_shared_cache` checks that before any work is sent. Only
 this process writes the results store. A worker that dies mid-cell has its cell run again on another
 worker (the scheduler allows :data:`ALLOWED_FAILURES` deaths per task); since every cell is seeded from
-(suite seed, repeat, fold) the result is the same. Neural cells run in a fresh Python process each
-(GPU memory is freed when it exits, and TensorFlow never enters the worker, whose openSMILE
-extraction would otherwise abort), and ask for one ``GPU`` resource when the workers declare one.
+(suite seed, repeat, fold) the result is the same. When the workers declare ``GPU`` resources, neural
+cells ask for one GPU each and run in a fresh Python process (TensorFlow set to grow GPU memory, which
+is freed when the process ends). Every worker loads openSMILE when it starts, before any cell can
+import TensorFlow (in the other order openSMILE's extraction aborts), so CPU workers may both train
+and extract.
 
 Nothing here imports dask at module level: ``serbench list`` and ``--help`` stay light.
 """

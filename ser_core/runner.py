@@ -609,12 +609,14 @@ class Runner:
                         key, str(path), header, *chunks, key=f"table-{tag}", pure=False,
                     )
             layout = layout_of(manifest, unit.folds, feature.spec.kind, suite.normalisation)
-            neural = is_neural(unit.model)
-            resources = {"GPU": 1} if neural and gpus else None
+            # On GPU workers a neural cell asks for one GPU and runs in a fresh process (its GPU memory
+            # is freed when it ends); on CPU workers it trains in the worker, which loaded openSMILE first.
+            on_gpu = gpus and is_neural(unit.model)
+            resources = {"GPU": 1} if on_gpu else None
             for task in tasks:
                 k = task.key
                 name = f"cell-{k.corpus}-{k.system}-r{k.repeat}-f{k.fold}-{k.protocol[:8]}{k.instance[:8]}"
-                future = client.submit(run_cell, task, tables[table_id], layout, neural, key=name,
+                future = client.submit(run_cell, task, tables[table_id], layout, on_gpu, key=name,
                                        resources=resources, pure=False)
                 futures[future] = (unit, task)
             totals[unit.corpus.name] = totals.get(unit.corpus.name, 0) + len(tasks)

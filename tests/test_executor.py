@@ -318,3 +318,31 @@ def test_executor_table_errors_name_the_key(tmp_path, table, key):
     with pytest.raises(ConfigError) as error:
         load_benchmarks(path)
     assert f"{path}: {key}:" in str(error.value)
+
+
+def test_a_cell_in_a_fresh_process_equals_the_cell_computed_here(parts, synthetic_manifest, monkeypatch):
+    from ser_core import features
+    from ser_core.executor import compute_in_fresh_process
+    from ser_core.protocol import make_folds
+    from ser_core.results import CellKey
+    from ser_core.runner import CellTask, compute_cell, layout_of, prepare
+    from ser_core.specs import FeatureSpec
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(Path(parts.__file__).parent),
+                                                                    os.environ.get("PYTHONPATH")])))
+    registry = load_registry([("parts", parts.Plugin())], use_entry_points=False)
+    table = features.extract(synthetic_manifest, registry.feature("loud"), workers=0, use_cache=False)
+    folds = make_folds([c.speaker for c in synthetic_manifest.clips], seed=0)
+    data = prepare(table, layout_of(synthetic_manifest, folds, "functionals", "speaker"))
+    task = CellTask(CellKey("tiny", "slow", "p", "i", 0, 1), parts.SlowCentroid, FeatureSpec("loud", "functionals",
+                    extract=parts.loudness), {"delay": 0.0}, 4, "speaker", seed=11)
+    here, there = compute_cell(task, data), compute_in_fresh_process(task, data)
+    assert there.ok and there.uar == here.uar and there.predictions == here.predictions
+
+
+def test_neural_models_are_told_apart_from_the_others():
+    from ser_core.executor import is_neural
+
+    registry = load_registry()
+    assert is_neural(registry.model("aldeneh")) and is_neural(registry.model("zhang"))
+    assert not is_neural(registry.model("svm"))
