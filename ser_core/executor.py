@@ -256,9 +256,8 @@ def extract_chunk(clips: list[tuple[int, str]], extract, kind: str) -> list:
     return [features._extract_clip((index, path, extract, kind)) for index, path in clips]
 
 
-def assemble_table(clip_ids: list[str], paths: list[str], name: str, kind: str, key: str, path: str,
-                   header: dict, *chunks: list) -> TableInfo:
-    """Write the chunks' features as one table into the cache (atomically) and describe it."""
+def table_from_chunks(clip_ids: list[str], key: str, chunks):
+    """The table of the clips that some extraction chunks finished (clip ids in manifest order)."""
     from ser_core import features
 
     items: dict[int, np.ndarray] = {}
@@ -272,16 +271,37 @@ def assemble_table(clip_ids: list[str], paths: list[str], name: str, kind: str, 
                 failed[index] = error
             if is_silent:
                 silent.add(index)
-    features._check_consistent_width(items, kind, name, paths)
     order = sorted(items)
-    table = features.FeatureTable(
+    return features.FeatureTable(
         [clip_ids[i] for i in order], [items[i] for i in order], key,
         {clip_ids[i]: failed[i] for i in sorted(failed)}, silent=[clip_ids[i] for i in sorted(silent)],
     )
+
+
+def assemble_table(clip_ids: list[str], paths: list[str], name: str, kind: str, key: str, path: str,
+                   header: dict, *chunks: list) -> TableInfo:
+    """Write the chunks' features as one table into the cache (atomically) and describe it."""
+    from ser_core import features
+
+    table = table_from_chunks(clip_ids, key, chunks)
+    index = {cid: i for i, cid in enumerate(clip_ids)}
+    features._check_consistent_width({index[c]: v for c, v in zip(table.clip_ids, table.items)}, kind, name, paths)
     target = Path(path)
     features.write_table(target, table, header)
     features.partial_path(target).unlink(missing_ok=True)
     return TableInfo(path, key, table.failures, tuple(table.silent))
+
+
+def keep_finished_chunks(client, clip_ids: list[str], key: str, path: str, header: dict, chunks) -> None:
+    """After an interruption: store the clips that finished chunks extracted as a partial table, which
+    the next run continues from (as an interrupted extraction in one process does)."""
+    from ser_core import features
+
+    finished = [c for c in chunks if c.status == "finished"]
+    if not finished:
+        return
+    table = table_from_chunks(clip_ids, key, client.gather(finished))
+    features.write_table(features.partial_path(Path(path)), table, {**header, "partial": True})
 
 
 def ensure_table(manifest, feature, key: str, path: str) -> TableInfo:
@@ -294,6 +314,11 @@ def ensure_table(manifest, feature, key: str, path: str) -> TableInfo:
     if table is None:
         partial = features.partial_path(target)
         done = features._load_cached(partial, key, manifest, notes, partial=True)
+        if done is not None:
+            notes.append(
+                f"continued an interrupted extraction: {len(done.clip_ids) + len(done.failures)} of "
+                f"{len(manifest.clips)} clips were already done"
+            )
         header = features._header(manifest, feature, key)
         table = features._extract_all(
             manifest, feature, key, 0, None, done=done,

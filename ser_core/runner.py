@@ -576,13 +576,14 @@ class Runner:
 
         from ser_core.executor import (
             TableInfo, assemble_table, describe_failure, ensure_table, extract_chunk, is_extraction_error, is_neural,
-            run_cell,
+            keep_finished_chunks, run_cell,
         )
 
         client = executor.client
         gpus = executor.has_gpus()
         workers = max(1, executor.worker_count() or self.workers)
         tables: dict[tuple[str, str], Any] = {}
+        extractions: dict[tuple[str, str], tuple] = {}  # tables extracted in chunks: what keeps their progress
         futures = {}
         totals: dict[str, int] = {}
         for unit, tasks in remote:
@@ -604,6 +605,7 @@ class Runner:
                         for start in range(0, len(paths), size)
                     ]
                     header = features._header(manifest, feature, key)
+                    extractions[table_id] = ([c.clip_id for c in manifest.clips], key, str(path), header, chunks)
                     tables[table_id] = client.submit(
                         assemble_table, [c.clip_id for c in manifest.clips], paths, feature.name, feature.spec.kind,
                         key, str(path), header, *chunks, key=f"table-{tag}", pure=False,
@@ -620,10 +622,10 @@ class Runner:
                                        resources=resources, pure=False)
                 futures[future] = (unit, task)
             totals[unit.corpus.name] = totals.get(unit.corpus.name, 0) + len(tasks)
-        self.reporter.plan(totals)
         infos: dict[int, Any] = {}  # id(unit) -> (TableInfo, details)
         skipped: set[int] = set()
         try:
+            self.reporter.plan(totals)
             for future in as_completed(list(futures)):
                 unit, task = futures.pop(future)
                 if id(unit) in skipped:
@@ -657,6 +659,12 @@ class Runner:
                 future.release()
         except BaseException:
             client.cancel(list(futures))
+            for table_id, (clip_ids, key, path, header, chunks) in extractions.items():
+                if tables[table_id].status != "finished":
+                    try:
+                        keep_finished_chunks(client, clip_ids, key, path, header, chunks)
+                    except Exception:
+                        pass  # the interruption matters more than a lost checkpoint
             raise
 
     def _run_id(self, suite: Suite) -> int:

@@ -41,6 +41,11 @@ PARTS = {
                          (spectrum * freqs).sum() / (spectrum.sum() + 1e-9)], dtype=np.float32)
 
 
+    def slow_loudness(signal, rate):
+        time.sleep(0.1)
+        return loudness(signal, rate)
+
+
     class SlowCentroid:
         def __init__(self, context):
             self.settings = context.settings
@@ -76,6 +81,7 @@ PARTS = {
         @hookimpl
         def register_features(self, register):
             register(FeatureSpec("loud", "functionals", extract=loudness))
+            register(FeatureSpec("slowloud", "functionals", extract=slow_loudness))
 
         @hookimpl
         def register_models(self, register):
@@ -171,6 +177,40 @@ def test_a_cell_whose_model_raises_is_stored_failed_and_not_retried(registry, tm
     assert len(report.failed) == 4 and report.computed == 0
     assert all(c.status == "failed" and "this model always fails" in c.error for c in stored)
     assert len(log.read_text().split()) == 4, "each failing cell ran exactly once"
+
+
+def test_an_interrupted_extraction_keeps_its_finished_clips_and_the_next_run_continues(registry, tmp_path):
+    from ser_core import features
+
+    suite = suite_of(System("slow", "slow-centroid", "slowloud"), repeats=1)
+
+    class InterruptAfterAChunk(Reporter):
+        def plan(self, totals):
+            client = runner.executor.client
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                states = {k: f.status for k, f in client.futures.items() if str(k).startswith("extract-")}
+                if any(status == "finished" for status in states.values()):
+                    raise KeyboardInterrupt
+                time.sleep(0.02)
+
+    with ResultStore(tmp_path / "r.db") as store:
+        runner = Runner(registry, store, workers=2, reporter=InterruptAfterAChunk())
+        with pytest.raises(KeyboardInterrupt):
+            runner.run(suite)
+    (partial,) = [t for t in features.cached_tables() if t["feature"] == "slowloud" and t["status"] == "partial"]
+    assert 0 < partial["clips"] < 48, partial
+    notes = []
+
+    class Notes(Reporter):
+        def note(self, message):
+            notes.append(message)
+
+    with ResultStore(tmp_path / "r.db") as store:
+        report = Runner(registry, store, workers=2, reporter=Notes()).run(suite)
+    assert report.ok and report.computed == 4
+    assert any(f"{partial['clips']} of 48 clips were already done" in n for n in notes), notes
+    assert not [t for t in features.cached_tables() if t["feature"] == "slowloud" and t["status"] == "partial"]
 
 
 def test_a_worker_that_cannot_reach_the_cache_directory_is_reported_with_what_to_set(tmp_path):
