@@ -448,7 +448,8 @@ class DaskExecutor:
                             n_workers=self.workers, threads_per_worker=1, processes=True,
                             dashboard_address=":0", silence_logs=40,
                             env={"SERBENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
-                                 "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"},
+                                 "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1",
+                                 "TF_FORCE_GPU_ALLOW_GROWTH": "true"},  # workers sharing a GPU take what they use
                         )
                     self.client = Client(self.cluster)
         except OSError as exc:
