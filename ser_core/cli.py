@@ -132,7 +132,7 @@ def run(
         Optional[list[str]], typer.Option("--corpus-path", help="NAME=DIR: where a corpus lives (repeatable).")
     ] = None,
     workers: Annotated[
-        Optional[int], typer.Option(min=0, help="Local Dask worker processes for feature extraction and folds [default: number of cores]; 0 or 1 runs the cells in this process.")
+        Optional[int], typer.Option(min=0, help="Local Dask worker processes for feature extraction and folds \\[default: number of cores]; 0 or 1 runs the cells in this process.")
     ] = None,
     only_corpus: Annotated[
         Optional[list[str]], typer.Option("--corpus", help="Run only this corpus of the suite (repeatable).")
@@ -153,7 +153,7 @@ def run(
 
     The cells run in this process with --workers 0 or 1, otherwise as one Dask task graph: on a local
     cluster of --workers processes, on the cluster of --scheduler, or on the batch system of the
-    benchmarks file's [executor] table. Corpora with no directory configured are reported and
+    benchmarks file's \\[executor] table. Corpora with no directory configured are reported and
     skipped; the exit status is 1 when a cell failed or something could not run for another reason,
     130 when interrupted (re-run to resume).
     """
