@@ -15,7 +15,8 @@ Where the workers come from:
 Workers read features from the cache directory, so on a cluster it must be on a filesystem they share
 with this process; :meth:`DaskExecutor.check_shared_cache` checks that before any work is sent. Only
 this process writes the results store. A worker that dies mid-cell has its cell run again on another
-worker (the scheduler allows :data:`ALLOWED_FAILURES` deaths per task); since every cell is seeded from
+worker (the scheduler allows :data:`ALLOWED_FAILURES` deaths per task; a cell given up is submitted
+once more, since a death counts against every cell the worker held); since every cell is seeded from
 (suite seed, repeat, fold) the result is the same. When the workers declare ``GPU`` resources, neural
 cells ask for one GPU each and run in a fresh Python process (TensorFlow set to grow GPU memory, which
 is freed when the process ends). Every worker loads openSMILE when it starts, before any cell can
@@ -435,7 +436,10 @@ class DaskExecutor:
             if self.scheduler:
                 self.client = Client(self.scheduler, timeout="30s")
             else:
-                with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+                # a worker holds only the cell it runs (no queued ones that would share the blame when it dies)
+                settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                            "distributed.scheduler.worker-saturation": 1.0}
+                with dask.config.set(settings):
                     if self.config is not None:
                         self.cluster = make_cluster(self.config)
                         if self.config.adaptive:
@@ -529,8 +533,8 @@ def describe_failure(exc: BaseException, cell: str) -> str:
 
     if isinstance(exc, KilledWorker):
         return (
-            f"WorkerDied: the worker running {cell} died {ALLOWED_FAILURES + 1} times on it (killed, out of "
-            "memory, preempted, or a crash in native code); the cell was given up. Re-run to try again, or "
+            f"WorkerDied: the worker running {cell} died {ALLOWED_FAILURES + 1} times on it, twice over (killed, "
+            "out of memory, preempted, or a crash in native code); the cell was given up. Re-run to try again, or "
             "run it alone (--corpus/--system, --workers 1) to see the crash."
         )
     if isinstance(exc, CellProcessDied):

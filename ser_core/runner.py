@@ -572,7 +572,7 @@ class Runner:
             executor.close()
 
     def _submit_and_collect(self, suite, remote, report: RunReport, executor) -> None:
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
         from ser_core.executor import (
             TableInfo, assemble_table, describe_failure, ensure_table, extract_chunk, is_extraction_error, is_neural,
@@ -585,6 +585,9 @@ class Runner:
         tables: dict[tuple[str, str], Any] = {}
         extractions: dict[tuple[str, str], tuple] = {}  # tables extracted in chunks: what keeps their progress
         futures = {}
+        retry_args: dict[CellKey, tuple] = {}
+        retry_resources: dict[CellKey, Any] = {}
+        resubmitted: set[CellKey] = set()
         totals: dict[str, int] = {}
         for unit, tasks in remote:
             manifest, feature = unit.manifest, unit.feature
@@ -601,7 +604,7 @@ class Runner:
                     size = max(1, -(-len(paths) // (4 * workers)))
                     chunks = [
                         client.submit(extract_chunk, [(i, paths[i]) for i in range(start, min(start + size, len(paths)))],
-                                      feature.spec.extract, feature.spec.kind, key=f"extract-{tag}-{start}", pure=False)
+                                      feature.spec.extract, feature.spec.kind, key=(f"extract-{tag}", start), pure=False)
                         for start in range(0, len(paths), size)
                     ]
                     header = features._header(manifest, feature, key)
@@ -617,42 +620,60 @@ class Runner:
             resources = {"GPU": 1} if on_gpu else None
             for task in tasks:
                 k = task.key
-                name = f"cell-{k.corpus}-{k.system}-r{k.repeat}-f{k.fold}-{k.protocol[:8]}{k.instance[:8]}"
+                # one task group per (corpus, system): the scheduler queues its cells, so a worker holds
+                # only the cell it runs and a worker's death is blamed on that cell alone
+                name = (f"cell-{k.corpus}-{k.system}", k.repeat, k.fold, f"{k.protocol}-{k.instance}")
                 future = client.submit(run_cell, task, tables[table_id], layout, on_gpu, key=name,
                                        resources=resources, pure=False)
                 futures[future] = (unit, task)
+                retry_args[task.key] = (tables[table_id], layout, on_gpu)
+                retry_resources[task.key] = resources
             totals[unit.corpus.name] = totals.get(unit.corpus.name, 0) + len(tasks)
         infos: dict[int, Any] = {}  # id(unit) -> (TableInfo, details)
         skipped: set[int] = set()
         try:
             self.reporter.plan(totals)
-            for future in as_completed(list(futures)):
+            pending = as_completed(list(futures))
+            for future in pending:
                 unit, task = futures.pop(future)
                 if id(unit) in skipped:
                     self.reporter.cell_done(unit.corpus.name, False)
                     continue
                 if id(unit) not in infos:
+                    # the table's description (small); waits only if the worker holding it died since
                     table_future = tables[(unit.manifest.corpus, unit.feature.name)]
-                    if table_future.status == "finished":
+                    try:
                         info: TableInfo = table_future.result()
+                    except Exception as exc:
+                        if isinstance(exc, CacheError):
+                            raise
+                        if is_extraction_error(exc):
+                            name = f"{unit.system.name} on {unit.corpus.name}"
+                            report.skipped.append((name, str(exc)))
+                            self.reporter.note(f"[yellow]skipped {name}[/]: {escape(str(exc))}")
+                            skipped.add(id(unit))
+                            self.reporter.cell_done(unit.corpus.name, False)
+                            continue
+                    else:
                         self._table_notes(unit, info.notes, list(info.silent), info.failures)
                         infos[id(unit)] = (info, self._details(unit, info.key, info.failures))
-                    elif table_future.status == "error" and is_extraction_error(table_future.exception()):
-                        exc = table_future.exception()
-                        if isinstance(exc, CacheError):
-                            raise exc
-                        name = f"{unit.system.name} on {unit.corpus.name}"
-                        report.skipped.append((name, str(exc)))
-                        self.reporter.note(f"[yellow]skipped {name}[/]: {escape(str(exc))}")
-                        skipped.add(id(unit))
-                        self.reporter.cell_done(unit.corpus.name, False)
-                        continue
-                if future.status == "finished":
+                try:
+                    # a result lost with its worker after it finished is computed again, and waited for
                     _, outcome = future.result()
-                else:
+                except Exception as exc:
+                    if isinstance(exc, KilledWorker) and task.key not in resubmitted:
+                        # A dying worker's deaths count against every cell it held, so a cell that only
+                        # shared a worker with the real culprit can be given up too: it gets one more round.
+                        resubmitted.add(task.key)
+                        again = client.submit(run_cell, task, *retry_args[task.key], key=future.key + ("again",),
+                                              resources=retry_resources[task.key], pure=False)
+                        futures[again] = (unit, task)
+                        pending.add(again)
+                        future.release()
+                        continue
                     k = task.key
                     cell = f"{k.corpus} / {k.system} repeat {k.repeat} fold {k.fold}"
-                    outcome = CellOutcome.failure(describe_failure(future.exception(), cell), None, 0.0)
+                    outcome = CellOutcome.failure(describe_failure(exc, cell), None, 0.0)
                 details = infos[id(unit)][1] if id(unit) in infos else self._details(unit, "", {})
                 self._store(task, outcome, unit.protocol, unit.instance, unit.folds, details, suite, report)
                 self.reporter.cell_done(unit.corpus.name, outcome.ok)

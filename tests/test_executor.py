@@ -77,6 +77,15 @@ PARTS = {
             raise ValueError("this model always fails")
 
 
+    class Killer(SlowCentroid):
+        # ends its own process (as a segfault or the OOM killer would) when one speaker is the test fold
+
+        def fit(self, X, y, groups):
+            if self.settings["die_without"] not in set(groups):
+                os._exit(1)
+            super().fit(X, y, groups)
+
+
     class Plugin:
         @hookimpl
         def register_features(self, register):
@@ -87,6 +96,8 @@ PARTS = {
         def register_models(self, register):
             register(ModelSpec("slow-centroid", create=SlowCentroid, accepts=frozenset({"functionals"}),
                                defaults={"delay": 0.0}))
+            register(ModelSpec("killer", create=Killer, accepts=frozenset({"functionals"}),
+                               defaults={"delay": 0.0, "die_without": ""}))
             register(ModelSpec("raiser", create=Raiser, accepts=frozenset({"functionals"}), defaults={"log": ""}))
     """,
 }
@@ -179,6 +190,19 @@ def test_a_cell_whose_model_raises_is_stored_failed_and_not_retried(registry, tm
     assert len(log.read_text().split()) == 4, "each failing cell ran exactly once"
 
 
+def test_a_cell_that_keeps_killing_its_worker_is_stored_failed_with_its_name(registry, synthetic_manifest, tmp_path):
+    victim = synthetic_manifest.speakers()[0]
+    suite = suite_of(System("k", "killer", "loud", settings={"die_without": victim}), repeats=1)
+    with ResultStore(tmp_path / "r.db") as store:
+        report = Runner(registry, store, workers=2).run(suite)
+        stored = list(store.cells())
+    assert report.computed == 3 and len(report.failed) == 1, [e for _, e in report.failed]
+    (dead,) = [c for c in stored if c.details["fold_name"] == victim]
+    assert dead.status == "failed" and dead.error.startswith("WorkerDied: the worker running tiny / k repeat 0 fold ")
+    assert "died 3 times on it, twice over" in dead.error
+    assert all(c.status == "ok" for c in stored if c.details["fold_name"] != victim)
+
+
 def test_an_interrupted_extraction_keeps_its_finished_clips_and_the_next_run_continues(registry, tmp_path):
     from ser_core import features
 
@@ -189,7 +213,7 @@ def test_an_interrupted_extraction_keeps_its_finished_clips_and_the_next_run_con
             client = runner.executor.client
             deadline = time.time() + 60
             while time.time() < deadline:
-                states = {k: f.status for k, f in client.futures.items() if str(k).startswith("extract-")}
+                states = {k: f.status for k, f in client.futures.items() if str(k[0]).startswith("extract-")}
                 if any(status == "finished" for status in states.values()):
                     raise KeyboardInterrupt
                 time.sleep(0.02)
