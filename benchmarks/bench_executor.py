@@ -8,6 +8,7 @@ instance a ``git worktree`` of the commit before the Dask executor, whose 2 work
 ``multiprocessing`` pool) with the same interpreter, and prints the ratio of the two.
 
     .venv/bin/python benchmarks/bench_executor.py [--path EMODB_WAV] [--baseline OLD_TREE] [--only emodb|demo]
+        [--workers N ...]
 
 Timings on a shared machine vary with its load; run both trees in the same invocation to compare.
 """
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--path", type=Path, default=Path(os.environ.get("SERBENCH_EMODB", DEFAULT_EMODB)))
     parser.add_argument("--baseline", type=Path, help="another serbench source tree to time the same way")
     parser.add_argument("--only", choices=("emodb", "demo"), action="append", help="run only this part (repeatable)")
+    parser.add_argument("--workers", type=int, action="append", help="worker counts to time (default: 1 and 2)")
     args = parser.parse_args()
     trees = {"dask": HERE}
     if args.baseline:
@@ -63,19 +65,21 @@ def main() -> None:
     if "emodb" in selected and not args.path.is_dir():
         sys.exit(f"EMO-DB not found at {args.path}: pass --path (its wav/ directory) or --only demo")
     print(f"{os.cpu_count()} cores; trees: " + ", ".join(f"{name}={path}" for name, path in trees.items()))
+    counts = args.workers or [1, 2]
     walls: dict[tuple[str, str, int], float] = {}
     for part in selected:
         for name, tree in trees.items():
-            for workers in (1, 2):
+            for workers in counts:
                 wall, summary = measure(tree, runs(args.path)[part], workers)
                 walls[name, part, workers] = wall
                 print(f"{part:6} {name:9} workers={workers}: {wall:7.1f} s   {summary}", flush=True)
     print()
     for part in selected:
         for name in trees:
-            one, two = walls[name, part, 1], walls[name, part, 2]
-            print(f"{part:6} {name:9} scaling 1 -> 2 workers: {one / two:.2f}x")
-        if "baseline" in trees:
+            if (name, part, 1) in walls and (name, part, 2) in walls:
+                one, two = walls[name, part, 1], walls[name, part, 2]
+                print(f"{part:6} {name:9} scaling 1 -> 2 workers: {one / two:.2f}x")
+        if "baseline" in trees and 2 in counts:
             ratio = walls["dask", part, 2] / walls["baseline", part, 2]
             print(f"{part:6} dask / baseline wall time with 2 workers: {ratio:.2f} ({(ratio - 1) * 100:+.0f}%)")
 
