@@ -85,11 +85,30 @@ def _parse_corpus_paths(values: list[str]) -> dict[str, Path]:
 
 
 class _RichReporter:
-    """Renders runner progress as rich progress bars."""
+    """Renders runner progress as rich progress bars: one per stage of an in-process run, one per
+    corpus (cells done, running, failed) over the whole plan of a distributed run."""
 
     def __init__(self, progress: Progress):
         self.progress = progress
         self.task = None
+        self.corpora: dict[str, list] = {}  # corpus -> [task, total, done, failed]
+
+    def plan(self, totals) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, visible=False)
+        for corpus, total in totals.items():
+            task = self.progress.add_task(self._describe(corpus, total, 0, 0), total=total)
+            self.corpora[corpus] = [task, total, 0, 0]
+
+    @staticmethod
+    def _describe(corpus: str, total: int, done: int, failed: int) -> str:
+        return f"{escape(corpus)}: {done - failed} done, {total - done} queued or running, {failed} failed"
+
+    def cell_done(self, corpus: str, ok: bool) -> None:
+        row = self.corpora[corpus]
+        row[2] += 1
+        row[3] += 0 if ok else 1
+        self.progress.update(row[0], advance=1, description=self._describe(corpus, row[1], row[2], row[3]))
 
     def stage(self, description: str, total: int) -> None:
         if self.task is not None:
@@ -113,7 +132,7 @@ def run(
         Optional[list[str]], typer.Option("--corpus-path", help="NAME=DIR: where a corpus lives (repeatable).")
     ] = None,
     workers: Annotated[
-        Optional[int], typer.Option(min=0, help="Processes for feature extraction and for folds [default: number of cores]; 1 runs folds in this process.")
+        Optional[int], typer.Option(min=0, help="Local Dask worker processes for feature extraction and folds \\[default: number of cores]; 0 or 1 runs the cells in this process.")
     ] = None,
     only_corpus: Annotated[
         Optional[list[str]], typer.Option("--corpus", help="Run only this corpus of the suite (repeatable).")
@@ -121,11 +140,22 @@ def run(
     only_system: Annotated[
         Optional[list[str]], typer.Option("--system", help="Run only this system of the suite (repeatable).")
     ] = None,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option("--scheduler", envvar="SERBENCH_SCHEDULER", show_envvar=True,
+                     help="Address of an existing Dask scheduler (tcp://HOST:PORT) to run the cells on."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan (cells done and missing, estimated compute) and exit.")
+    ] = False,
 ) -> None:
     """Run a suite (computing only cells not already stored), then print its leaderboard.
 
-    Corpora with no directory configured are reported and skipped; the exit status is 1 when a cell
-    failed or something could not run for another reason, 130 when interrupted (re-run to resume).
+    The cells run in this process with --workers 0 or 1, otherwise as one Dask task graph: on a local
+    cluster of --workers processes, on the cluster of --scheduler, or on the batch system of the
+    benchmarks file's \\[executor] table. Corpora with no directory configured are reported and
+    skipped; the exit status is 1 when a cell failed or something could not run for another reason,
+    130 when interrupted (re-run to resume).
     """
     from ser_core.plugins import load_registry
     from ser_core.results import ResultStore
@@ -153,8 +183,11 @@ def run(
         )
         runner = Runner(
             registry, store, corpus_paths=_parse_corpus_paths(corpus_path or []), workers=workers,
-            reporter=_RichReporter(progress),
+            reporter=_RichReporter(progress), scheduler=scheduler or None, executor=benchmarks.executor,
         )
+        if dry_run:
+            _print_plan(*runner.plan(chosen, benchmarks.corpus_paths), runner)
+            return
         try:
             with progress:
                 report = runner.run(chosen, benchmarks.corpus_paths)
@@ -191,6 +224,47 @@ def run(
         raise typer.Exit(1)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _print_plan(rows, report, runner) -> None:
+    """``serbench run --dry-run``: cells per corpus and system, done and missing, estimated compute."""
+    table = Table(title="Plan (nothing was computed)")
+    for column in ("corpus", "system", "cells", "done", "missing", "estimated compute"):
+        table.add_column(column, justify="right" if column in ("cells", "done", "missing") else "left")
+    known = 0.0
+    unknown = 0
+    for row in rows:
+        if row.missing == 0:
+            estimate = "-"
+        elif row.seconds is None:
+            estimate = "? (no stored cell to time)"
+            unknown += row.missing
+        else:
+            estimate = f"{_duration(row.seconds)} ({row.missing} x {row.cell_seconds:.1f} s)"
+            known += row.seconds
+        table.add_row(escape(row.corpus), escape(row.system), str(row.cells), str(row.done), str(row.missing), estimate)
+    console.print(table)
+    missing = sum(r.missing for r in rows)
+    where = (f"the Dask scheduler at {runner.scheduler}" if runner.scheduler
+             else f"a {runner.executor_config.kind} cluster ([executor])" if runner.executor_config
+             else f"{runner.workers} local worker processes" if runner.distributed else "this process")
+    console.print(
+        f"{missing} of {sum(r.cells for r in rows)} cells to compute on {where}; estimated compute "
+        f"{_duration(known)}" + (f" plus {unknown} cells with no stored timing" if unknown else "")
+        + " (one core's time; divide by the workers for wall time)."
+    )
+    for corpus, why in report.missing:
+        err_console.print(f"[yellow]no data for[/] {escape(corpus)}: {escape(why)}", highlight=False)
+    for what, why in report.skipped:
+        err_console.print(f"[yellow]would skip[/] {escape(what)}: {escape(why)}", highlight=False)
 
 
 ResamplesOption = Annotated[

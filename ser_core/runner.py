@@ -1,10 +1,13 @@
 """Running a suite: corpus -> manifest -> features -> folds -> model fit/predict -> results store.
 
-Cells already stored as successful are skipped, so re-running a command resumes it. Each cell is
-seeded from (suite seed, repeat, fold) alone, so a resumed run computes exactly what an uninterrupted
-one would. A cell that raises is stored as failed, with its error, and the run goes on. With more than
-one worker, cells run in spawned worker processes (each with ``cores // workers`` threads) that read
-the prepared data from a temporary file; only the main process writes to the results store.
+A run is planned first: every corpus is scanned once, here, and every (corpus, system, repeat, fold)
+cell not already stored as successful is listed (:meth:`Runner.plan`; ``serbench run --dry-run``), so
+re-running a command resumes it. Each cell is seeded from (suite seed, repeat, fold) alone, so a
+resumed (or retried) cell computes exactly what an uninterrupted one would. A cell that raises is
+stored as failed, with its error, and the run goes on. With one worker the cells run in this process;
+with more, or with a cluster, the plan runs as one Dask task graph (:mod:`ser_core.executor`) whose
+workers read features from the cache. Only this process writes to the results store, each cell as it
+arrives, so an interrupted run keeps every finished cell.
 """
 
 from __future__ import annotations
@@ -12,13 +15,9 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import signal
 import subprocess
-import sys
-import tempfile
 import time
 import traceback
-from multiprocessing import get_context
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -57,6 +56,14 @@ class Reporter:
 
     def note(self, message: str) -> None:
         """Something the user should read (a skipped corpus, a failed cell)."""
+
+    def plan(self, totals: Mapping[str, int]) -> None:
+        """A distributed run submitted ``totals[corpus]`` cells of each corpus as one graph."""
+        self.stage("cells", sum(totals.values()))
+
+    def cell_done(self, corpus: str, ok: bool) -> None:
+        """One cell of a distributed run finished (``ok``: stored as a success)."""
+        self.advance(1)
 
 
 @dataclass
@@ -231,32 +238,89 @@ class InvalidPredictions(ValueError):
     """A model returned predictions that cannot be scored."""
 
 
-_WORKER_DATA: dict[str, Prepared] = {}
+@dataclass
+class PlanRow:
+    """One (corpus, system) of a plan: its cells, how many are stored, and the compute still needed.
+
+    ``seconds`` estimates the missing cells' compute from the stored wall times of this system on
+    this corpus (``None`` when none is stored); ``cell_seconds`` is their mean.
+    """
+
+    corpus: str
+    system: str
+    cells: int
+    done: int
+    missing: int
+    seconds: float | None = None
+    cell_seconds: float | None = None
 
 
-def _worker_init(threads: int) -> None:
-    """Worker set-up: leave Ctrl-C to the main process; size every thread pool to ``threads``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for name in ("SERBENCH_THREADS", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = str(threads)
-    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+@dataclass
+class _Unit:
+    """One (corpus, system) of the suite whose cells are planned."""
+
+    corpus: Registered
+    system: System
+    model: Registered
+    feature: Registered
+    manifest: Manifest
+    folds: Folds
+    protocol: SystemProtocol
+    instance: CorpusInstance
+    settings: dict
+    overrides: dict
+    keys: list[CellKey]
+    todo: list[CellKey]
 
 
-def _worker_run(job: tuple[CellTask, str]) -> tuple[CellKey, CellOutcome]:
-    """Worker: load the prepared data (once per file) and compute one cell."""
-    task, path = job
-    if path not in _WORKER_DATA:
-        _WORKER_DATA.clear()
-        with open(path, "rb") as handle:
-            _WORKER_DATA[path] = pickle.load(handle)
-    return task.key, compute_cell(task, _WORKER_DATA[path])
+def prepare(table: features.FeatureTable, layout) -> Prepared:
+    """A system's data on one corpus from its feature table: items in table order, with labels,
+    speakers, groups and folds (``layout``: :class:`ser_core.executor.Layout`), normalised per
+    speaker when the suite says so (per fold normalisation happens in each cell)."""
+    index = {cid: i for i, cid in enumerate(layout.clip_ids)}
+    rows = np.array([index[cid] for cid in table.clip_ids], dtype=np.int64)
+    items = [as_rows(item, layout.kind) for item in table.items]
+    speakers = layout.speakers[rows]
+    if layout.normalisation == "speaker":  # fitted on each speaker's own clips: the same for every fold
+        items = standardise(items, speakers, np.ones(len(items), bool), "speaker")
+    return Prepared(
+        items=items,
+        y=layout.y[rows],
+        clip_ids=list(table.clip_ids),
+        speakers=speakers,
+        groups=layout.groups[rows],
+        fold_of=layout.fold_of[rows],
+    )
+
+
+def layout_of(manifest: Manifest, folds: Folds, kind: str, normalisation: str):
+    """The per-clip facts a worker needs to build a system's data (:class:`ser_core.executor.Layout`)."""
+    from ser_core.executor import Layout
+
+    labels = manifest.labels()
+    clips = manifest.clips
+    return Layout(
+        corpus=manifest.corpus,
+        clip_ids=tuple(c.clip_id for c in clips),
+        y=np.array([labels.index(c.label) for c in clips], dtype=np.int64),
+        speakers=np.array([c.speaker for c in clips]),
+        groups=np.array([c.group or c.speaker for c in clips]),
+        fold_of=np.asarray(folds.assignment),
+        kind=kind,
+        normalisation=normalisation,
+    )
 
 
 class Runner:
     """Runs suites against a registry and a results store.
 
+    The suite is planned first (every missing cell), then computed: in this process when
+    ``workers`` is 0 or 1 (needed for plugins defined in a test or notebook), otherwise as one Dask
+    task graph (:mod:`ser_core.executor`) on a local cluster of ``workers`` processes, on the
+    existing cluster at ``scheduler``, or on a batch-system cluster described by ``executor``.
+    Only this process writes the results store, one cell at a time as results arrive.
+
     :param workers: processes for feature extraction and for folds (default: number of cores).
-        With 1, cells run in this process (needed for plugins defined in a test or notebook).
     """
 
     def __init__(
@@ -267,6 +331,8 @@ class Runner:
         corpus_paths: Mapping[str, Path] | None = None,
         workers: int | None = None,
         reporter: Reporter | None = None,
+        scheduler: str | None = None,
+        executor: Any = None,
     ):
         self.registry = registry
         self.store = store
@@ -275,43 +341,64 @@ class Runner:
             raise ConfigError(f"workers must be 0 or more, not {workers}")
         self.workers = max(1, os.cpu_count() or 1) if workers is None else workers
         self.reporter = reporter or Reporter()
+        self.scheduler = scheduler
+        self.executor_config = executor
+        self.executor = None  # the DaskExecutor while a distributed run is going on
         self._revision = git_revision()
         self._run_row: int | None = None
-        self._pool = None
         self._threads = max(1, (os.cpu_count() or 1) // max(1, self.workers))
+
+    @property
+    def distributed(self) -> bool:
+        """Whether cells run on Dask workers (else in this process)."""
+        return bool(self.scheduler or self.executor_config or self.workers > 1)
 
     def run(self, suite: Suite, benchmark_paths: Mapping[str, Path] | None = None) -> RunReport:
         """Compute every missing cell of ``suite``; corpora or systems that cannot run are reported."""
         check_suite(self.registry, suite)
         self._run_row = None
         report = RunReport()
-        try:
-            for corpus_name in suite.corpora:
-                self._run_corpus(suite, corpus_name, benchmark_paths or {}, report)
-        except BaseException:
-            if self._pool is not None:
-                self._pool.terminate()
-                self._pool = None
-            raise
-        finally:
-            if self._pool is not None:
-                self._pool.close()
-                self._pool.join()
-                self._pool = None
+        units = self._plan(suite, benchmark_paths or {}, report)
+        if self.distributed:
+            self._run_distributed(suite, units, report)
+        else:
+            for unit in units:
+                self._run_here(suite, unit, report, self.workers)
         return report
 
-    def _run_corpus(self, suite: Suite, corpus_name: str, benchmark_paths, report: RunReport) -> None:
+    def plan(self, suite: Suite, benchmark_paths: Mapping[str, Path] | None = None) -> tuple[list[PlanRow], RunReport]:
+        """What :meth:`run` would compute, without computing anything: one row per (corpus, system)."""
+        check_suite(self.registry, suite)
+        report = RunReport()
+        rows = []
+        for unit in self._plan(suite, benchmark_paths or {}, report):
+            walls = [c.wall_time for c in self.store.cells(unit.corpus.name, unit.system.name) if c.status == "ok"]
+            mean = float(np.mean(walls)) if walls else None
+            missing = len(unit.todo)
+            rows.append(PlanRow(unit.corpus.name, unit.system.name, len(unit.keys), len(unit.keys) - missing,
+                                missing, None if mean is None else mean * missing, mean))
+        return rows, report
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def _plan(self, suite: Suite, benchmark_paths, report: RunReport) -> list[_Unit]:
+        units = []
+        for corpus_name in suite.corpora:
+            units.extend(self._plan_corpus(suite, corpus_name, benchmark_paths, report))
+        return units
+
+    def _plan_corpus(self, suite: Suite, corpus_name: str, benchmark_paths, report: RunReport) -> list[_Unit]:
         try:
             corpus = self.registry.corpus(corpus_name)
             root = corpus_mod.locate(corpus_name, corpus.spec.needs_path, self.corpus_paths, benchmark_paths)
         except CorpusError as exc:
             report.missing.append((corpus_name, str(exc)))
             self.reporter.note(f"[yellow]no data for corpus {corpus_name}[/]: {escape(str(exc))}")
-            return
+            return []
         except SerbenchError as exc:
             report.skipped.append((f"corpus {corpus_name}", str(exc)))
             self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(str(exc))}")
-            return
+            return []
         try:
             manifest = corpus_mod.scan(corpus, root)
             use_groups = corpus.spec.fold_by == "group"
@@ -323,7 +410,7 @@ class Runner:
         except (SerbenchError, ValueError) as exc:
             report.skipped.append((f"corpus {corpus_name}", str(exc)))
             self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(str(exc))}")
-            return
+            return []
         except Exception as exc:  # a bug in the corpus plugin: name it, keep the run going
             where = traceback.extract_tb(exc.__traceback__)[-1]
             message = (
@@ -332,43 +419,22 @@ class Runner:
             )
             report.skipped.append((f"corpus {corpus_name}", message))
             self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(message)}")
-            return
+            return []
         for warning in corpus_mod.suspect_labels(manifest, corpus.spec.fold_by):
             self.reporter.note(f"[yellow]warning: {escape(corpus_name)}[/]: {escape(warning)}")
+        units = []
         for system in suite.systems:
             try:
-                self._run_system(suite, system, corpus, manifest, folds, report)
-            except CacheError:
-                raise  # the same for every system: stop, naming the cache directory
+                unit = self._plan_system(suite, system, corpus, manifest, folds)
             except SerbenchError as exc:
                 report.skipped.append((f"{system.name} on {corpus_name}", str(exc)))
                 self.reporter.note(f"[yellow]skipped {system.name} on {corpus_name}[/]: {escape(str(exc))}")
+                continue
+            report.resumed += len(unit.keys) - len(unit.todo)
+            units.append(unit)
+        return units
 
-    def _prepare(
-        self, manifest: Manifest, feature: Registered, folds: Folds, normalisation: str
-    ) -> tuple[Prepared, features.FeatureTable]:
-        self.reporter.stage(f"{manifest.corpus}: extracting {feature.name}", len(manifest.clips))
-        table = features.extract(manifest, feature, workers=self.workers, on_progress=self.reporter.advance)
-        index = {c.clip_id: i for i, c in enumerate(manifest.clips)}
-        rows = [index[cid] for cid in table.clip_ids]
-        labels = manifest.labels()
-        clips = [manifest.clips[i] for i in rows]
-        kind = feature.spec.kind
-        items = [as_rows(item, kind) for item in table.items]
-        speakers = np.array([c.speaker for c in clips])
-        if normalisation == "speaker":  # fitted on each speaker's own clips: the same for every fold
-            items = standardise(items, speakers, np.ones(len(items), bool), "speaker")
-        data = Prepared(
-            items=items,
-            y=np.array([labels.index(c.label) for c in clips], dtype=np.int64),
-            clip_ids=table.clip_ids,
-            speakers=speakers,
-            groups=np.array([c.group or c.speaker for c in clips]),
-            fold_of=folds.assignment[rows],
-        )
-        return data, table
-
-    def _run_system(self, suite, system, corpus, manifest, folds, report) -> None:
+    def _plan_system(self, suite, system, corpus, manifest, folds) -> _Unit:
         model = self.registry.model(system.model)
         feature = self.registry.feature(system.feature)
         if feature.spec.kind not in model.spec.accepts:
@@ -393,92 +459,251 @@ class Runner:
             for f in range(len(folds))
         ]
         todo = [k for k in keys if not self.store.done(k)]
-        report.resumed += len(keys) - len(todo)
-        if not todo:
-            return
-        data, table = self._prepare(manifest, feature, folds, suite.normalisation)
-        for note in table.notes:
-            self.reporter.note(f"[yellow]feature cache[/]: {escape(note)}")
-        if table.silent:
-            self.reporter.note(
-                f"[yellow]warning: {len(table.silent)} clips of {corpus.name} are silent[/] (peak below "
-                f"{features.SILENT_PEAK:g}) and are used as they are: {escape(', '.join(table.silent[:10]))}"
-                + (" ..." if len(table.silent) > 10 else "")
-            )
-        if table.failures:
-            listing = features.describe_failures(manifest, feature.name, table.failures, limit=20, policy="skip")
-            self.reporter.note(
-                f"[yellow]{len(table.failures)} of {len(manifest.clips)} clips of {corpus.name} are excluded from "
-                f"{system.name}[/] (no {feature.name} features); its cells are scored on the other "
-                f"{len(manifest.clips) - len(table.failures)}, and the board marks them:\n{escape(listing)}"
-            )
-        details = {
-            "overrides": overrides,
-            "description": system.description,
-            "corpus_root": str(manifest.root) if manifest.root else None,
-            "feature_cache_key": table.cache_key,
-            "excluded_clips": sorted([clip, reason] for clip, reason in table.failures.items()),
-            "skipped_files": [[s.path, s.reason] for s in manifest.skipped],
-            "plugins": self.registry.versions(corpus, feature, model),
-        }
-        source = model.plugin
-        plugin = (f"model {model.name!r} (in-process plugin {source.name!r})" if source.distribution.startswith("(")
-                  else f"model {model.name!r} ({source.distribution} {source.version})")
-        tasks = [
+        return _Unit(corpus, system, model, feature, manifest, folds, protocol, instance, settings, overrides,
+                     keys, todo)
+
+    def _tasks(self, suite: Suite, unit: _Unit) -> list[CellTask]:
+        source = unit.model.plugin
+        plugin = (f"model {unit.model.name!r} (in-process plugin {source.name!r})" if source.distribution.startswith("(")
+                  else f"model {unit.model.name!r} ({source.distribution} {source.version})")
+        return [
             CellTask(
                 key=key,
-                create=model.spec.create,
-                feature=feature.spec,
-                settings=settings,
-                n_classes=len(labels),
+                create=unit.model.spec.create,
+                feature=unit.feature.spec,
+                settings=unit.settings,
+                n_classes=len(unit.instance.labels),
                 normalisation=suite.normalisation,
                 seed=cell_seed(suite.seed, key.repeat, key.fold),
                 plugin=plugin,
             )
-            for key in todo
+            for key in unit.todo
         ]
-        self.reporter.stage(f"{corpus.name}: {system.name}", len(todo))
-        for task, outcome in self._outcomes(tasks, data):
-            self._store(task, outcome, protocol, instance, folds, details, suite, report)
+
+    def _details(self, unit: _Unit, cache_key: str, failures: Mapping[str, str]) -> dict:
+        return {
+            "overrides": unit.overrides,
+            "description": unit.system.description,
+            "corpus_root": str(unit.manifest.root) if unit.manifest.root else None,
+            "feature_cache_key": cache_key,
+            "excluded_clips": sorted([clip, reason] for clip, reason in failures.items()),
+            "skipped_files": [[s.path, s.reason] for s in unit.manifest.skipped],
+            "plugins": self.registry.versions(unit.corpus, unit.feature, unit.model),
+        }
+
+    def _table_notes(self, unit: _Unit, notes, silent, failures) -> None:
+        corpus, manifest, feature, system = unit.corpus, unit.manifest, unit.feature, unit.system
+        for note in notes:
+            self.reporter.note(f"[yellow]feature cache[/]: {escape(note)}")
+        if silent:
+            self.reporter.note(
+                f"[yellow]warning: {len(silent)} clips of {corpus.name} are silent[/] (peak below "
+                f"{features.SILENT_PEAK:g}) and are used as they are: {escape(', '.join(silent[:10]))}"
+                + (" ..." if len(silent) > 10 else "")
+            )
+        if failures:
+            listing = features.describe_failures(manifest, feature.name, failures, limit=20, policy="skip")
+            self.reporter.note(
+                f"[yellow]{len(failures)} of {len(manifest.clips)} clips of {corpus.name} are excluded from "
+                f"{system.name}[/] (no {feature.name} features); its cells are scored on the other "
+                f"{len(manifest.clips) - len(failures)}, and the board marks them:\n{escape(listing)}"
+            )
+
+    # -- in this process --------------------------------------------------------------------
+
+    def _run_here(self, suite: Suite, unit: _Unit, report: RunReport, extraction_workers: int) -> None:
+        """Compute a unit's missing cells in this process (extraction with ``extraction_workers``)."""
+        if not unit.todo:
+            return
+        name = f"{unit.system.name} on {unit.corpus.name}"
+        try:
+            self.reporter.stage(f"{unit.manifest.corpus}: extracting {unit.feature.name}", len(unit.manifest.clips))
+            table = features.extract(unit.manifest, unit.feature, workers=extraction_workers,
+                                     on_progress=self.reporter.advance)
+        except CacheError:
+            raise  # the same for every system: stop, naming the cache directory
+        except SerbenchError as exc:
+            report.skipped.append((name, str(exc)))
+            self.reporter.note(f"[yellow]skipped {name}[/]: {escape(str(exc))}")
+            return
+        layout = layout_of(unit.manifest, unit.folds, unit.feature.spec.kind, suite.normalisation)
+        data = prepare(table, layout)
+        self._table_notes(unit, table.notes, table.silent, table.failures)
+        details = self._details(unit, table.cache_key, table.failures)
+        self.reporter.stage(f"{unit.corpus.name}: {unit.system.name}", len(unit.todo))
+        for task in self._tasks(suite, unit):
+            outcome = compute_cell(task, data)
+            self._store(task, outcome, unit.protocol, unit.instance, unit.folds, details, suite, report)
             self.reporter.advance(1)
 
-    def _outcomes(self, tasks: list[CellTask], data: Prepared):
-        """Yield ``(task, outcome)`` as cells finish: in this process, or in worker processes."""
-        serial = self.workers <= 1 or len(tasks) == 1
-        if not serial:
+    # -- on Dask workers --------------------------------------------------------------------
+
+    def _run_distributed(self, suite: Suite, units: list[_Unit], report: RunReport) -> None:
+        from ser_core.executor import DaskExecutor
+
+        here, remote = [], []
+        for unit in units:
+            if not unit.todo:
+                continue
+            tasks = self._tasks(suite, unit)
             try:
-                pickle.dumps(tasks[0])
+                pickle.dumps((tasks[0], unit.feature, unit.manifest))
             except Exception as exc:  # e.g. a model factory that is a closure
-                serial = True
+                here.append(unit)
                 self.reporter.note(
-                    f"[yellow]{tasks[0].key.system}: its model or feature cannot be sent to worker "
+                    f"[yellow]{unit.system.name}: its model or feature cannot be sent to worker "
                     f"processes ({escape(type(exc).__name__)}: {escape(str(exc))}); running its folds in "
                     "this process. Plugin authors: make ModelSpec.create a module-level callable.[/]"
                 )
-        if serial:
-            for task in tasks:
-                yield task, compute_cell(task, data)
+                continue
+            remote.append((unit, tasks))
+        for unit in here:
+            self._run_here(suite, unit, report, 0)
+        if not remote:
             return
-        if self._pool is None:
-            self._pool = get_context("spawn").Pool(self.workers, _worker_init, (self._threads,))
-        fd, path = tempfile.mkstemp(prefix="serbench-fold-data-", suffix=".pkl")
+        features.check_cache_dir()
+        executor = DaskExecutor(workers=self.workers, scheduler=self.scheduler, config=self.executor_config)
+        self.executor = executor
         try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(data, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            by_key = {task.key: task for task in tasks}
-            for key, outcome in self._pool.imap_unordered(_worker_run, [(t, path) for t in tasks]):
-                yield by_key[key], outcome
+            executor.start()
+            if executor.dashboard:
+                self.reporter.note(f"Dask dashboard: {executor.dashboard}")
+            executor.check_shared_cache(features.cache_dir() / "features")
+            if self.scheduler or self.executor_config:
+                self._threads = executor.threads_per_worker
+            self._submit_and_collect(suite, remote, report, executor)
         finally:
-            Path(path).unlink(missing_ok=True)
+            self.executor = None
+            executor.close()
+
+    def _submit_and_collect(self, suite, remote, report: RunReport, executor) -> None:
+        from distributed import KilledWorker, as_completed
+
+        from ser_core.executor import (
+            TableInfo, assemble_table, describe_failure, ensure_table, extract_chunk, is_extraction_error, is_neural,
+            keep_finished_chunks, run_cell,
+        )
+
+        client = executor.client
+        gpus = executor.has_gpus()
+        workers = max(1, executor.worker_count() or self.workers)
+        tables: dict[tuple[str, str], Any] = {}
+        extractions: dict[tuple[str, str], tuple] = {}  # tables extracted in chunks: what keeps their progress
+        futures = {}
+        retry_args: dict[CellKey, tuple] = {}
+        retry_resources: dict[CellKey, Any] = {}
+        resubmitted: set[CellKey] = set()
+        totals: dict[str, int] = {}
+        for unit, tasks in remote:
+            manifest, feature = unit.manifest, unit.feature
+            table_id = (manifest.corpus, feature.name)
+            if table_id not in tables:
+                key = features.cache_key(manifest, feature)
+                path = features.cache_path(manifest, feature, key)
+                tag = f"{manifest.corpus}-{feature.name}-{key}"
+                if path.is_file() or features.partial_path(path).is_file():
+                    tables[table_id] = client.submit(ensure_table, manifest, feature, key, str(path),
+                                                     key=f"table-{tag}", pure=False)
+                else:
+                    paths = [str(c.path) for c in manifest.clips]
+                    size = max(1, -(-len(paths) // (4 * workers)))
+                    chunks = [
+                        client.submit(extract_chunk, [(i, paths[i]) for i in range(start, min(start + size, len(paths)))],
+                                      feature.spec.extract, feature.spec.kind, key=(f"extract-{tag}", start), pure=False)
+                        for start in range(0, len(paths), size)
+                    ]
+                    header = features._header(manifest, feature, key)
+                    extractions[table_id] = ([c.clip_id for c in manifest.clips], key, str(path), header, chunks)
+                    tables[table_id] = client.submit(
+                        assemble_table, [c.clip_id for c in manifest.clips], paths, feature.name, feature.spec.kind,
+                        key, str(path), header, *chunks, key=f"table-{tag}", pure=False,
+                    )
+            layout = layout_of(manifest, unit.folds, feature.spec.kind, suite.normalisation)
+            # On GPU workers a neural cell asks for one GPU and runs in a fresh process (its GPU memory
+            # is freed when it ends); on CPU workers it trains in the worker, which loaded openSMILE first.
+            on_gpu = gpus and is_neural(unit.model)
+            resources = {"GPU": 1} if on_gpu else None
+            for task in tasks:
+                k = task.key
+                # one task group per (corpus, system): the scheduler queues its cells, so a worker holds
+                # only the cell it runs and a worker's death is blamed on that cell alone
+                name = (f"cell-{k.corpus}-{k.system}", k.repeat, k.fold, f"{k.protocol}-{k.instance}")
+                future = client.submit(run_cell, task, tables[table_id], layout, on_gpu, key=name,
+                                       resources=resources, pure=False)
+                futures[future] = (unit, task)
+                retry_args[task.key] = (tables[table_id], layout, on_gpu)
+                retry_resources[task.key] = resources
+            totals[unit.corpus.name] = totals.get(unit.corpus.name, 0) + len(tasks)
+        infos: dict[int, Any] = {}  # id(unit) -> (TableInfo, details)
+        skipped: set[int] = set()
+        try:
+            self.reporter.plan(totals)
+            pending = as_completed(list(futures))
+            for future in pending:
+                unit, task = futures.pop(future)
+                if id(unit) in skipped:
+                    self.reporter.cell_done(unit.corpus.name, False)
+                    continue
+                if id(unit) not in infos:
+                    # the table's description (small); waits only if the worker holding it died since
+                    table_future = tables[(unit.manifest.corpus, unit.feature.name)]
+                    try:
+                        info: TableInfo = table_future.result()
+                    except Exception as exc:
+                        if isinstance(exc, CacheError):
+                            raise
+                        if is_extraction_error(exc):
+                            name = f"{unit.system.name} on {unit.corpus.name}"
+                            report.skipped.append((name, str(exc)))
+                            self.reporter.note(f"[yellow]skipped {name}[/]: {escape(str(exc))}")
+                            skipped.add(id(unit))
+                            self.reporter.cell_done(unit.corpus.name, False)
+                            continue
+                    else:
+                        self._table_notes(unit, info.notes, list(info.silent), info.failures)
+                        infos[id(unit)] = (info, self._details(unit, info.key, info.failures))
+                try:
+                    # a result lost with its worker after it finished is computed again, and waited for
+                    _, outcome = future.result()
+                except Exception as exc:
+                    if isinstance(exc, KilledWorker) and task.key not in resubmitted:
+                        # A dying worker's deaths count against every cell it held, so a cell that only
+                        # shared a worker with the real culprit can be given up too: it gets one more round.
+                        resubmitted.add(task.key)
+                        again = client.submit(run_cell, task, *retry_args[task.key], key=future.key + ("again",),
+                                              resources=retry_resources[task.key], pure=False)
+                        futures[again] = (unit, task)
+                        pending.add(again)
+                        future.release()
+                        continue
+                    k = task.key
+                    cell = f"{k.corpus} / {k.system} repeat {k.repeat} fold {k.fold}"
+                    outcome = CellOutcome.failure(describe_failure(exc, cell), None, 0.0)
+                details = infos[id(unit)][1] if id(unit) in infos else self._details(unit, "", {})
+                self._store(task, outcome, unit.protocol, unit.instance, unit.folds, details, suite, report)
+                self.reporter.cell_done(unit.corpus.name, outcome.ok)
+                future.release()
+        except BaseException:
+            client.cancel(list(futures))
+            for table_id, (clip_ids, key, path, header, chunks) in extractions.items():
+                if tables[table_id].status != "finished":
+                    try:
+                        keep_finished_chunks(client, clip_ids, key, path, header, chunks)
+                    except Exception:
+                        pass  # the interruption matters more than a lost checkpoint
+            raise
 
     def _run_id(self, suite: Suite) -> int:
         """This run's provenance row, written once, before its first cell."""
         if self._run_row is None:
+            processes = {"workers": self.workers, "threads_per_worker": self._threads}
+            if self.executor is not None and (self.scheduler or self.executor_config):
+                processes["workers"] = self.executor.worker_count()
             self._run_row = self.store.add_run(RunProvenance.here(
                 core_version=ser_core.__version__,
                 plugins={p.distribution: p.version for p in self.registry.plugins if p.status == "ok"},
                 git_revision=self._revision,
-                processes={"workers": self.workers, "threads_per_worker": self._threads},
+                processes=processes,
                 suite=suite.name,
             ))
         return self._run_row
@@ -499,3 +724,4 @@ class Runner:
             )
             return
         report.computed += 1
+

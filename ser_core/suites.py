@@ -15,6 +15,15 @@ Layout::
     [corpora.emodb]            # where a corpus lives (relative paths: relative to this file)
     path = "/data/emodb/wav"
 
+    [executor]                 # optional: run on a batch system (see ser_core.executor.ExecutorConfig)
+    kind = "slurm"             # slurm | pbs | sge | lsf
+    queue = "gpu"
+    cores = 8
+    memory = "32GB"
+    walltime = "04:00:00"
+    gpus = 1
+    adaptive = { minimum = 0, maximum = 8 }
+
     [suites.demo]
     corpora = ["synthetic"]
     systems = ["svm-egemaps"]
@@ -46,7 +55,7 @@ from ser_core.protocol import NORMALISATIONS
 SHIPPED = Path(__file__).parent / "data" / "benchmarks.toml"
 
 DEFAULTS: dict[str, Any] = {"repeats": 3, "seed": 0, "normalisation": "speaker"}
-_TOP_KEYS = {"defaults", "systems", "corpora", "suites"}
+_TOP_KEYS = {"defaults", "systems", "corpora", "suites", "executor"}
 _SYSTEM_KEYS = {"model", "feature", "settings", "description"}
 _SUITE_KEYS = {"description", "corpora", "systems", "overrides"} | set(DEFAULTS)
 
@@ -105,6 +114,8 @@ class Benchmarks:
     system_origins: dict[str, Path] = field(default_factory=dict)
     #: the files read, in order (the shipped suites first)
     sources: list[Path] = field(default_factory=list)
+    #: the ``[executor]`` table: a batch-system cluster to run on (:class:`ser_core.executor.ExecutorConfig`)
+    executor: Any = None
 
     def suite(self, name: str) -> Suite:
         if name not in self.suites:
@@ -272,8 +283,14 @@ def _parse(path: Path, raw: dict, earlier: Benchmarks | None) -> Benchmarks:
             overrides={k: dict(v) for k, v in overrides.items()},
             **protocol,
         )
+    executor = None
+    if "executor" in raw:
+        from ser_core.executor import parse_executor
+
+        executor = parse_executor(path, raw["executor"])
     if earlier is None:
-        return Benchmarks(path, systems, suites, corpus_paths, {n: path for n in suites}, {n: path for n in systems}, [path])
+        return Benchmarks(path, systems, suites, corpus_paths, {n: path for n in suites}, {n: path for n in systems},
+                          [path], executor)
     # Suites of earlier files use this file's version of a system it replaces.
     inherited = {
         name: replace(suite, systems=tuple(known[s.name] for s in suite.systems))
@@ -288,4 +305,5 @@ def _parse(path: Path, raw: dict, earlier: Benchmarks | None) -> Benchmarks:
         {**earlier.suite_origins, **{n: path for n in suites}},
         {**earlier.system_origins, **{n: path for n in systems}},
         [*earlier.sources, path],
+        executor if executor is not None else earlier.executor,
     )

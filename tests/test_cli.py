@@ -37,7 +37,8 @@ def test_help_and_list_do_not_import_heavy_libraries():
         "from ser_core.cli import app\n"
         "for args in (['--help'], ['list'], ['list', '--json'], ['run', '--help']):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
-        "heavy = ('tensorflow', 'keras', 'opensmile', 'librosa', 'sklearn', 'torch')\n"
+        "heavy = ('tensorflow', 'keras', 'opensmile', 'librosa', 'sklearn', 'torch', 'dask', 'distributed',\n"
+        "         'dask_jobqueue')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)

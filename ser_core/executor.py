@@ -1,0 +1,550 @@
+"""Running the grid on ``dask.distributed``: a local cluster, an existing scheduler, or a batch system.
+
+The runner plans a suite first (every missing cell, see :mod:`ser_core.runner`), then hands it here as
+one task graph: one extraction per (corpus, feature) that a missing cell needs - split into chunks of
+clips and assembled into the content-addressed feature cache by a worker - and one task per cell that
+depends on it. Cells of different corpora and systems run at once, as many as there are workers.
+
+Where the workers come from:
+
+- a :class:`distributed.LocalCluster` of ``workers`` processes with one thread each (the default);
+- an existing Dask scheduler (``serbench run --scheduler tcp://HOST:PORT`` or ``$SERBENCH_SCHEDULER``);
+- a batch system through dask-jobqueue, configured by the ``[executor]`` table of ``benchmarks.toml``
+  (:class:`ExecutorConfig`).
+
+Workers read features from the cache directory, so on a cluster it must be on a filesystem they share
+with this process; :meth:`DaskExecutor.check_shared_cache` checks that before any work is sent. Only
+this process writes the results store. A worker that dies mid-cell has its cell run again on another
+worker (the scheduler allows :data:`ALLOWED_FAILURES` deaths per task; a cell given up is submitted
+once more, since a death counts against every cell the worker held); since every cell is seeded from
+(suite seed, repeat, fold) the result is the same. When the workers declare ``GPU`` resources, neural
+cells ask for one GPU each and run in a fresh Python process (TensorFlow set to grow GPU memory, which
+is freed when the process ends). Every worker loads openSMILE when it starts, before any cell can
+import TensorFlow (in the other order openSMILE's extraction aborts), so CPU workers may both train
+and extract.
+
+Nothing here imports dask at module level: ``serbench list`` and ``--help`` stay light.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, requires
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ser_core.errors import CacheError, ConfigError, FeatureError
+
+#: Environment variable naming an existing Dask scheduler (``tcp://HOST:PORT``).
+SCHEDULER_ENV = "SERBENCH_SCHEDULER"
+#: Batch systems dask-jobqueue drives, by the ``kind`` of the ``[executor]`` table.
+EXECUTOR_KINDS = ("slurm", "pbs", "sge", "lsf")
+#: How many times one task may lose its worker before it is given up (the scheduler's allowed-failures).
+ALLOWED_FAILURES = 2
+#: Libraries whose models train neural networks: their cells run in a fresh process each.
+NEURAL_LIBRARIES = ("tensorflow", "tensorflow-cpu", "keras", "torch", "ser-keras", "jax")
+
+_EXECUTOR_KEYS = {
+    "kind", "queue", "partition", "cores", "processes", "memory", "walltime", "gpus", "directives", "jobs", "adaptive",
+    "python", "local_directory", "log_directory", "interface",
+}
+_ADAPTIVE_KEYS = {"minimum", "maximum"}
+_WALLTIME = re.compile(r"^(\d+-)?\d{1,3}:\d{2}(:\d{2})?$")
+_MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """The ``[executor]`` table: a batch-system cluster for dask-jobqueue.
+
+    Each batch job runs ``processes`` Dask workers on ``cores`` cores (one thread per core split
+    between them); with ``gpus`` the job asks for that many GPUs and each worker declares one ``GPU``
+    resource (so ``processes`` defaults to ``gpus``). ``adaptive`` (minimum, maximum jobs) lets the
+    cluster grow and shrink with the queue of cells; otherwise ``jobs`` jobs are started.
+    """
+
+    kind: str
+    queue: str | None = None
+    cores: int = 1
+    processes: int | None = None
+    memory: str = "4GB"
+    walltime: str = "01:00:00"
+    gpus: int = 0
+    directives: tuple[str, ...] = ()
+    jobs: int = 1
+    adaptive: tuple[int, int] | None = None
+    python: str | None = None
+    local_directory: str | None = None
+    log_directory: str | None = None
+    interface: str | None = None
+
+    @property
+    def worker_processes(self) -> int:
+        return self.processes or (self.gpus if self.gpus else self.cores)
+
+
+def parse_executor(path: Path, table: Any) -> ExecutorConfig:
+    """Validate an ``[executor]`` table; :class:`ConfigError` names the file and the key."""
+
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(f"{path}: executor.{key}: {message}" if key else f"{path}: executor: {message}")
+
+    if not isinstance(table, dict):
+        raise fail("", f"expected a table, got {type(table).__name__}")
+    for name in table:
+        if name not in _EXECUTOR_KEYS:
+            raise fail(name, f"unknown key; allowed keys: {', '.join(sorted(_EXECUTOR_KEYS))}")
+    kind = table.get("kind")
+    if kind not in EXECUTOR_KINDS:
+        raise fail("kind", f"required; expected one of {', '.join(EXECUTOR_KINDS)}, got {kind!r}")
+
+    def integer(key: str, default: int | None, minimum: int) -> int | None:
+        value = table.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise fail(key, f"expected an integer >= {minimum}, got {value!r}")
+        return value
+
+    def text(key: str) -> str | None:
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise fail(key, f"expected a non-empty string, got {value!r}")
+        return value
+
+    memory = table.get("memory", "4GB")
+    if not isinstance(memory, str) or not _MEMORY.match(memory.strip()):
+        raise fail("memory", f"expected a size per job such as \"16GB\" or \"500MB\", got {memory!r}")
+    walltime = table.get("walltime", "01:00:00")
+    if not isinstance(walltime, str) or not _WALLTIME.match(walltime):
+        raise fail("walltime", f"expected HH:MM:SS (or D-HH:MM:SS), got {walltime!r}")
+    directives = table.get("directives", [])
+    if not isinstance(directives, list) or not all(isinstance(d, str) and d.strip() for d in directives):
+        raise fail("directives", "expected a list of strings, each one directive of the batch system "
+                                 "(e.g. [\"--constraint=a100\"] for Slurm)")
+    adaptive = None
+    if "adaptive" in table:
+        entry = table["adaptive"]
+        if not isinstance(entry, dict):
+            raise fail("adaptive", "expected a table { minimum = JOBS, maximum = JOBS }")
+        for name in entry:
+            if name not in _ADAPTIVE_KEYS:
+                raise fail(f"adaptive.{name}", "unknown key; allowed keys: maximum, minimum")
+        low, high = entry.get("minimum", 0), entry.get("maximum")
+        for name, value in (("minimum", low), ("maximum", high)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "minimum" else 1):
+                raise fail(f"adaptive.{name}", f"expected a{' non-negative' if name == 'minimum' else ' positive'} "
+                                               f"number of jobs, got {value!r}")
+        if low > high:
+            raise fail("adaptive", f"minimum ({low}) is above maximum ({high})")
+        adaptive = (low, high)
+        if "jobs" in table:
+            raise fail("jobs", "give either jobs (a fixed number) or adaptive (minimum and maximum), not both")
+    if "queue" in table and "partition" in table:
+        raise fail("partition", "give either queue or partition (the same thing), not both")
+    cores = integer("cores", 1, 1)
+    processes = integer("processes", None, 1)
+    gpus = integer("gpus", 0, 0)
+    if processes is not None and processes > cores:
+        raise fail("processes", f"{processes} worker processes cannot share {cores} cores (one thread each at least)")
+    return ExecutorConfig(
+        kind=kind, queue=text("queue") or text("partition"), cores=cores, processes=processes, memory=memory.strip(), walltime=walltime,
+        gpus=gpus, directives=tuple(directives), jobs=integer("jobs", 1, 1), adaptive=adaptive,
+        python=text("python"), local_directory=text("local_directory"), log_directory=text("log_directory"),
+        interface=text("interface"),
+    )
+
+
+_GPU_DIRECTIVE = {
+    "slurm": "--gres=gpu:{n}",
+    "pbs": "-l ngpus={n}",
+    "sge": "-l gpu={n}",
+    "lsf": '-gpu "num={n}"',
+}
+
+
+def make_cluster(config: ExecutorConfig):
+    """The dask-jobqueue cluster object for ``config`` (no job is submitted until it is scaled)."""
+    import dask_jobqueue
+
+    classes = {
+        "slurm": dask_jobqueue.SLURMCluster,
+        "pbs": dask_jobqueue.PBSCluster,
+        "sge": dask_jobqueue.SGECluster,
+        "lsf": dask_jobqueue.LSFCluster,
+    }
+    processes = config.worker_processes
+    directives = list(config.directives)
+    worker_args = ["--nthreads", str(max(1, config.cores // processes))]
+    if config.gpus:
+        directives.insert(0, _GPU_DIRECTIVE[config.kind].format(n=config.gpus))
+        worker_args += ["--resources", "GPU=1"]
+    options: dict[str, Any] = dict(
+        cores=config.cores,
+        processes=processes,
+        memory=config.memory,
+        walltime=config.walltime,
+        job_extra_directives=directives,
+        worker_extra_args=worker_args,
+        python=config.python or sys.executable,
+        job_name="serbench",
+    )
+    for name in ("queue", "local_directory", "log_directory", "interface"):
+        value = getattr(config, name)
+        if value is not None:
+            options[name] = value
+    return classes[config.kind](**options)
+
+
+def is_neural(model) -> bool:
+    """Whether ``model`` (a registered model) trains a neural network: its plugin depends on a deep
+    learning library, or its factory comes from one."""
+    create = model.spec.create
+    module = getattr(getattr(create, "func", create), "__module__", "") or ""
+    if module.split(".")[0] in {"ser_keras", "tensorflow", "keras", "torch", "jax"}:
+        return True
+    try:
+        needed = requires(model.plugin.distribution) or []
+    except (PackageNotFoundError, ValueError):
+        return False
+    names = {re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0].lower() for r in needed if "extra ==" not in r}
+    return bool(names & set(NEURAL_LIBRARIES))
+
+
+# ---------------------------------------------------------------------------------------------
+# What runs on the workers: plain functions of picklable arguments.
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a worker needs, besides the feature table, to build a system's data on one corpus:
+    per clip of the manifest (in its order) the label index, speaker, group and fold."""
+
+    corpus: str
+    clip_ids: tuple[str, ...]
+    y: np.ndarray
+    speakers: np.ndarray
+    groups: np.ndarray
+    fold_of: np.ndarray
+    kind: str
+    normalisation: str
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A feature table in the cache: where it is, and which clips it left out and why."""
+
+    path: str
+    key: str
+    failures: dict[str, str] = field(default_factory=dict)
+    silent: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def extract_chunk(clips: list[tuple[int, str]], extract, kind: str) -> list:
+    """Extract one feature for some clips of a corpus (an extraction task's part)."""
+    from ser_core import features
+
+    return [features._extract_clip((index, path, extract, kind)) for index, path in clips]
+
+
+def table_from_chunks(clip_ids: list[str], key: str, chunks):
+    """The table of the clips that some extraction chunks finished (clip ids in manifest order)."""
+    from ser_core import features
+
+    items: dict[int, np.ndarray] = {}
+    failed: dict[int, str] = {}
+    silent: set[int] = set()
+    for chunk in chunks:
+        for index, values, error, is_silent in chunk:
+            if error is None:
+                items[index] = values
+            else:
+                failed[index] = error
+            if is_silent:
+                silent.add(index)
+    order = sorted(items)
+    return features.FeatureTable(
+        [clip_ids[i] for i in order], [items[i] for i in order], key,
+        {clip_ids[i]: failed[i] for i in sorted(failed)}, silent=[clip_ids[i] for i in sorted(silent)],
+    )
+
+
+def assemble_table(clip_ids: list[str], paths: list[str], name: str, kind: str, key: str, path: str,
+                   header: dict, *chunks: list) -> TableInfo:
+    """Write the chunks' features as one table into the cache (atomically) and describe it."""
+    from ser_core import features
+
+    table = table_from_chunks(clip_ids, key, chunks)
+    index = {cid: i for i, cid in enumerate(clip_ids)}
+    features._check_consistent_width({index[c]: v for c, v in zip(table.clip_ids, table.items)}, kind, name, paths)
+    target = Path(path)
+    features.write_table(target, table, header)
+    features.partial_path(target).unlink(missing_ok=True)
+    return TableInfo(path, key, table.failures, tuple(table.silent))
+
+
+def keep_finished_chunks(client, clip_ids: list[str], key: str, path: str, header: dict, chunks) -> None:
+    """After an interruption: store the clips that finished chunks extracted as a partial table, which
+    the next run continues from (as an interrupted extraction in one process does)."""
+    from ser_core import features
+
+    finished = [c for c in chunks if c.status == "finished"]
+    if not finished:
+        return
+    table = table_from_chunks(clip_ids, key, client.gather(finished))
+    features.write_table(features.partial_path(Path(path)), table, {**header, "partial": True})
+
+
+def ensure_table(manifest, feature, key: str, path: str) -> TableInfo:
+    """A table that the cache holds (or holds in part): read it, rebuilding or finishing it here if needed."""
+    from ser_core import features
+
+    target = Path(path)
+    notes: list[str] = []
+    table = features._load_cached(target, key, manifest, notes)
+    if table is None:
+        partial = features.partial_path(target)
+        done = features._load_cached(partial, key, manifest, notes, partial=True)
+        if done is not None:
+            notes.append(
+                f"continued an interrupted extraction: {len(done.clip_ids) + len(done.failures)} of "
+                f"{len(manifest.clips)} clips were already done"
+            )
+        header = features._header(manifest, feature, key)
+        table = features._extract_all(
+            manifest, feature, key, 0, None, done=done,
+            checkpoint=lambda progress: features.write_table(partial, progress, {**header, "partial": True}),
+        )
+        features.write_table(target, table, header)
+        partial.unlink(missing_ok=True)
+    return TableInfo(path, key, table.failures, tuple(table.silent), tuple(notes))
+
+
+_PREPARED: dict[tuple, Any] = {}
+
+
+def prepared_data(info: TableInfo, layout: Layout):
+    """The system's data on one corpus, read from the cache (kept for the next cell of this worker)."""
+    from ser_core import features
+    from ser_core.runner import prepare
+
+    memo = (info.path, info.key, layout.corpus, layout.normalisation, layout.kind, hash(layout.clip_ids))
+    if memo not in _PREPARED:
+        _PREPARED.clear()  # one system's data at a time: workers move between corpora
+        table = features.read_table(Path(info.path), info.key)
+        _PREPARED[memo] = prepare(table, layout)
+    return _PREPARED[memo]
+
+
+def run_cell(task, info: TableInfo, layout: Layout, fresh_process: bool):
+    """A cell task: ``(key, outcome)``; never raises for a model's error (it is in the outcome)."""
+    from ser_core.runner import compute_cell
+
+    data = prepared_data(info, layout)
+    if fresh_process:
+        return task.key, compute_in_fresh_process(task, data)
+    return task.key, compute_cell(task, data)
+
+
+class CellProcessDied(RuntimeError):
+    """The process a neural cell ran in ended without a result."""
+
+
+def compute_in_fresh_process(task, data):
+    """Run :func:`ser_core.runner.compute_cell` in a new Python process, so TensorFlow (and the GPU
+    memory it holds) never stays in the worker. TensorFlow is told to grow GPU memory as needed."""
+    env = dict(os.environ, TF_FORCE_GPU_ALLOW_GROWTH="true")
+    with tempfile.TemporaryDirectory(prefix="serbench-cell-") as scratch:
+        source, result = Path(scratch) / "cell.pkl", Path(scratch) / "outcome.pkl"
+        source.write_bytes(pickle.dumps((task, data), protocol=pickle.HIGHEST_PROTOCOL))
+        done = subprocess.run(
+            [sys.executable, "-m", "ser_core.executor", str(source), str(result)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        if done.returncode != 0 or not result.is_file():
+            tail = "\n".join(done.stderr.strip().splitlines()[-8:])
+            raise CellProcessDied(f"the cell's process ended with exit status {done.returncode} and no result:\n{tail}")
+        return pickle.loads(result.read_bytes())
+
+
+def _fresh_process_main(source: str, result: str) -> None:
+    from ser_core.runner import compute_cell
+
+    try:
+        import opensmile  # noqa: F401  (before TensorFlow: see ser_core.features)
+    except ImportError:
+        pass
+    task, data = pickle.loads(Path(source).read_bytes())
+    outcome = compute_cell(task, data)
+    Path(result).write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def write_probe(directory: str, token: str) -> str:
+    """Worker: write a probe file into the cache directory; return its path (or the error)."""
+    try:
+        path = Path(directory) / f".serbench-probe-{token}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(token)
+        return str(path)
+    except OSError as exc:
+        return f"error: {exc}"
+
+
+def _worker_setup() -> None:
+    """Worker start: load openSMILE before anything can import TensorFlow (see ser_core.features)."""
+    try:
+        import opensmile  # noqa: F401
+    except ImportError:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# The client side.
+
+
+class DaskExecutor:
+    """A Dask client and, unless it connects to an existing scheduler, the cluster it started."""
+
+    def __init__(self, *, workers: int, scheduler: str | None = None, config: ExecutorConfig | None = None):
+        self.workers = workers
+        self.scheduler = scheduler
+        self.config = config
+        self.client = None
+        self.cluster = None
+
+    @property
+    def threads_per_worker(self) -> int:
+        if self.config is not None:
+            return max(1, self.config.cores // self.config.worker_processes)
+        return 1
+
+    def start(self) -> None:
+        import dask
+        from distributed import Client, LocalCluster, WorkerPlugin
+
+        try:
+            if self.scheduler:
+                self.client = Client(self.scheduler, timeout="30s")
+            else:
+                # a worker holds only the cell it runs (no queued ones that would share the blame when it dies)
+                settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                            "distributed.scheduler.worker-saturation": 1.0}
+                with dask.config.set(settings):
+                    if self.config is not None:
+                        self.cluster = make_cluster(self.config)
+                        if self.config.adaptive:
+                            self.cluster.adapt(minimum_jobs=self.config.adaptive[0], maximum_jobs=self.config.adaptive[1])
+                        else:
+                            self.cluster.scale(jobs=self.config.jobs)
+                    else:
+                        threads = max(1, (os.cpu_count() or 1) // max(1, self.workers))
+                        self.cluster = LocalCluster(
+                            n_workers=self.workers, threads_per_worker=1, processes=True,
+                            dashboard_address=":0", silence_logs=40,
+                            env={"SERBENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
+                                 "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1",
+                                 "TF_FORCE_GPU_ALLOW_GROWTH": "true"},  # workers sharing a GPU take what they use
+                        )
+                    self.client = Client(self.cluster)
+        except OSError as exc:
+            self.close()
+            where = self.scheduler or "a new cluster"
+            raise ConfigError(
+                f"cannot connect to the Dask scheduler at {where}: {exc}. Start one (`dask scheduler`, then "
+                f"`dask worker ADDRESS` on each machine), or leave out --scheduler / unset {SCHEDULER_ENV} to use "
+                "a local cluster."
+            ) from None
+
+        class Setup(WorkerPlugin):
+            name = "serbench-setup"
+
+            def setup(self, worker):
+                _worker_setup()
+
+        self.client.register_plugin(Setup())
+
+    @property
+    def dashboard(self) -> str | None:
+        try:
+            services = self.client.scheduler_info().get("services", {})
+        except Exception:
+            return None
+        return self.client.dashboard_link if "dashboard" in services else None
+
+    def worker_count(self) -> int:
+        return len(self.client.scheduler_info().get("workers", {}))
+
+    def has_gpus(self) -> bool:
+        workers = self.client.scheduler_info().get("workers", {}).values()
+        return any(w.get("resources", {}).get("GPU") for w in workers) or bool(self.config and self.config.gpus)
+
+    def check_shared_cache(self, directory: Path) -> None:
+        """Each worker writes a probe file into ``directory``; raise :class:`CacheError` unless this
+        process reads every one (the workers and this process must share the cache directory)."""
+        token = uuid.uuid4().hex
+        if self.worker_count():
+            written = self.client.run(write_probe, str(directory), token)
+        else:  # an adaptive cluster with no job yet: the first worker that starts answers
+            future = self.client.submit(write_probe, str(directory), token, pure=False)
+            written = {"the first worker": future.result()}
+        problems = []
+        for worker, path in written.items():
+            if path.startswith("error: "):
+                problems.append(f"worker {worker} cannot write there ({path[7:]})")
+                continue
+            probe = Path(path)
+            try:
+                if probe.read_text() != token:
+                    problems.append(f"worker {worker} wrote {probe}, but this process reads something else there")
+                probe.unlink()
+            except OSError:
+                problems.append(f"worker {worker} wrote {probe}, but this process does not see it")
+        if problems:
+            raise CacheError(
+                f"the Dask workers do not share the feature cache directory {directory} with this process: "
+                + "; ".join(problems[:3])
+                + ". Set SERBENCH_CACHE_DIR (here, before `serbench run`) to a directory on a filesystem that "
+                "this machine and every worker mount at the same path (a shared home or project directory)."
+            )
+
+    def close(self) -> None:
+        for thing in (self.client, self.cluster):
+            if thing is not None:
+                try:
+                    thing.close()
+                except Exception:
+                    pass
+        self.client = self.cluster = None
+
+
+def describe_failure(exc: BaseException, cell: str) -> str:
+    """The error stored with a cell whose task could not finish (not a model's own error)."""
+    from distributed import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return (
+            f"WorkerDied: the worker running {cell} died {ALLOWED_FAILURES + 1} times on it, twice over (killed, "
+            "out of memory, preempted, or a crash in native code); the cell was given up. Re-run to try again, or "
+            "run it alone (--corpus/--system, --workers 1) to see the crash."
+        )
+    if isinstance(exc, CellProcessDied):
+        return f"CellProcessDied: {cell}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def is_extraction_error(exc: BaseException) -> bool:
+    return isinstance(exc, (FeatureError, CacheError))
+
+
+if __name__ == "__main__":  # a neural cell in a fresh process: python -m ser_core.executor IN OUT
+    _fresh_process_main(sys.argv[1], sys.argv[2])
