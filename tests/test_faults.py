@@ -547,8 +547,11 @@ def test_ctrl_c_during_extraction_keeps_finished_clips_without_worker_tracebacks
            "PYTHONPATH": os.pathsep.join([str(modules), str(root), os.environ.get("PYTHONPATH", "")])}
     env.pop("SERBENCH_DEBUG", None)
     command = [sys.executable, str(tmp_path / "run.py"), str(clips)]
+    # a shell starting the test suite in the background leaves SIGINT ignored, and an ignored signal
+    # is inherited: give the child Ctrl-C's default disposition, as an interactive terminal would
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while len(os.listdir(markers)) < 8 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
