@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The study's systems on the real EMO-DB: SVM-IS09 with the `paper` suite (the study's settings,
-# 3 repeats) and every neural system with `paper-quick` (CPU smoke settings, stated in each result).
-# Times each system's run and exports the leaderboard to docs/results/.
-#   usage: bash benchmarks/emodb_paper.sh [EMODB_WAV_DIR] [DB]
+# 3 repeats) and every neural system with $NEURAL_SUITE (default `paper-quick`, CPU smoke settings;
+# `paper-cpu` for the budgeted CPU run, `paper` on a GPU), each result stating its settings.
+# Times each system's run and exports the board, beside the study's numbers, to docs/results/.
+#   usage: bash benchmarks/emodb_paper.sh EMODB_WAV_DIR [DB]      (or set SERBENCH_EMODB)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-EMODB=${1:-../shared/data/emodb/wav}
+EMODB=${1:-${SERBENCH_EMODB:?give the EMO-DB wav directory as the first argument or in SERBENCH_EMODB}}
 DB=${2:-serbench-emodb.db}
+NEURAL_SUITE=${NEURAL_SUITE:-paper-quick}
 OUT=docs/results
 mkdir -p "$OUT"
 TIMES="$OUT/emodb-wall-times.txt"
@@ -18,8 +20,9 @@ run() {  # suite system
 }
 run paper svm-is09
 for system in A1-aldeneh-logmel40 L-latif-raw5s O-zhao-spec5s40 A2-aldeneh-logmel240 A3-aldeneh-spec5s240 N-zhang-raw5s; do
-    run paper-quick "$system"
+    run "$NEURAL_SUITE" "$system"
 done
 for format in md csv json html; do
-    serbench leaderboard --db "$DB" --corpus emodb --format "$format" --output "$OUT/emodb-leaderboard.$format"
+    serbench leaderboard --db "$DB" --corpus emodb --reference docs/reference/keesing2020-table3.csv \
+        --format "$format" --output "$OUT/emodb-leaderboard.$format"
 done
