@@ -399,8 +399,8 @@ def format_cell(entry: Entry, *, marks: bool = True) -> str:
 def rank_lines(board: Board) -> list[str]:
     """Average ranks, the Friedman test and the critical difference, as sentences."""
     ranks = board.ranks
-    if ranks is None or not ranks.average_ranks:
-        return []
+    if ranks is None or not ranks.average_ranks or len(ranks.corpora) < 2:
+        return []  # ranks on a single corpus say nothing the board does not
     order = sorted(zip(ranks.systems, ranks.average_ranks), key=lambda t: t[1])
     lines = [f"Average rank over {len(ranks.corpora)} corpora (1 = best): "
              + ", ".join(f"{s} {r:.2f}" for s, r in order)]
