@@ -231,7 +231,7 @@ def _fetch(item: RemoteFile, work: Path, progress: Progress, retries: int) -> tu
     for attempt in range(retries + 1):
         try:
             path = pooch.retrieve(item.url, known_hash=item.hash, fname=item.filename, path=work, downloader=downloader)
-        except TransferInterrupted as exc:
+        except TransferInterrupted:
             if attempt == retries:
                 raise
             progress.note(f"{item.filename}: transfer interrupted; resuming (attempt {attempt + 2} of {retries + 1})")

@@ -17,11 +17,11 @@ with this process; :meth:`DaskExecutor.check_shared_cache` checks that before an
 this process writes the results store. A worker that dies mid-cell has its cell run again on another
 worker (the scheduler allows :data:`ALLOWED_FAILURES` deaths per task; a cell given up is submitted
 once more, since a death counts against every cell the worker held); since every cell is seeded from
-(suite seed, repeat, fold) the result is the same. When the workers declare ``GPU`` resources, neural
-cells ask for one GPU each and run in a fresh Python process (TensorFlow set to grow GPU memory, which
-is freed when the process ends). Every worker loads openSMILE when it starts, before any cell can
-import TensorFlow (in the other order openSMILE's extraction aborts), so CPU workers may both train
-and extract.
+(suite seed, repeat, fold) the result is the same. When the workers declare ``GPU`` resources, cells of
+models that declare ``ModelSpec.accelerator`` ask for one GPU each and run in a fresh Python process
+(whatever GPU memory their framework holds is freed when the process ends). Framework-specific set-up
+(thread pools, GPU memory growth, the openSMILE-before-TensorFlow import order) belongs to the
+plugins: ``ser-keras`` does it whenever it imports TensorFlow, in whatever process that is.
 
 Nothing here imports dask at module level: ``serbench list`` and ``--help`` stay light.
 """
@@ -36,9 +36,8 @@ import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, requires
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -50,8 +49,6 @@ SCHEDULER_ENV = "SERBENCH_SCHEDULER"
 EXECUTOR_KINDS = ("slurm", "pbs", "sge", "lsf")
 #: How many times one task may lose its worker before it is given up (the scheduler's allowed-failures).
 ALLOWED_FAILURES = 2
-#: Libraries whose models train neural networks: their cells run in a fresh process each.
-NEURAL_LIBRARIES = ("tensorflow", "tensorflow-cpu", "keras", "torch", "ser-keras", "jax")
 
 _EXECUTOR_KEYS = {
     "kind", "queue", "partition", "cores", "processes", "memory", "walltime", "gpus", "directives", "jobs", "adaptive",
@@ -205,21 +202,6 @@ def make_cluster(config: ExecutorConfig):
     return classes[config.kind](**options)
 
 
-def is_neural(model) -> bool:
-    """Whether ``model`` (a registered model) trains a neural network: its plugin depends on a deep
-    learning library, or its factory comes from one."""
-    create = model.spec.create
-    module = getattr(getattr(create, "func", create), "__module__", "") or ""
-    if module.split(".")[0] in {"ser_keras", "tensorflow", "keras", "torch", "jax"}:
-        return True
-    try:
-        needed = requires(model.plugin.distribution) or []
-    except (PackageNotFoundError, ValueError):
-        return False
-    names = {re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0].lower() for r in needed if "extra ==" not in r}
-    return bool(names & set(NEURAL_LIBRARIES))
-
-
 # ---------------------------------------------------------------------------------------------
 # What runs on the workers: plain functions of picklable arguments.
 
@@ -362,14 +344,13 @@ class CellProcessDied(RuntimeError):
 
 def compute_in_fresh_process(task, data):
     """Run :func:`ser_core.runner.compute_cell` in a new Python process, so TensorFlow (and the GPU
-    memory it holds) never stays in the worker. TensorFlow is told to grow GPU memory as needed."""
-    env = dict(os.environ, TF_FORCE_GPU_ALLOW_GROWTH="true")
+    memory it holds) never stays in the worker."""
     with tempfile.TemporaryDirectory(prefix="serbench-cell-") as scratch:
         source, result = Path(scratch) / "cell.pkl", Path(scratch) / "outcome.pkl"
         source.write_bytes(pickle.dumps((task, data), protocol=pickle.HIGHEST_PROTOCOL))
         done = subprocess.run(
             [sys.executable, "-m", "ser_core.executor", str(source), str(result)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )
         if done.returncode != 0 or not result.is_file():
             tail = "\n".join(done.stderr.strip().splitlines()[-8:])
@@ -380,10 +361,6 @@ def compute_in_fresh_process(task, data):
 def _fresh_process_main(source: str, result: str) -> None:
     from ser_core.runner import compute_cell
 
-    try:
-        import opensmile  # noqa: F401  (before TensorFlow: see ser_core.features)
-    except ImportError:
-        pass
     task, data = pickle.loads(Path(source).read_bytes())
     outcome = compute_cell(task, data)
     Path(result).write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
@@ -398,14 +375,6 @@ def write_probe(directory: str, token: str) -> str:
         return str(path)
     except OSError as exc:
         return f"error: {exc}"
-
-
-def _worker_setup() -> None:
-    """Worker start: load openSMILE before anything can import TensorFlow (see ser_core.features)."""
-    try:
-        import opensmile  # noqa: F401
-    except ImportError:
-        pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,7 +399,7 @@ class DaskExecutor:
 
     def start(self) -> None:
         import dask
-        from distributed import Client, LocalCluster, WorkerPlugin
+        from distributed import Client, LocalCluster
 
         try:
             if self.scheduler:
@@ -451,9 +420,7 @@ class DaskExecutor:
                         self.cluster = LocalCluster(
                             n_workers=self.workers, threads_per_worker=1, processes=True,
                             dashboard_address=":0", silence_logs=40,
-                            env={"SERBENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
-                                 "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1",
-                                 "TF_FORCE_GPU_ALLOW_GROWTH": "true"},  # workers sharing a GPU take what they use
+                            env={"SERBENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)},
                         )
                     self.client = Client(self.cluster)
         except OSError as exc:
@@ -464,14 +431,6 @@ class DaskExecutor:
                 f"`dask worker ADDRESS` on each machine), or leave out --scheduler / unset {SCHEDULER_ENV} to use "
                 "a local cluster."
             ) from None
-
-        class Setup(WorkerPlugin):
-            name = "serbench-setup"
-
-            def setup(self, worker):
-                _worker_setup()
-
-        self.client.register_plugin(Setup())
 
     @property
     def dashboard(self) -> str | None:

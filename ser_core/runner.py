@@ -580,7 +580,7 @@ class Runner:
         from distributed import KilledWorker, as_completed
 
         from ser_core.executor import (
-            TableInfo, assemble_table, describe_failure, ensure_table, extract_chunk, is_extraction_error, is_neural,
+            TableInfo, assemble_table, describe_failure, ensure_table, extract_chunk, is_extraction_error,
             keep_finished_chunks, run_cell,
         )
 
@@ -619,9 +619,9 @@ class Runner:
                         key, str(path), header, *chunks, key=f"table-{tag}", pure=False,
                     )
             layout = layout_of(manifest, unit.folds, feature.spec.kind, suite.normalisation)
-            # On GPU workers a neural cell asks for one GPU and runs in a fresh process (its GPU memory
-            # is freed when it ends); on CPU workers it trains in the worker, which loaded openSMILE first.
-            on_gpu = gpus and is_neural(unit.model)
+            # On GPU workers a cell of a model that uses an accelerator asks for one GPU and runs in a
+            # fresh process (its GPU memory is freed when it ends); on CPU workers it trains in the worker.
+            on_gpu = gpus and unit.model.spec.accelerator
             resources = {"GPU": 1} if on_gpu else None
             for task in tasks:
                 k = task.key

@@ -457,6 +457,10 @@ class ModelSpec:
     used, before the system's protocol (its board column) is fixed: e.g. a precision of ``"auto"``
     becomes the precision this machine will train in, so results computed differently never share
     a column. It must be a picklable module-level function and return a new dict.
+
+    ``accelerator``: the model trains on a GPU when there is one (deep-learning models). On workers
+    that declare GPUs, each of its cells asks for one GPU and runs in a fresh process, so GPU memory
+    is never held across cells.
     """
 
     name: str
@@ -466,6 +470,7 @@ class ModelSpec:
     description: str = ""
     setting_types: Mapping[str, Setting] = field(default_factory=dict)
     resolve: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    accelerator: bool = False
 
     def resolved_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """The settings that will be used for ``settings`` (``resolve`` applied when the model has one)."""

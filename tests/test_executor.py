@@ -404,9 +404,8 @@ def test_a_cell_in_a_fresh_process_equals_the_cell_computed_here(parts, syntheti
     assert there.ok and there.uar == here.uar and there.predictions == here.predictions
 
 
-def test_neural_models_are_told_apart_from_the_others():
-    from ser_core.executor import is_neural
-
+def test_models_that_use_an_accelerator_say_so_in_their_spec():
+    """GPU placement follows the plugin contract (ModelSpec.accelerator), not library names in the core."""
     registry = load_registry()
-    assert is_neural(registry.model("aldeneh")) and is_neural(registry.model("zhang"))
-    assert not is_neural(registry.model("svm"))
+    assert all(registry.model(name).spec.accelerator for name in ("aldeneh", "latif", "zhang", "zhao", "ssl-head"))
+    assert not registry.model("svm").spec.accelerator

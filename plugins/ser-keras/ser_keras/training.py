@@ -119,6 +119,8 @@ def configure_tensorflow() -> dict[str, Any]:
     if _runtime is not None:
         return _runtime
     quiet_tensorflow_logs()
+    # processes sharing a GPU (Dask workers, fresh cell processes) take the memory they use, not all of it
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
     # openSMILE and TensorFlow export the same FFT symbols: whichever loads second gets the other's,
     # and openSMILE's extraction then aborts (malloc(): invalid size). Loading openSMILE first (when
     # it is installed) keeps in-process extraction working after training in this process.

@@ -54,6 +54,7 @@ def register_models(register):
             defaults=DEFAULTS,
             setting_types=TRAINING_SETTINGS,
             resolve=resolve_settings,
+            accelerator=True,
             description="Aldeneh & Mower Provost 2017: 4 parallel Conv1D(384) + max-pool, 2x Dense 1024",
         )
     )

@@ -62,6 +62,7 @@ def register_models(register):
             defaults=DEFAULTS,
             setting_types=TRAINING_SETTINGS,
             resolve=resolve_settings,
+            accelerator=True,
             description="Latif et al. 2019: 3 strided Conv1D(40) branches, Conv2D(32), LSTM(128), Dense 1024",
         )
     )

@@ -64,6 +64,7 @@ def register_models(register):
             accepts=frozenset({"functionals", "sequence"}),
             defaults=DEFAULTS,
             setting_types=SETTING_TYPES,
+            accelerator=True,
             description="PyTorch head for SSL features: learned layer weights, attentive/mean pooling, one hidden layer",
         )
     )

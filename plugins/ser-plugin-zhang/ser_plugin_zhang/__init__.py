@@ -125,6 +125,7 @@ def register_models(register):
             defaults=DEFAULTS,
             setting_types=TRAINING_SETTINGS,
             resolve=resolve_settings,
+            accelerator=True,
             description="Zhang, Wu & Schuller 2019: per-window CNN on raw 640/160 windows, 2x GRU(128), attention",
         )
     )

@@ -90,6 +90,7 @@ def register_models(register):
             defaults=DEFAULTS,
             setting_types=TRAINING_SETTINGS,
             resolve=resolve_settings,
+            accelerator=True,
             description="Zhao et al. 2019: BiLSTM(128x2) + 3-block CNN branches, attention pooling, Dense 128",
         )
     )
