@@ -86,14 +86,40 @@ def _parse_corpus_paths(values: list[str]) -> dict[str, Path]:
 
 class _RichReporter:
     """Renders runner progress as rich progress bars: one per stage of an in-process run, one per
-    corpus (cells done, running, failed) over the whole plan of a distributed run."""
+    corpus (cells done, running, failed) over the whole plan of a distributed run.
+
+    When the output is not a terminal (a log file, ``nohup``, a batch job), where no bar is drawn,
+    it writes one time-stamped line per finished cell instead: UAR or error, wall time, count.
+    """
 
     def __init__(self, progress: Progress):
         self.progress = progress
         self.task = None
         self.corpora: dict[str, list] = {}  # corpus -> [task, total, done, failed]
+        self.log_cells = not progress.console.is_terminal
+        self.planned: int | None = None
+        self.finished = 0
+
+    def cell_result(self, key, outcome) -> None:
+        self.finished += 1
+        if not self.log_cells:
+            return
+        import time
+
+        count = f"{self.finished} of {self.planned} cells" if self.planned else f"{self.finished} done"
+        where = f"{key.corpus} / {key.system} repeat {key.repeat} fold {key.fold}"
+        if outcome.ok:
+            what = f"UAR {100 * outcome.uar:.1f}%"
+        else:
+            first_line = (outcome.error or "").strip().splitlines()[:1]
+            what = "FAILED" + (f": {first_line[0][:200]}" if first_line else "")
+        self.progress.console.print(
+            f"{time.strftime('%H:%M:%S')} {escape(where)}: {escape(what)} in {_duration(outcome.wall_time)} "
+            f"({count})", highlight=False, soft_wrap=True,
+        )
 
     def plan(self, totals) -> None:
+        self.planned = sum(totals.values())
         if self.task is not None:
             self.progress.update(self.task, visible=False)
         for corpus, total in totals.items():

@@ -65,6 +65,9 @@ class Reporter:
         """One cell of a distributed run finished (``ok``: stored as a success)."""
         self.advance(1)
 
+    def cell_result(self, key: CellKey, outcome: CellOutcome) -> None:
+        """One cell's outcome was stored (both kinds of run; called before ``advance``/``cell_done``)."""
+
 
 @dataclass
 class RunReport:
@@ -534,6 +537,7 @@ class Runner:
         for task in self._tasks(suite, unit):
             outcome = compute_cell(task, data)
             self._store(task, outcome, unit.protocol, unit.instance, unit.folds, details, suite, report)
+            self.reporter.cell_result(task.key, outcome)
             self.reporter.advance(1)
 
     # -- on Dask workers --------------------------------------------------------------------
@@ -681,6 +685,7 @@ class Runner:
                     outcome = CellOutcome.failure(describe_failure(exc, cell), None, 0.0)
                 details = infos[id(unit)][1] if id(unit) in infos else self._details(unit, "", {})
                 self._store(task, outcome, unit.protocol, unit.instance, unit.folds, details, suite, report)
+                self.reporter.cell_result(task.key, outcome)
                 self.reporter.cell_done(unit.corpus.name, outcome.ok)
                 future.release()
         except BaseException:

@@ -85,6 +85,11 @@ def test_run_on_the_synthetic_corpus_with_a_broken_plugin_installed(tmp_path, br
     assert len(rows) == 8 and all(status == "ok" for _, _, status in rows)
     mean = sum(u for _, u, _ in rows) / len(rows)
     assert 0.5 < mean < 0.99, f"well above chance (0.25), below perfect: {mean:.3f}"
+    # not a terminal, so no progress bar: one time-stamped line per cell, with the stored UAR
+    logged = [line for line in out.stdout.splitlines() if "synthetic / svm-egemaps repeat 0 fold" in line]
+    assert len(logged) == 8 and "8 of 8 cells" in logged[-1]
+    for fold, value, _ in rows:
+        assert any(f"fold {fold}: UAR {100 * value:.1f}% in " in line for line in logged), (fold, logged)
     again = serbench("leaderboard", "--db", str(db))
     assert again.returncode == 0 and f"{100 * mean:.1f}" in again.stdout
     rerun = serbench("run", "--config", str(config), "--db", str(db))
@@ -113,6 +118,7 @@ def test_run_in_an_empty_directory_runs_the_shipped_demo(tmp_path):
     out = serbench("run", "--system", "svm-egemaps", "--workers", "1", env=env, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Suite demo" in out.stdout and "UAR %" in out.stdout
+    assert sum("synthetic / svm-egemaps repeat 0 fold" in line for line in out.stdout.splitlines()) == 8
     assert "synthetic" in out.stdout and "svm-egemaps" in out.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serbench.db"]
 

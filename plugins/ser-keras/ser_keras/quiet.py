@@ -32,6 +32,14 @@ _CHATTER = (
 )
 
 
+#: What TensorFlow prints when it looks for GPUs on a machine without one: CUDA's user-space libraries
+#: load, the driver is absent. Dropped only where no NVIDIA device node exists (see ``gpu_probe``), so a
+#: machine with a GPU that TensorFlow cannot use still shows why.
+_NO_GPU = (
+    re.compile(r"^E\d{4} [\d:.]+\s+\d+ cuda_platform\.cc:\d+\] failed call to cuInit: .*$"),
+)
+
+
 def debugging() -> bool:
     """True under ``serbench --verbose`` (which sets ``SERBENCH_VERBOSE`` for worker processes) or
     ``SERBENCH_DEBUG=1``: TensorFlow's output is left alone."""
@@ -54,9 +62,34 @@ def quiet_tensorflow_logs() -> bool:
     return True
 
 
+def has_gpu_device_node() -> bool:
+    """Whether this machine has an NVIDIA device node (``/dev/nvidia0``, ...): a GPU a driver serves."""
+    import glob
+
+    return bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def is_no_gpu_noise(line: str) -> bool:
+    """True for the error line TensorFlow prints when it finds no GPU driver (see :data:`_NO_GPU`)."""
+    return any(pattern.match(line.rstrip("\n")) for pattern in _NO_GPU)
+
+
 @contextlib.contextmanager
-def filtered_stderr() -> Iterator[None]:
-    """Capture file descriptor 2 inside the block, then write back every line but :func:`is_chatter`."""
+def gpu_probe() -> Iterator[None]:
+    """Around TensorFlow's first device query: on a machine with no NVIDIA device, its "failed call to
+    cuInit" error line says only that there is no GPU, which the run reports anyway, so it is dropped
+    (with start-up chatter). With a device node, under ``--verbose`` or ``SERBENCH_DEBUG``, nothing is."""
+    if debugging() or has_gpu_device_node():
+        yield
+        return
+    with filtered_stderr(extra=is_no_gpu_noise):
+        yield
+
+
+@contextlib.contextmanager
+def filtered_stderr(extra=None) -> Iterator[None]:
+    """Capture file descriptor 2 inside the block, then write back every line but :func:`is_chatter`
+    (and those ``extra(line)`` is true for)."""
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured by a test runner)
@@ -72,7 +105,8 @@ def filtered_stderr() -> Iterator[None]:
             os.dup2(saved, fd)
             os.close(saved)
             captured.seek(0)
-            kept = [line for line in captured.read().decode(errors="replace").splitlines(True) if not is_chatter(line)]
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(True)
+                    if not is_chatter(line) and not (extra and extra(line))]
             if kept:
                 os.write(fd, "".join(kept).encode())
 

@@ -55,7 +55,7 @@ from ser_core.specs import ModelContext, ModelSummary, Setting
 
 from ser_core.dependencies import missing, require
 
-from ser_keras.quiet import import_tensorflow, quiet_tensorflow_logs
+from ser_keras.quiet import gpu_probe, import_tensorflow, quiet_tensorflow_logs
 
 #: What to install for TensorFlow (a dependency of ser-keras; the extra adds CUDA on a GPU host).
 INSTALL_TENSORFLOW = "'tensorflow==2.21.0' (or 'ser-keras[gpu]' on a GPU host)"
@@ -141,7 +141,8 @@ def configure_tensorflow() -> dict[str, Any]:
         tf.config.threading.set_inter_op_parallelism_threads(inter)
     except RuntimeError:  # the runtime was already initialised: keep its pools
         pass
-    gpus = tf.config.list_physical_devices("GPU")
+    with gpu_probe():  # the first device query (a machine without a GPU says so on stderr)
+        gpus = tf.config.list_physical_devices("GPU")
     _runtime = {
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),

@@ -55,7 +55,43 @@ def test_importing_tensorflow_through_ser_keras_prints_no_chatter_unless_debuggi
     assert quiet.returncode == 0 and quiet.stdout.strip() == "ok", quiet.stderr
     assert not any(is_chatter(line) for line in quiet.stderr.splitlines()), quiet.stderr
     assert "oneDNN" not in quiet.stderr and "absl::InitializeLog" not in quiet.stderr
+    from ser_keras.quiet import has_gpu_device_node
+
+    if not has_gpu_device_node():
+        assert "cuInit" not in quiet.stderr, quiet.stderr
     loud = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env={**env, "SERBENCH_VERBOSE": "1"}, timeout=120)
     assert loud.returncode == 0, loud.stderr
     assert "oneDNN" in loud.stderr, "under --verbose TensorFlow's own output is left alone"
+
+
+NO_GPU = ("E0000 00:00:1796023890.884689   19732 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA "
+          "error: Failed call to cuInit: UNKNOWN ERROR (303)")
+
+GPU_PROBE = """
+import os, sys
+import ser_keras.quiet as quiet
+quiet.has_gpu_device_node = lambda: sys.argv[1] == "node"
+with quiet.gpu_probe():
+    for line in sys.argv[2:]:
+        os.write(2, (line + "\\n").encode())
+"""
+
+
+def test_the_no_driver_error_is_dropped_only_where_there_is_no_gpu_device():
+    """TensorFlow's "failed call to cuInit" on a machine without a GPU says nothing to act on; on a
+    machine with an NVIDIA device node it explains why the GPU is unused, so it stays."""
+    from ser_keras.quiet import is_no_gpu_noise
+
+    assert is_no_gpu_noise(NO_GPU) and not is_no_gpu_noise(KEPT[1]) and not is_chatter(NO_GPU)
+    env = {k: v for k, v in os.environ.items() if k not in ("SERBENCH_DEBUG", "SERBENCH_VERBOSE")}
+    lines = [NO_GPU, KEPT[0]]
+    without = subprocess.run([sys.executable, "-c", GPU_PROBE, "none", *lines], capture_output=True, text=True,
+                             env=env, timeout=60)
+    assert without.stderr.splitlines() == [KEPT[0]]
+    with_node = subprocess.run([sys.executable, "-c", GPU_PROBE, "node", *lines], capture_output=True,
+                               text=True, env=env, timeout=60)
+    assert with_node.stderr.splitlines() == lines
+    verbose = subprocess.run([sys.executable, "-c", GPU_PROBE, "none", *lines], capture_output=True,
+                             text=True, env={**env, "SERBENCH_VERBOSE": "1"}, timeout=60)
+    assert verbose.stderr.splitlines() == lines
