@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_EMODB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emodb" / "wav"
 HERE = Path(__file__).resolve().parents[1]
 
 
@@ -53,7 +52,8 @@ def measure(tree: Path, args: list[str], workers: int) -> tuple[float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--path", type=Path, default=Path(os.environ.get("SERBENCH_EMODB", DEFAULT_EMODB)))
+    parser.add_argument("--path", type=Path, default=os.environ.get("SERBENCH_EMODB") or None,
+                        help="EMO-DB's wav/ directory (default: $SERBENCH_EMODB)")
     parser.add_argument("--baseline", type=Path, help="another serbench source tree to time the same way")
     parser.add_argument("--only", choices=("emodb", "demo"), action="append", help="run only this part (repeatable)")
     parser.add_argument("--workers", type=int, action="append", help="worker counts to time (default: 1 and 2)")
@@ -62,8 +62,10 @@ def main() -> None:
     if args.baseline:
         trees["baseline"] = args.baseline.resolve()
     selected = args.only or ["emodb", "demo"]
-    if "emodb" in selected and not args.path.is_dir():
-        sys.exit(f"EMO-DB not found at {args.path}: pass --path (its wav/ directory) or --only demo")
+    if "emodb" in selected and (args.path is None or not Path(args.path).is_dir()):
+        where = f"not found at {args.path}" if args.path else "not given"
+        sys.exit(f"EMO-DB {where}: pass --path (its wav/ directory), set SERBENCH_EMODB, or use --only demo")
+    args.path = Path(args.path) if args.path else None
     print(f"{os.cpu_count()} cores; trees: " + ", ".join(f"{name}={path}" for name, path in trees.items()))
     counts = args.workers or [1, 2]
     walls: dict[tuple[str, str, int], float] = {}

@@ -12,13 +12,13 @@ below 1 is faster than real time) and the table's size on disk.
 from __future__ import annotations
 
 import argparse
+import sys
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_EMODB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emodb" / "wav"
 
 
 def emodb_manifest(path: Path):
@@ -39,7 +39,8 @@ def audio_seconds(manifest) -> float:
 def main() -> None:
     """Run the benchmark and print one row per feature."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--path", type=Path, default=Path(os.environ.get("SERBENCH_EMODB", DEFAULT_EMODB)))
+    parser.add_argument("--path", type=Path, default=os.environ.get("SERBENCH_EMODB") or None,
+                        help="EMO-DB's wav/ directory (default: $SERBENCH_EMODB)")
     parser.add_argument("--feature", action="append", help="feature name (repeatable; default: all)")
     parser.add_argument("--workers", type=int, default=None, help="extraction processes (default: all cores)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="cache to use (default: a fresh temporary one)")
@@ -53,6 +54,10 @@ def main() -> None:
 
     registry = load_registry()
     names = args.feature or sorted(registry.items["feature"])
+    if args.path is None or not Path(args.path).is_dir():
+        where = f"not found at {args.path}" if args.path else "not given"
+        sys.exit(f"EMO-DB {where}: pass --path (its wav/ directory) or set SERBENCH_EMODB")
+    args.path = Path(args.path)
     manifest = emodb_manifest(args.path)
     seconds = audio_seconds(manifest)
     n = len(manifest.clips)

@@ -34,7 +34,7 @@ ConfigOption = Annotated[
     Optional[Path],
     typer.Option(
         "--config", "-c",
-        help="Benchmarks file adding to (or replacing) the shipped suites and systems [default: "
+        help="Benchmarks file adding to (or replacing) the shipped suites and systems \\[default: "
         "$SERBENCH_CONFIG, else ./benchmarks.toml when present].",
     ),
 ]
@@ -51,7 +51,7 @@ def main_options(
 
 
 DbOption = Annotated[
-    Optional[Path], typer.Option("--db", help="Results database [default: $SERBENCH_DB or ./serbench.db].")
+    Optional[Path], typer.Option("--db", help="Results database \\[default: $SERBENCH_DB or ./serbench.db].")
 ]
 
 
@@ -158,7 +158,7 @@ def run(
         Optional[list[str]], typer.Option("--corpus-path", help="NAME=DIR: where a corpus lives (repeatable).")
     ] = None,
     workers: Annotated[
-        Optional[int], typer.Option(min=0, help="Local Dask worker processes for feature extraction and folds \\[default: number of cores]; 0 or 1 runs the cells in this process.")
+        Optional[int], typer.Option(min=0, help="Local Dask worker processes for feature extraction and folds \\[default: number of cores]; 1 runs the cells in this process (extraction in one child process), 0 runs everything in this process.")
     ] = None,
     only_corpus: Annotated[
         Optional[list[str]], typer.Option("--corpus", help="Run only this corpus of the suite (repeatable).")
@@ -280,7 +280,7 @@ def _print_plan(rows, report, runner) -> None:
     console.print(table)
     missing = sum(r.missing for r in rows)
     where = (f"the Dask scheduler at {runner.scheduler}" if runner.scheduler
-             else f"a {runner.executor_config.kind} cluster ([executor])" if runner.executor_config
+             else f"a {runner.executor_config.kind} cluster (\\[executor])" if runner.executor_config
              else f"{runner.workers} local worker processes" if runner.distributed else "this process")
     console.print(
         f"{missing} of {sum(r.cells for r in rows)} cells to compute on {where}; estimated compute "
@@ -353,7 +353,7 @@ def show_leaderboard(
         Optional[str],
         typer.Option(
             "--format", "-f",
-            help="table (terminal), md, csv, json or html (self-contained, with figures) [default: from "
+            help="table (terminal), md, csv, json or html (self-contained, with figures) \\[default: from "
             "the --output suffix, else table].",
         ),
     ] = None,

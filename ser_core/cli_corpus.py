@@ -65,7 +65,7 @@ def info(
     ] = None,
     config: Annotated[
         Optional[Path],
-        typer.Option("--config", "-c", help="Benchmarks file with [corpora.NAME] path entries."),
+        typer.Option("--config", "-c", help="Benchmarks file with \\[corpora.NAME] path entries."),
     ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit with status 1 on any difference from the expected content.")
@@ -174,7 +174,7 @@ def _how_to_get(spec) -> str:
 def list_corpora(
     config: Annotated[
         Optional[Path],
-        typer.Option("--config", "-c", help="Benchmarks file with [corpora.NAME] path entries."),
+        typer.Option("--config", "-c", help="Benchmarks file with \\[corpora.NAME] path entries."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
@@ -267,7 +267,7 @@ def download(
     name: Annotated[str, typer.Argument(help="Corpus name, e.g. ravdess (see `serbench corpus list`).")],
     to: Annotated[
         Optional[Path],
-        typer.Option("--to", help="Directory to put the corpus in [default: $SERBENCH_DATA_DIR/NAME]."),
+        typer.Option("--to", help="Directory to put the corpus in \\[default: $SERBENCH_DATA_DIR/NAME]."),
     ] = None,
     accept_licence: Annotated[
         bool, typer.Option("--accept-licence", help="Accept the corpus's licence (printed without this option).")

@@ -33,10 +33,10 @@ def features_extract(
     feature: Annotated[list[str], typer.Option("--feature", "-f", help="Feature name (repeatable).")],
     path: Annotated[
         Optional[Path],
-        typer.Option("--path", help="Corpus directory [default: benchmarks.toml or $SERBENCH_CORPUS_<NAME>]."),
+        typer.Option("--path", help="Corpus directory \\[default: benchmarks.toml or $SERBENCH_CORPUS_<NAME>]."),
     ] = None,
     workers: Annotated[
-        Optional[int], typer.Option(min=0, help="Extraction processes [default: number of cores]; 0 = this process.")
+        Optional[int], typer.Option(min=0, help="Extraction processes \\[default: number of cores]; 0 = this process.")
     ] = None,
     on_error: Annotated[
         str, typer.Option(help="Failed clips: 'skip' lists them and stores the rest; 'raise' exits with an error.")

@@ -11,8 +11,8 @@ functions that use them, through :func:`require`, so that a missing one becomes 
         librosa = require("librosa", install="librosa", needed_by="feature 'logmel40'")
         ...
 
-The core also checks the distributions a feature declares in ``FeatureSpec.libraries`` (and a
-model in ``ModelSpec.libraries``) before extracting or training, with :func:`check_libraries`,
+The core also checks the distributions a feature declares in ``FeatureSpec.libraries`` before
+extracting, with :func:`check_libraries`,
 and :func:`explain_import_error` turns any other ``ImportError`` into the same kind of message.
 """
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 def require(module: str, *, install: str | None = None, needed_by: str = "this plugin") -> ModuleType:
     """Import ``module`` and return it, or raise :class:`MissingDependencyError` naming the package.
 
-    :param install: what to pass to ``pip install`` (default: ``module``), e.g. ``"'ser-keras[cpu]'"``.
+    :param install: what to pass to ``pip install`` (default: ``module``), e.g. ``"'ser-keras[gpu]'"``.
     :param needed_by: who needs it, for the message, e.g. ``"model 'zhang' (ser-plugin-zhang)"``.
     """
     try:

@@ -190,3 +190,28 @@ def test_worker_processes_print_no_tensorflow_start_up_lines_unless_verbose(tmp_
     loud = serbench("--verbose", *args, "--db", str(tmp_path / "loud.db"), env=env, cwd=tmp_path)
     assert loud.returncode == 0, loud.stdout + loud.stderr
     assert "oneDNN" in loud.stderr, "with --verbose, TensorFlow's own lines are shown"
+
+
+def _commands(command, path=()):
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _commands(sub, (*path, name))
+
+
+def test_help_texts_survive_rich_markup():
+    """--help is rendered with rich markup, which silently drops an unescaped ``[default: ...]`` or
+    ``[corpora.NAME]``: every command's and option's text must render as written."""
+    import typer
+    from rich.text import Text
+
+    from ser_core.cli import app
+
+    commands = list(_commands(typer.main.get_command(app)))
+    assert len(commands) > 10
+    lost = []
+    for path, command in commands:
+        for name, text in [("(doc)", command.help or "")] + [(p.name, getattr(p, "help", None) or "")
+                                                             for p in command.params]:
+            if Text.from_markup(text).plain != text.replace("\\[", "["):
+                lost.append(f"serbench {' '.join(path)} {name}: {text!r}")
+    assert not lost, "\n".join(lost)
