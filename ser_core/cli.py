@@ -98,6 +98,7 @@ class _RichReporter:
         self.corpora: dict[str, list] = {}  # corpus -> [task, total, done, failed]
         self.log_cells = not progress.console.is_terminal
         self.planned: int | None = None
+        self.planned_at = 0.0
         self.finished = 0
 
     def cell_result(self, key, outcome) -> None:
@@ -106,7 +107,12 @@ class _RichReporter:
             return
         import time
 
-        count = f"{self.finished} of {self.planned} cells" if self.planned else f"{self.finished} done"
+        count = f"{self.finished} done"
+        if self.planned:
+            count = f"{self.finished} of {self.planned} cells"
+            left = self.planned - self.finished
+            if left > 0:  # the pace so far, which mixes systems of different speeds: a rough guide
+                count += f", about {_duration((time.monotonic() - self.planned_at) / self.finished * left)} left"
         where = f"{key.corpus} / {key.system} repeat {key.repeat} fold {key.fold}"
         if outcome.ok:
             what = f"UAR {100 * outcome.uar:.1f}%"
@@ -119,7 +125,10 @@ class _RichReporter:
         )
 
     def plan(self, totals) -> None:
+        import time
+
         self.planned = sum(totals.values())
+        self.planned_at = time.monotonic()
         if self.task is not None:
             self.progress.update(self.task, visible=False)
         for corpus, total in totals.items():

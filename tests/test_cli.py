@@ -87,7 +87,7 @@ def test_run_on_the_synthetic_corpus_with_a_broken_plugin_installed(tmp_path, br
     assert 0.5 < mean < 0.99, f"well above chance (0.25), below perfect: {mean:.3f}"
     # not a terminal, so no progress bar: one time-stamped line per cell, with the stored UAR
     logged = [line for line in out.stdout.splitlines() if "synthetic / svm-egemaps repeat 0 fold" in line]
-    assert len(logged) == 8 and "8 of 8 cells" in logged[-1]
+    assert len(logged) == 8 and "(8 of 8 cells)" in logged[-1] and "left)" in logged[0]
     for fold, value, _ in rows:
         assert any(f"fold {fold}: UAR {100 * value:.1f}% in " in line for line in logged), (fold, logged)
     again = serbench("leaderboard", "--db", str(db))
