@@ -15,6 +15,7 @@ or ``SERBENCH_DEBUG=1`` nothing is filtered. A ``TF_CPP_MIN_LOG_LEVEL`` the user
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -109,6 +110,26 @@ def filtered_stderr(extra=None) -> Iterator[None]:
                     if not is_chatter(line) and not (extra and extra(line))]
             if kept:
                 os.write(fd, "".join(kept).encode())
+
+
+class PerFoldRetracing(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls to <function KerasEstimator.predict_scores...>
+    triggered tf.function retracing" warning. Each fold trains its own model and so makes its own
+    prediction function, traced once or twice; a worker running many folds trips TensorFlow's
+    "tf.function created in a loop" detector, which here means nothing to fix. Retracing warnings
+    about any other function still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and "KerasEstimator.predict_scores" in message)
+
+
+def drop_per_fold_retracing_warnings() -> None:
+    """Install :class:`PerFoldRetracing` on TensorFlow's logger (once; not when debugging)."""
+    logger = logging.getLogger("tensorflow")
+    if debugging() or any(isinstance(f, PerFoldRetracing) for f in logger.filters):
+        return
+    logger.addFilter(PerFoldRetracing())
 
 
 def import_tensorflow() -> ModuleType:

@@ -55,7 +55,7 @@ from ser_core.specs import ModelContext, ModelSummary, Setting
 
 from ser_core.dependencies import missing, require
 
-from ser_keras.quiet import gpu_probe, import_tensorflow, quiet_tensorflow_logs
+from ser_keras.quiet import drop_per_fold_retracing_warnings, gpu_probe, import_tensorflow, quiet_tensorflow_logs
 
 #: What to install for TensorFlow (a dependency of ser-keras; the extra adds CUDA on a GPU host).
 INSTALL_TENSORFLOW = "'tensorflow==2.21.0' (or 'ser-keras[gpu]' on a GPU host)"
@@ -133,6 +133,7 @@ def configure_tensorflow() -> dict[str, Any]:
     except ImportError as exc:
         raise missing("tensorflow", INSTALL_TENSORFLOW, NEEDED_BY, exc) from exc
     require("keras", install="'ser-keras'", needed_by=NEEDED_BY)
+    drop_per_fold_retracing_warnings()
 
     intra = int(_first_env(INTRA_THREADS_ENV, "SERBENCH_THREADS", "TF_NUM_INTRAOP_THREADS") or _cores())
     inter = int(_first_env(INTER_THREADS_ENV, "TF_NUM_INTEROP_THREADS") or 2)

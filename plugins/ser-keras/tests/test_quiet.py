@@ -95,3 +95,21 @@ def test_the_no_driver_error_is_dropped_only_where_there_is_no_gpu_device():
     verbose = subprocess.run([sys.executable, "-c", GPU_PROBE, "none", *lines], capture_output=True,
                              text=True, env={**env, "SERBENCH_VERBOSE": "1"}, timeout=60)
     assert verbose.stderr.splitlines() == lines
+
+
+def test_per_fold_prediction_retracing_warnings_are_dropped_and_others_kept(caplog):
+    """Each fold's model makes its own prediction function, which trips TensorFlow's "tf.function
+    created in a loop" warning in a worker running many folds: dropped. Other retracing warnings stay."""
+    import logging
+
+    from ser_keras import configure_tensorflow
+
+    configure_tensorflow()  # installs the filter on TensorFlow's logger
+    logger = logging.getLogger("tensorflow")
+    per_fold = ("5 out of the last 11 calls to <function KerasEstimator.predict_scores.<locals>.<lambda> at "
+                "0x7fe17c802c00> triggered tf.function retracing. Tracing is expensive ...")
+    other = "5 out of the last 5 calls to <function my_step at 0x1> triggered tf.function retracing."
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        logger.warning(per_fold)
+        logger.warning(other)
+    assert [r.getMessage() for r in caplog.records] == [other]
