@@ -19,7 +19,23 @@ from rich.markup import escape
 
 from ser_core.errors import SerbenchError
 
-console = Console()
+#: Width of output that is not a terminal (a log file, a pipe) when $COLUMNS does not set one: rich's
+#: 80 would cut system names in leaderboard headers and wrap long lines in logs.
+LOG_WIDTH = 200
+
+
+def _output_width() -> int | None:
+    import sys
+
+    if os.environ.get("COLUMNS", "").strip():
+        return None  # rich reads it
+    try:
+        return None if sys.stdout.isatty() else LOG_WIDTH
+    except (AttributeError, ValueError):
+        return LOG_WIDTH
+
+
+console = Console(width=_output_width())
 err_console = Console(stderr=True, soft_wrap=True)  # never break a path in an error
 
 #: Set to 1 to print the traceback behind every error message.

@@ -215,3 +215,25 @@ def test_help_texts_survive_rich_markup():
             if Text.from_markup(text).plain != text.replace("\\[", "["):
                 lost.append(f"serbench {' '.join(path)} {name}: {text!r}")
     assert not lost, "\n".join(lost)
+
+
+def test_a_board_written_to_a_file_or_pipe_keeps_full_system_names(tmp_path):
+    """Output that is not a terminal gets a wide console (rich's 80 columns cut seven long system
+    names to "A2-aldeneh…" in a log file); $COLUMNS still wins when set."""
+    from board_helpers import instance, protocol, put
+
+    from ser_core.results import ResultStore
+
+    names = ["A1-aldeneh-logmel40", "A2-aldeneh-logmel240", "A3-aldeneh-spec5s240", "L-latif-raw5s",
+             "N-zhang-raw5s", "O-zhao-spec5s40", "svm-is09"]  # the study's seven, as shipped
+    corpus = instance("emodb", ["angry", "neutral"], ["s1", "s2"], 8)
+    with ResultStore(tmp_path / "r.db") as store:
+        for index, name in enumerate(names):
+            for fold in range(2):
+                put(store, corpus, name, protocol(model=f"m{index}"), 0, fold, [0, 0, 1, 1], [0, 1, 1, 1])
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    wide = serbench("leaderboard", "--db", str(tmp_path / "r.db"), env=env)
+    assert wide.returncode == 0, wide.stderr
+    assert all(name in wide.stdout for name in names), wide.stdout
+    narrow = serbench("leaderboard", "--db", str(tmp_path / "r.db"), env={**env, "COLUMNS": "80"})
+    assert narrow.returncode == 0 and not all(name in narrow.stdout for name in names)
