@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -105,8 +106,6 @@ class _RichReporter:
         self.finished += 1
         if not self.log_cells:
             return
-        import time
-
         count = f"{self.finished} done"
         if self.planned:
             count = f"{self.finished} of {self.planned} cells"
@@ -125,8 +124,6 @@ class _RichReporter:
         )
 
     def plan(self, totals) -> None:
-        import time
-
         self.planned = sum(totals.values())
         self.planned_at = time.monotonic()
         if self.task is not None:

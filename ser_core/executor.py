@@ -243,22 +243,11 @@ def table_from_chunks(clip_ids: list[str], key: str, chunks):
     """The table of the clips that some extraction chunks finished (clip ids in manifest order)."""
     from ser_core import features
 
-    items: dict[int, np.ndarray] = {}
-    failed: dict[int, str] = {}
-    silent: set[int] = set()
+    outcomes = features.Outcomes()
     for chunk in chunks:
-        for index, values, error, is_silent in chunk:
-            if error is None:
-                items[index] = values
-            else:
-                failed[index] = error
-            if is_silent:
-                silent.add(index)
-    order = sorted(items)
-    return features.FeatureTable(
-        [clip_ids[i] for i in order], [items[i] for i in order], key,
-        {clip_ids[i]: failed[i] for i in sorted(failed)}, silent=[clip_ids[i] for i in sorted(silent)],
-    )
+        for outcome in chunk:
+            outcomes.add(*outcome)
+    return outcomes.table(clip_ids, key)
 
 
 def assemble_table(clip_ids: list[str], paths: list[str], name: str, kind: str, key: str, path: str,

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Callable, Iterator, Literal, Sequence
 
 import numpy as np
 from numpy.lib import format as npy_format
@@ -325,6 +325,38 @@ def describe_failures(
     return "\n".join(lines)
 
 
+class Outcomes:
+    """Extraction outcomes by clip index (values, or the reason there are none, and the silent
+    clips), from any mix of workers; :meth:`table` orders them as the manifest does."""
+
+    def __init__(self) -> None:
+        self.items: dict[int, np.ndarray] = {}
+        self.failed: dict[int, str] = {}
+        self.silent: set[int] = set()
+
+    def add(self, index: int, values: np.ndarray | None, error: str | None, is_silent: bool) -> None:
+        if error is None:
+            self.items[index] = values
+        else:
+            self.failed[index] = error
+        if is_silent:
+            self.silent.add(index)
+
+    def __len__(self) -> int:
+        return len(self.items) + len(self.failed)
+
+    def __contains__(self, index: int) -> bool:
+        return index in self.items or index in self.failed
+
+    def table(self, clip_ids: Sequence[str], key: str) -> "FeatureTable":
+        order = sorted(self.items)
+        return FeatureTable(
+            [clip_ids[i] for i in order], [self.items[i] for i in order], key,
+            {clip_ids[i]: self.failed[i] for i in sorted(self.failed)},
+            silent=[clip_ids[i] for i in sorted(self.silent)],
+        )
+
+
 #: Seconds between checkpoints of a long extraction (the finished clips are stored as a partial table).
 CHECKPOINT_SECONDS = 300.0
 
@@ -343,52 +375,41 @@ def _extract_all(
     :data:`CHECKPOINT_SECONDS`, ``checkpoint`` receives the table of the clips finished so far."""
     kind = feature.spec.kind
     paths = [str(c.path) for c in manifest.clips]
-    index_of = {c.clip_id: i for i, c in enumerate(manifest.clips)}
-    items: dict[int, np.ndarray] = {}
-    failed: dict[int, str] = {}
-    silent: set[int] = set()
+    clip_ids = [c.clip_id for c in manifest.clips]
+    index_of = {cid: i for i, cid in enumerate(clip_ids)}
+    outcomes = Outcomes()
     if done is not None:
-        items = {index_of[cid]: values for cid, values in zip(done.clip_ids, done.items)}
-        failed = {index_of[cid]: reason for cid, reason in done.failures.items()}
-        silent = {index_of[cid] for cid in done.silent}
-        if on_progress and (items or failed):
-            on_progress(len(items) + len(failed))
-    resumed = len(items) + len(failed)
-    tasks = [(i, paths[i], feature.spec.extract, kind) for i in range(len(paths)) if i not in items and i not in failed]
+        silent = set(done.silent)
+        for cid, values in zip(done.clip_ids, done.items):
+            outcomes.add(index_of[cid], values, None, cid in silent)
+        for cid, reason in done.failures.items():
+            outcomes.add(index_of[cid], None, reason, cid in silent)
+        if on_progress and len(outcomes):
+            on_progress(len(outcomes))
+    resumed = len(outcomes)
+    tasks = [(i, paths[i], feature.spec.extract, kind) for i in range(len(paths)) if i not in outcomes]
 
     def snapshot() -> FeatureTable:
-        order = sorted(items)
-        return FeatureTable(
-            [manifest.clips[i].clip_id for i in order],
-            [items[i] for i in order],
-            key,
-            {manifest.clips[i].clip_id: failed[i] for i in sorted(failed)},
-            silent=[manifest.clips[i].clip_id for i in sorted(silent)],
-        )
+        return outcomes.table(clip_ids, key)
 
     last_checkpoint = time.monotonic()
     try:
         with closing(_results(tasks, min(workers, len(tasks)), paths)) as results:
             for index, values, error, is_silent in results:
-                if error is None:
-                    items[index] = values
-                else:
-                    failed[index] = error
-                if is_silent:
-                    silent.add(index)
+                outcomes.add(index, values, error, is_silent)
                 if on_progress:
                     on_progress(1)
                 if checkpoint and time.monotonic() - last_checkpoint > CHECKPOINT_SECONDS:
                     checkpoint(snapshot())
                     last_checkpoint = time.monotonic()
     except BaseException:
-        if checkpoint is not None and len(items) + len(failed) > resumed:
+        if checkpoint is not None and len(outcomes) > resumed:
             try:
                 checkpoint(snapshot())  # keep what was finished: the next extraction continues from it
             except Exception:
                 pass  # the original error matters more than a failed checkpoint
         raise
-    _check_consistent_width(items, kind, feature.name, paths)
+    _check_consistent_width(outcomes.items, kind, feature.name, paths)
     return snapshot()
 
 

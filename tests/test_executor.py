@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_distribution
+from conftest import CHEAP_PARTS, write_distribution
 
 from ser_core import CorpusSpec, hookimpl
 from ser_core.errors import CacheError, ConfigError
@@ -32,13 +32,7 @@ PARTS = {
     import numpy as np
 
     from ser_core import FeatureSpec, ModelSpec, hookimpl
-
-
-    def loudness(signal, rate):
-        spectrum = np.abs(np.fft.rfft(signal))
-        freqs = np.fft.rfftfreq(len(signal), 1 / rate)
-        return np.array([np.log(np.sqrt(np.mean(signal ** 2)) + 1e-9),
-                         (spectrum * freqs).sum() / (spectrum.sum() + 1e-9)], dtype=np.float32)
+    from serbench_test_parts import loudness
 
 
     def slow_loudness(signal, rate):
@@ -115,13 +109,15 @@ class TinyCorpus:
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory):
     """The parts module, importable here and (through sys.path) in spawned Dask workers."""
-    root = write_distribution(tmp_path_factory.mktemp("parts"), "serbench-executor-parts", "1.0", {}, PARTS)
+    root = write_distribution(tmp_path_factory.mktemp("parts"), "serbench-executor-parts", "1.0", {},
+                              {**CHEAP_PARTS, **PARTS})
     sys.path.insert(0, str(root))
     import serbench_executor_parts
 
     yield serbench_executor_parts
     sys.path.remove(str(root))
     sys.modules.pop("serbench_executor_parts", None)
+    sys.modules.pop("serbench_test_parts", None)
 
 
 @pytest.fixture

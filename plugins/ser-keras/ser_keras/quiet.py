@@ -15,6 +15,7 @@ or ``SERBENCH_DEBUG=1`` nothing is filtered. A ``TF_CPP_MIN_LOG_LEVEL`` the user
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import re
@@ -65,8 +66,6 @@ def quiet_tensorflow_logs() -> bool:
 
 def has_gpu_device_node() -> bool:
     """Whether this machine has an NVIDIA device node (``/dev/nvidia0``, ...): a GPU a driver serves."""
-    import glob
-
     return bool(glob.glob("/dev/nvidia[0-9]*"))
 
 
