@@ -1,0 +1,67 @@
+"""Results stored as ``serbench run`` stores them, without training: for bundle, site and benchmark code.
+
+:func:`store_system` scans a corpus through its plugin, makes the folds the runner makes, and writes
+one cell per (repeat, fold) through the store's API, with seeded predictions that are right with a
+given probability (wrong ones drawn uniformly from the other classes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ser_core import corpus as corpus_mod
+from ser_core.protocol import cell_seed, make_folds, uar
+from ser_core.records import FOLD_POLICY, CellOutcome, CorpusInstance, Predictions, RunProvenance, SystemProtocol
+from ser_core.results import CellKey, ResultStore
+
+
+def instance_of(registered, manifest, seed: int = 0):
+    """The corpus instance and folds the runner makes for ``manifest``."""
+    folds = make_folds([c.speaker for c in manifest.clips],
+                       [c.group for c in manifest.clips] if registered.spec.fold_by == "group" else None, seed=seed)
+    instance = CorpusInstance(
+        corpus=registered.name, version=registered.spec.version, manifest=manifest.fingerprint(),
+        n_clips=len(manifest.clips), labels=tuple(manifest.labels()), fold_method=folds.method,
+        fold_names=tuple(folds.names), fold_assignment=tuple(int(v) for v in folds.assignment),
+    )
+    return instance, folds
+
+
+def store_system(store: ResultStore, registry, corpus: str, system: str, *, accuracy: float, repeats: int = 1,
+                 seed: int = 0, root: Path | None = None, model: str = "model-" , feature: str = "feature-",
+                 parameter_count: int = 1234, run_id: int | None = None, manifest=None) -> CorpusInstance:
+    """Store every (repeat, fold) cell of ``system`` on ``corpus``; returns the corpus instance."""
+    registered = registry.corpus(corpus)
+    if manifest is None:
+        manifest = corpus_mod.scan(registered, root)
+    instance, folds = instance_of(registered, manifest, seed)
+    protocol = SystemProtocol(model=model + system if model.endswith("-") else model,
+                              feature=feature + system if feature.endswith("-") else feature,
+                              feature_params={}, settings={"epochs": 3}, normalisation="speaker", seed=seed,
+                              fold_policy=dict(FOLD_POLICY))
+    labels = list(instance.labels)
+    truth = np.array([labels.index(c.label) for c in manifest.clips])
+    rng = np.random.default_rng(abs(hash((corpus, system, seed))) % 2**32)
+    if run_id is None:
+        run_id = store.add_run(RunProvenance.here(core_version="test", plugins={"ser-core": "test"},
+                                                  git_revision=None, processes={"workers": 0}, suite="bundle-test"))
+    for repeat in range(repeats):
+        for fold in range(len(folds)):
+            _, test = folds.split(fold)
+            y_true = truth[test]
+            right = rng.random(len(test)) < accuracy
+            wrong = (y_true + rng.integers(1, len(labels), len(test))) % len(labels)
+            y_pred = np.where(right, y_true, wrong)
+            predictions = Predictions(tuple(manifest.clips[i].clip_id for i in test),
+                                      tuple(manifest.clips[i].speaker for i in test),
+                                      tuple(int(v) for v in y_true), tuple(int(v) for v in y_pred))
+            outcome = CellOutcome.success(uar(y_true, y_pred), predictions, parameter_count, {"kind": "generated"},
+                                          wall_time=1.5)
+            key = CellKey(corpus, system, protocol.key, instance.key, repeat, fold)
+            store.write(key, outcome, protocol=protocol, instance=instance, seed=cell_seed(seed, repeat, fold),
+                        details={"fold_name": folds.names[fold], "overrides": {"epochs": 3},
+                                 "excluded_clips": [], "seeds": {"suite": seed, "repeat": repeat}},
+                        run_id=run_id)
+    return instance
