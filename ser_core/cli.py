@@ -597,11 +597,14 @@ def _add_command_groups() -> None:
     from ser_core.cli_corpus import corpus_app
     from ser_core.cli_features import cache_app, features_app
     from ser_core.cli_models import models_app
+    from ser_core.cli_results import board_app, results_app
 
     app.add_typer(corpus_app, name="corpus")
     app.add_typer(features_app, name="features")
     app.add_typer(cache_app, name="cache")
     app.add_typer(models_app, name="models")
+    app.add_typer(results_app, name="results")
+    app.add_typer(board_app, name="board")
 
 
 _add_command_groups()

@@ -122,6 +122,7 @@ def record(entry: Entry) -> dict[str, Any]:
         "protocol": entry.protocol.record() if entry.protocol else None,
         "labels": entry.labels,
         "confusion": entry.confusion,
+        "verification": entry.verification,
     }
 
 

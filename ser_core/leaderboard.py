@@ -36,9 +36,11 @@ from ser_core.results import ResultStore, StoredCell
 BEST = "▲"
 TIED = "△"
 EXCLUDED = "†"
+UNVERIFIED = "‡"
 LEGEND = (
     f"{BEST} best on the corpus; {TIED} not significantly worse than the best (paired speaker-level "
-    f"permutation test, p ≥ {stats.ALPHA}); {EXCLUDED} scored on fewer clips than the corpus has (see notes). "
+    f"permutation test, p ≥ {stats.ALPHA}); {EXCLUDED} scored on fewer clips than the corpus has (see notes); "
+    f"{UNVERIFIED} imported from a results bundle that failed verification (see notes). "
     "[a, b]: 95% speaker-bootstrap CI."
 )
 
@@ -104,6 +106,14 @@ class Entry:
     def test_set_differs(self) -> bool:
         """Some of the corpus's clips were left out of this entry (no features for them)."""
         return bool(self.excluded)
+
+    @property
+    def verification(self) -> str:
+        """``local`` (computed by this database's runs), ``verified`` or ``unverified`` (imported from a
+        results bundle, see :mod:`ser_core.bundle`)."""
+        from ser_core.bundle import cell_status
+
+        return cell_status(self.cells)
 
     @property
     def worst_speaker(self) -> tuple[str, float] | None:
@@ -184,6 +194,11 @@ def compute(
                 f"{EXCLUDED} {e.column} on {e.corpus}: tested on {e.n_clips - len(e.excluded)} of {e.n_clips} clips; "
                 f"{len(e.excluded)} excluded ({shown_clips}): {'; '.join(reasons[:3])}"
             )
+        if e.verification == "unverified":
+            mark = next(c.details["bundle"] for c in e.cells if (c.details.get("bundle") or {}).get("status") != "verified")
+            why = "; ".join(mark.get("problems") or []) or "no reason recorded"
+            notes.append(f"{UNVERIFIED} {e.column} on {e.corpus}: imported from {mark.get('file')} "
+                         f"({str(mark.get('content_hash'))[:19]}) without verification: {why}")
         for problem in e.invalid:
             notes.append(f"{e.column} on {e.corpus}: a stored cell cannot be scored and counts as failed: {problem}")
     ranks = _rank_test(columns, rows) if use_stats else None
@@ -390,6 +405,7 @@ def format_cell(entry: Entry, *, marks: bool = True) -> str:
         text += f" [{pct(entry.ci.low)}, {pct(entry.ci.high)}]"
     if marks:
         text += (f" {entry.mark}" if entry.mark else "") + (f" {EXCLUDED}" if entry.test_set_differs else "")
+        text += f" {UNVERIFIED}" if entry.verification == "unverified" else ""
     if not entry.complete:
         text += f" ({entry.repeats_complete}/{entry.repeats_seen} repeats"
         text += f", {entry.failed_cells} failed)" if entry.failed_cells else ")"
