@@ -11,10 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ser_core import CorpusSpec, hookimpl
 from ser_core import corpus as corpus_mod
+from ser_core.plugins import load_registry
 from ser_core.protocol import cell_seed, make_folds, uar
 from ser_core.records import FOLD_POLICY, CellOutcome, CorpusInstance, Predictions, RunProvenance, SystemProtocol
 from ser_core.results import CellKey, ResultStore
+from ser_core.synthetic import generate
 
 
 def instance_of(registered, manifest, seed: int = 0):
@@ -65,3 +68,28 @@ def store_system(store: ResultStore, registry, corpus: str, system: str, *, accu
                                  "excluded_clips": [], "seeds": {"suite": seed, "repeat": repeat}},
                         run_id=run_id)
     return instance
+
+
+class StandInCorpora:
+    """A corpus plugin registering synthetic stand-in corpora by name (each needs its directory given,
+    e.g. ``--corpus-path NAME=DIR``; the clips are generated there on first scan)."""
+
+    def __init__(self, configs):
+        self.configs = dict(configs)
+
+    @hookimpl
+    def register_corpora(self, register):
+        for name, config in self.configs.items():
+            register(CorpusSpec(name=name, scan=_scanner(config), description=f"stand-in {name}", needs_path=True,
+                                version="1", labels=tuple(config.classes)))
+
+
+def _scanner(config):
+    def scan(root):
+        return generate(config, root)
+    return scan
+
+
+def stand_in_registry(configs):
+    """A registry with only the stand-in corpora of ``configs`` ``{name: SyntheticConfig}``."""
+    return load_registry([("stand-ins", StandInCorpora(configs))], use_entry_points=False)
