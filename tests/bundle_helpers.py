@@ -1,5 +1,8 @@
 """Results stored as ``serbench run`` stores them, without training: for bundle, site and benchmark code.
 
+Stand-in corpora: :class:`StandInCorpora` (synthetic audio generated into a directory) and
+:class:`ListedCorpora` (clips listed without audio, for sizes like the study's corpora).
+
 :func:`store_system` scans a corpus through its plugin, makes the folds the runner makes, and writes
 one cell per (repeat, fold) through the store's API, with seeded predictions that are right with a
 given probability (wrong ones drawn uniformly from the other classes).
@@ -8,11 +11,13 @@ given probability (wrong ones drawn uniformly from the other classes).
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
-from ser_core import CorpusSpec, hookimpl
+from ser_core import Clip, CorpusSpec, Manifest, hookimpl
 from ser_core import corpus as corpus_mod
 from ser_core.plugins import load_registry
 from ser_core.protocol import cell_seed, make_folds, uar
@@ -94,3 +99,44 @@ def _scanner(config):
 def stand_in_registry(configs):
     """A registry with only the stand-in corpora of ``configs`` ``{name: SyntheticConfig}``."""
     return load_registry([("stand-ins", StandInCorpora(configs))], use_entry_points=False)
+
+
+@dataclass(frozen=True)
+class ListedCorpus:
+    """A stand-in corpus listed without audio (results are generated, never computed from clips):
+    ``clips_per_label`` spread evenly over ``speakers``; with ``speakers_per_group``, CV groups
+    (sessions) of that many speakers each and folds by group."""
+
+    speakers: int
+    clips_per_label: Mapping[str, int]
+    speakers_per_group: int | None = None
+
+    def manifest(self, name: str) -> Manifest:
+        clips = []
+        for label, count in self.clips_per_label.items():
+            for n in range(count):
+                s = n % self.speakers
+                group = f"session{s // self.speakers_per_group + 1}" if self.speakers_per_group else None
+                clip_id = f"s{s:03d}-{label}-{n:05d}"
+                clips.append(Clip(clip_id, Path(f"/stand-in/{name}/{clip_id}.wav"), f"s{s:03d}", label, group=group))
+        return Manifest(name, clips)
+
+
+class ListedCorpora:
+    """A corpus plugin registering :class:`ListedCorpus` stand-ins (they need no directory)."""
+
+    def __init__(self, corpora: Mapping[str, ListedCorpus]):
+        self.corpora = dict(corpora)
+
+    @hookimpl
+    def register_corpora(self, register):
+        for name, listed in self.corpora.items():
+            register(CorpusSpec(name=name, scan=_lister(name, listed), description=f"listed stand-in {name}",
+                                needs_path=False, fold_by="group" if listed.speakers_per_group else "speaker",
+                                version="1", labels=tuple(listed.clips_per_label)))
+
+
+def _lister(name, listed):
+    def scan(root):
+        return listed.manifest(name)
+    return scan
