@@ -211,8 +211,8 @@ def export_bundle(store: ResultStore, corpora: Sequence[str] | None = None, syst
 
 
 def dumps(bundle: Mapping[str, Any]) -> str:
-    """The bundle as the file holds it (UTF-8 JSON, one result per line block)."""
-    return json.dumps(bundle, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    """The bundle as the file holds it: compact UTF-8 JSON (a study-sized bundle is tens of MB)."""
+    return json.dumps(bundle, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -470,7 +470,7 @@ def _against_corpus(section, inst: _Instance, cells, registered, manifest, repor
         folds = make_folds([c.speaker for c in manifest.clips],
                            [c.group for c in manifest.clips] if registered.spec.fold_by == "group" else None,
                            seed=protocol.seed, **dict(protocol.fold_policy))
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         report.problems.append(f"serbench cannot make folds for the local {name}: {exc}")
         return None
     local_fold = {c.clip_id: int(f) for c, f in zip(manifest.clips, folds.assignment)}
@@ -494,7 +494,7 @@ def _reconstruct(section, inst: _Instance, cells, truth: Mapping[str, int], repo
 
     for r, by_fold in sorted(cells.items()):
         for f, cell in sorted(by_fold.items()):
-            key = CellKey(inst.instance.corpus, section["system"], protocol.key, inst.key, r, f)
+            key = CellKey(inst.instance.corpus, str(section.get("system")), protocol.key, inst.key, r, f)
             details = {"fold_name": cell.get("fold_name"), "overrides": section.get("overrides") or {},
                        "excluded_clips": [list(x) for x in section.get("excluded_clips") or []],
                        "model_card": section.get("model_card"), "bundle_run": cell.get("run")}
@@ -503,7 +503,7 @@ def _reconstruct(section, inst: _Instance, cells, truth: Mapping[str, int], repo
                 report.cells.append((key, CellOutcome.failure(str(cell.get("error") or "failed"), None, wall),
                                      int(cell.get("seed") or 0), details))
                 continue
-            pairs = [(c, p) for c, p in zip(cell["clip_ids"], cell["y_pred"])]
+            pairs = list(zip(cell.get("clip_ids") or [], cell.get("y_pred") or []))
             left_out = [c for c, _ in pairs if c not in truth]
             if left_out and not drop_unknown:
                 continue  # reported as clip ids the corpus does not have
@@ -561,6 +561,9 @@ def verify_bundle(bundle: Mapping[str, Any], *, path: str = "bundle", registry=N
     local: dict[str, tuple] = {}
     seen: set[tuple[str, str]] = set()
     for i, section in enumerate(bundle.get("results") or []):
+        if not isinstance(section, Mapping):
+            result.problems.append(f"results[{i}] is not an object; the file is damaged.")
+            continue
         corpus, system = str(section.get("corpus")), str(section.get("system"))
         report = SectionReport(corpus, system)
         result.sections.append(report)
@@ -568,43 +571,50 @@ def verify_bundle(bundle: Mapping[str, Any], *, path: str = "bundle", registry=N
             report.problems.append(f"{system} on {corpus} appears twice in the bundle.")
         seen.add((corpus, system))
         try:
-            protocol = SystemProtocol.from_record(section["protocol"])
-        except (KeyError, TypeError) as exc:
-            report.problems.append(f"results[{i}]: its protocol is malformed ({exc}); the file is damaged.")
-            continue
-        if protocol.key != section.get("protocol_key"):
-            report.problems.append(f"its protocol_key {section.get('protocol_key')!r} is not the digest of its "
-                                   f"protocol ({protocol.key}); the protocol was edited after export.")
-        inst = instances.get(section.get("instance_key"))
-        if inst is None or inst.instance.corpus != corpus:
-            report.problems.append(f"its corpus instance {section.get('instance_key')!r} is not in the bundle.")
-            continue
-        report.protocol, report.instance = protocol, inst.instance
-        cells = _internal(section, inst, report)
-        if corpus not in local:
-            local[corpus] = _local_corpus(corpus, registry, {**corpus_paths})
-        registered, manifest, why = local[corpus]
-        if manifest is None:
-            report.unchecked = (f"the labels of {corpus} could not be checked and no UAR was recomputed: {why}")
-            continue
-        truth = _against_corpus(section, inst, cells, registered, manifest, report, protocol)
-        if truth is None:
-            continue
-        _reconstruct(section, inst, cells, truth, report, protocol, drop_unknown=False)
-        if report.problems and not for_import:
-            continue
+            _verify_section(section, report, instances, local, registry, corpus_paths, resamples, stats_seed,
+                            for_import)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            report.problems.append(f"results[{i}] is malformed ({type(exc).__name__}: {exc}); the file is damaged. "
+                                   "Ask the submitter for the file `serbench results export` wrote.")
+            report.cells = []
+    return result
+
+
+def _verify_section(section, report: SectionReport, instances, local, registry, corpus_paths, resamples: int,
+                    stats_seed: int, for_import: bool) -> None:
+    """Verify one (corpus, system) of a bundle into ``report`` (see :func:`verify_bundle`)."""
+    corpus, system = report.corpus, report.system
+    protocol = SystemProtocol.from_record(section["protocol"])
+    if protocol.key != section.get("protocol_key"):
+        report.problems.append(f"its protocol_key {section.get('protocol_key')!r} is not the digest of its "
+                               f"protocol ({protocol.key}); the protocol was edited after export.")
+    inst = instances.get(section.get("instance_key"))
+    if inst is None or inst.instance.corpus != corpus:
+        report.problems.append(f"its corpus instance {section.get('instance_key')!r} is not in the bundle.")
+        return
+    report.protocol, report.instance = protocol, inst.instance
+    cells = _internal(section, inst, report)
+    if corpus not in local:
+        local[corpus] = _local_corpus(corpus, registry, {**corpus_paths})
+    registered, manifest, why = local[corpus]
+    if manifest is None:
+        report.unchecked = (f"the labels of {corpus} could not be checked and no UAR was recomputed: {why}")
+        return
+    truth = _against_corpus(section, inst, cells, registered, manifest, report, protocol)
+    if truth is None:
+        return
+    _reconstruct(section, inst, cells, truth, report, protocol, drop_unknown=False)
+    if not report.problems:
         stated = section.get("figures") or {}
         recomputed = _recomputed_figures(report, resamples, stats_seed)
-        if recomputed is not None and not report.problems:
-            for name in FIGURE_KEYS:
-                if not _close(stated.get(name), recomputed[name]):
-                    report.problems.append(f"the stated {name} {_show(stated.get(name))} differs from the one "
-                                           f"recomputed from the predictions ({_show(recomputed[name])}).")
-        if for_import and report.problems:  # unverified import: score what the local corpus can score
-            report.cells = []
-            _reconstruct(section, inst, cells, truth, SectionReport(corpus, system, cells=report.cells), protocol,
-                         drop_unknown=True)
-    return result
+        for name in FIGURE_KEYS:
+            if recomputed is not None and not _close(stated.get(name), recomputed[name]):
+                report.problems.append(f"the stated {name} {_show(stated.get(name))} differs from the one "
+                                       f"recomputed from the predictions ({_show(recomputed[name])}).")
+    if for_import and report.problems:  # unverified import: score what the local corpus can score
+        report.cells = []
+        _reconstruct(section, inst, cells, truth, SectionReport(corpus, system, cells=report.cells), protocol,
+                     drop_unknown=True)
 
 
 # -- import --------------------------------------------------------------------------------------

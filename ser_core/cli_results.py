@@ -34,6 +34,11 @@ CorpusPathOption = Annotated[
     typer.Option("--corpus-path", help="NAME=DIR: where a corpus lives here (repeatable); other corpora are found "
                  "as `serbench run` finds them."),
 ]
+ConfigOption = Annotated[
+    Optional[Path],
+    typer.Option("--config", "-c", help="Benchmarks file whose \\[corpora.NAME] paths say where corpora live "
+                 "\\[default: $SERBENCH_CONFIG, else ./benchmarks.toml when present]."),
+]
 _STATUS = {"verified": "[green]verified[/]", "labels-unchecked": "[yellow]labels unchecked[/]",
            "failed": "[red]FAILED[/]"}
 
@@ -82,12 +87,14 @@ def export_command(
                   highlight=False)
 
 
-def _verify(files: list[Path], corpus_path: list[str] | None, *, for_import: bool):
+def _verify(files: list[Path], corpus_path: list[str] | None, config: Path | None, *, for_import: bool):
     from ser_core import bundle
     from ser_core.cli import _parse_corpus_paths
     from ser_core.plugins import load_registry
+    from ser_core.suites import load_suites
 
-    corpus_paths = _parse_corpus_paths(corpus_path or [])
+    # where the corpora are: --corpus-path first, then the benchmarks file, as for `serbench run`
+    corpus_paths = {**load_suites(config).corpus_paths, **_parse_corpus_paths(corpus_path or [])}
     registry = load_registry()
     out = []
     for path in files:
@@ -118,13 +125,14 @@ def _print_verification(path: Path, verification) -> None:
 def verify_command(
     file: Annotated[Path, typer.Argument(help="The results bundle to check.")],
     corpus_path: CorpusPathOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Recompute every figure of a bundle from its predictions against the local corpus's labels, and check
     clip ids, the manifest fingerprint and that the folds are serbench's (speaker-independent). Exit status:
     0 verified; 1 a check failed; 4 consistent, but some corpus is not here, so its labels were not checked."""
     from ser_core import bundle
 
-    [(path, _, verification)] = _verify([file], corpus_path, for_import=False)
+    [(path, _, verification)] = _verify([file], corpus_path, config, for_import=False)
     _print_verification(path, verification)
     status = verification.status
     if status == bundle.VERIFIED:
@@ -146,6 +154,7 @@ def import_command(
     files: Annotated[list[Path], typer.Argument(help="Results bundles to add.")],
     db: DbOption = None,
     corpus_path: CorpusPathOption = None,
+    config: ConfigOption = None,
     unverified: Annotated[
         bool, typer.Option("--unverified", help="Also import results that fail verification (or whose labels could "
                            "not be checked); every board marks them ‡ unverified.")
@@ -159,7 +168,7 @@ def import_command(
 
     db_path = db or paths.default_db()
     check_results_db(db_path, write=True)
-    verified = _verify(files, corpus_path, for_import=True)
+    verified = _verify(files, corpus_path, config, for_import=True)
     refused = 0
     with results_db_errors(db_path), ResultStore(db_path) as store:
         for path, data, verification in verified:

@@ -288,3 +288,20 @@ def test_the_commands_export_verify_and_import(tmp_path, source, registry, corpo
     out.write_text(json.dumps(data))
     result = runner.invoke(app, ["results", "verify", str(out)])
     assert result.exit_code == 2 and "newer than this serbench reads" in result.output
+
+
+def test_a_damaged_bundle_is_a_message_never_a_traceback(tmp_path, fresh, registry, corpora):
+    _section(fresh)["cells"][0]["clip_ids"] = 17
+    _section(fresh, "crowd")["protocol"] = None
+    verification = verify(rehash(fresh), registry, corpora)
+    text = problems(verification)
+    assert verification.status == bundle.FAILED
+    assert "results[" in text and "is malformed" in text and "the file is damaged" in text
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "serbench-results-bundle", "version": 1, "results": [')
+    with pytest.raises(bundle.BundleError, match="broken.json:1: not JSON"):
+        bundle.read_bundle(broken)
+    other = tmp_path / "board.json"
+    other.write_text(json.dumps({"format": "serbench-board", "version": 1}))
+    with pytest.raises(bundle.BundleError, match="not a serbench results bundle"):
+        bundle.read_bundle(other)
