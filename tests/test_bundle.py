@@ -305,3 +305,23 @@ def test_a_damaged_bundle_is_a_message_never_a_traceback(tmp_path, fresh, regist
     other.write_text(json.dumps({"format": "serbench-board", "version": 1}))
     with pytest.raises(bundle.BundleError, match="not a serbench results bundle"):
         bundle.read_bundle(other)
+
+
+@pytest.mark.emodb
+def test_the_committed_emodb_results_verify_against_the_real_emodb(tmp_path, emodb_dir):
+    from ser_core.plugins import load_registry
+
+    source = Path(__file__).resolve().parents[1] / "docs" / "results" / "emodb.db"
+    registry = load_registry()
+    with ResultStore(source, readonly=True) as store:
+        data = bundle.export_bundle(store, registry=registry, resamples=RESAMPLES)
+        original = leaderboard.compute(store, resamples=RESAMPLES)
+    verification = bundle.verify_bundle(data, registry=registry, corpus_paths={"emodb": Path(emodb_dir)},
+                                        for_import=True)
+    assert verification.status == bundle.VERIFIED, problems(verification)
+    with ResultStore(tmp_path / "board.db") as store:
+        bundle.import_bundle(store, data, verification)
+        imported = leaderboard.compute(store, resamples=RESAMPLES)
+    assert numbers(imported) == numbers(original)
+    card = _section(data, "emodb", "svm-is09")["model_card"]
+    assert card["distribution"] == "ser-plugin-svm" and card["feature_kind"] == "functionals"
