@@ -43,7 +43,6 @@ from ser_core.records import (
     Predictions,
     RunProvenance,
     SystemProtocol,
-    digest,
     now,
 )
 from ser_core.results import CellKey, ResultStore, StoredCell
@@ -378,7 +377,8 @@ def _internal(section: Mapping[str, Any], inst: _Instance, report: SectionReport
                 report.problems.append(f"{where}: clip ids missing from the bundle's clip table: {_listing(unknown)}.")
             moved = [c for c in ids if c in inst.fold and inst.fold[c] != f]
             if moved:
-                report.problems.append(f"{where}: tests clips the fold assignment puts in other folds: {_listing(moved)}.")
+                report.problems.append(f"{where}: tests clips the fold assignment puts in other folds: {_listing(moved)}; "
+                                   "the predictions or the results' fold assignment were edited.")
             twice = [c for c in ids if c in tested]
             if twice:
                 report.problems.append(f"repeat {r}: clips tested in more than one fold: {_listing(twice)}.")
@@ -400,7 +400,8 @@ def _internal(section: Mapping[str, Any], inst: _Instance, report: SectionReport
             names = [instance.fold_names[f] if 0 <= f < n_folds else str(f) for f in sorted(folds)]
             report.problems.append(
                 f"speaker {speaker!r} has clips in folds {_listing(names)}: when one of them is tested, the "
-                "others train on the same speaker. The folds are not speaker-independent.")
+                "others train on the same speaker. The folds are not speaker-independent: recompute the results with "
+                "`serbench run`, which makes speaker-independent folds.")
     if len(inst.fold) + len(excluded - set(inst.fold)) != instance.n_clips:
         report.problems.append(f"the clip table lists {len(inst.fold)} clips (+{len(excluded - set(inst.fold))} "
                                f"excluded) but the corpus instance has {instance.n_clips}.")
@@ -414,7 +415,7 @@ def _internal(section: Mapping[str, Any], inst: _Instance, report: SectionReport
     for name, value in (("uar_mean", mean), ("uar_sd", sd), ("repeats_complete", len(means)), ("n_folds", n_folds)):
         if not _close(stated.get(name), value):
             report.problems.append(f"the stated {name} {_show(stated.get(name))} does not follow from the stored "
-                                   f"cells ({_show(value)}).")
+                                   f"cells ({_show(value)}): the figures were edited after export.")
     return cells
 
 
@@ -480,7 +481,8 @@ def _against_corpus(section, inst: _Instance, cells, registered, manifest, repor
     else:
         moved = sorted(c for c, f in inst.fold.items() if c in local_fold and local_fold[c] != f)
         if moved:
-            report.problems.append(f"clips in a different fold than serbench puts them for {name}: {_listing(moved)}.")
+            report.problems.append(f"clips in a different fold than serbench puts them for {name}: {_listing(moved)}; "
+                                   "recompute the results on serbench's folds (`serbench run`).")
         if tuple(local_fold[c.clip_id] for c in manifest.clips) != tuple(instance.fold_assignment) and not unknown:
             report.problems.append(f"the fold assignment differs from the one serbench makes for {name}.")
     index = {label: i for i, label in enumerate(labels)}
@@ -518,7 +520,8 @@ def _reconstruct(section, inst: _Instance, cells, truth: Mapping[str, int], repo
             if not drop_unknown and not _close(score, cell.get("uar")):
                 report.problems.append(
                     f"repeat {r} fold {f}: the stored UAR {_show(cell.get('uar'))} is not what its predictions "
-                    f"score against the corpus's labels ({score:.6f}).")
+                    f"score against the corpus's labels ({score:.6f}): the predictions or the UAR were changed, or "
+                    "they were scored against other labels.")
             predictions = Predictions(ids, tuple(inst.speaker.get(c, "?") for c in ids), y_true, y_pred)
             outcome = CellOutcome.success(score, predictions, cell.get("parameter_count"), cell.get("estimator"), wall)
             report.cells.append((key, outcome, int(cell.get("seed") or 0), details))
@@ -610,7 +613,8 @@ def _verify_section(section, report: SectionReport, instances, local, registry, 
         for name in FIGURE_KEYS:
             if recomputed is not None and not _close(stated.get(name), recomputed[name]):
                 report.problems.append(f"the stated {name} {_show(stated.get(name))} differs from the one "
-                                       f"recomputed from the predictions ({_show(recomputed[name])}).")
+                                       f"recomputed from the predictions ({_show(recomputed[name])}): the "
+                                       "predictions or the figures were edited after export.")
     if for_import and report.problems:  # unverified import: score what the local corpus can score
         report.cells = []
         _reconstruct(section, inst, cells, truth, SectionReport(corpus, system, cells=report.cells), protocol,
@@ -629,6 +633,12 @@ class ImportReport:
     imported: list[tuple[str, str, str, int]] = field(default_factory=list)  # corpus, system, status, cells
     already: list[tuple[str, str]] = field(default_factory=list)
     refused: list[tuple[str, str, str]] = field(default_factory=list)  # corpus, system, why
+
+
+def _joined(problems: Sequence[str], limit: int = 3) -> str:
+    """The first problems as one list (``a; b; c; and 2 more``)."""
+    shown = "; ".join(p.rstrip(".") for p in problems[:limit])
+    return shown + (f"; and {len(problems) - limit} more" if len(problems) > limit else "")
 
 
 def _same(existing: StoredCell, outcome: CellOutcome) -> bool:
@@ -658,13 +668,13 @@ def import_bundle(store: ResultStore, bundle: Mapping[str, Any], verification: V
     for report in verification.sections:
         status = report.status if not file_problems else FAILED
         if not report.cells:
-            why = report.unchecked or "; ".join((file_problems + report.problems)[:3]) or "no cells"
+            why = report.unchecked or _joined(file_problems + report.problems) or "no cells"
             if report.unchecked:
                 why += ". A bundle carries no labels; the results cannot be scored without the corpus"
             out.refused.append((report.corpus, report.system, why))
             continue
         if status != VERIFIED and not allow_unverified:
-            why = report.unchecked or "; ".join((file_problems + report.problems)[:3])
+            why = report.unchecked or _joined(file_problems + report.problems)
             out.refused.append((report.corpus, report.system, f"not verified: {why} (--unverified imports it "
                                                                 "marked as unverified on every board)"))
             continue

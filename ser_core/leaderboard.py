@@ -196,7 +196,7 @@ def compute(
             )
         if e.verification == "unverified":
             mark = next(c.details["bundle"] for c in e.cells if (c.details.get("bundle") or {}).get("status") != "verified")
-            why = "; ".join(mark.get("problems") or []) or "no reason recorded"
+            why = "; ".join(p.rstrip(".") for p in mark.get("problems") or []) or "no reason recorded"
             notes.append(f"{UNVERIFIED} {e.column} on {e.corpus}: imported from {mark.get('file')} "
                          f"({str(mark.get('content_hash'))[:19]}) without verification: {why}")
         for problem in e.invalid:
