@@ -130,7 +130,7 @@ def record(entry: Entry) -> dict[str, Any]:
 CSV_FIELDS = ("corpus", "system", "column", "protocol_key", "uar_mean", "uar_sd", "ci_low", "ci_high", "mark",
               "n_folds", "repeats_complete", "repeats_seen", "failed_cells", "clips_scored", "clips_in_corpus",
               "pooled_uar", "weighted_accuracy", "worst_speaker", "worst_speaker_uar", "speaker_uar_sd",
-              "parameter_count", "wall_time_s", "overrides")
+              "parameter_count", "wall_time_s", "overrides", "verification")
 
 
 def to_csv(board: Board) -> str:
