@@ -186,3 +186,20 @@ def test_in_chromium_the_index_sorts_filters_and_every_link_resolves(built, brow
         assert page.locator("h1").inner_text().endswith("serbench leaderboard"), target
         page.locator("table.sortable thead th").first.click()  # the script runs on every page
     assert errors == []
+
+
+def test_the_committed_emodb_site_matches_its_database(tmp_path):
+    """docs/results/site/ is rebuilt whenever docs/results/emodb.db or the board's statistics change (the
+    command is in docs/submitting-results.md)."""
+    docs = Path(__file__).resolve().parents[1] / "docs" / "results"
+    with ResultStore(docs / "emodb.db", readonly=True) as store:
+        site.build(store, tmp_path / "site", reference=leaderboard.load_reference(
+            docs.parent / "reference" / "keesing2020-table3.csv"))
+
+    def figures(path):
+        entries = json.loads(path.read_text())["board"]["entries"]
+        return {(e["corpus"], e["system"]): (e["uar_mean"], e["ci"], e["mark"], e["verification"]) for e in entries}
+
+    assert figures(docs / "site" / "index.json") == figures(tmp_path / "site" / "index.json")
+    committed = sorted(str(p.relative_to(docs / "site")) for p in (docs / "site").rglob("*.html"))
+    assert committed == sorted(str(p.relative_to(tmp_path / "site")) for p in (tmp_path / "site").rglob("*.html"))
