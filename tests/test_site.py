@@ -203,3 +203,20 @@ def test_the_committed_emodb_site_matches_its_database(tmp_path):
     assert figures(docs / "site" / "index.json") == figures(tmp_path / "site" / "index.json")
     committed = sorted(str(p.relative_to(docs / "site")) for p in (docs / "site").rglob("*.html"))
     assert committed == sorted(str(p.relative_to(tmp_path / "site")) for p in (tmp_path / "site").rglob("*.html"))
+
+
+def test_the_board_build_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from ser_core.cli import app
+
+    db = Path(__file__).resolve().parents[1] / "docs" / "results" / "emodb.db"
+    runner = CliRunner()
+    result = runner.invoke(app, ["board", "build", "--db", str(db), "-o", str(tmp_path / "site"), "--resamples", "50"])
+    assert result.exit_code == 0, result.output
+    assert "wrote 9 pages" in result.output and (tmp_path / "site" / "index.html").is_file()
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(app, ["board", "build", "--db", str(db), "-o", str(tmp_path / "file")])
+    assert result.exit_code == 2 and "is a file" in result.output
+    result = runner.invoke(app, ["board", "build", "--db", str(tmp_path / "none.db"), "-o", str(tmp_path / "s")])
+    assert result.exit_code == 2 and "no results database here" in result.output
