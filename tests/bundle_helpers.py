@@ -39,9 +39,12 @@ def instance_of(registered, manifest, seed: int = 0):
 
 
 def store_system(store: ResultStore, registry, corpus: str, system: str, *, accuracy: float, repeats: int = 1,
-                 seed: int = 0, root: Path | None = None, model: str = "model-" , feature: str = "feature-",
+                 seed: int = 0, root: Path | None = None, model: str = "model-", feature: str = "feature-",
                  parameter_count: int = 1234, run_id: int | None = None, manifest=None) -> CorpusInstance:
-    """Store every (repeat, fold) cell of ``system`` on ``corpus``; returns the corpus instance."""
+    """Store every (repeat, fold) cell of ``system`` on ``corpus``; returns the corpus instance.
+
+    ``model``/``feature`` ending in ``-`` get the system's name appended (one protocol per system).
+    """
     registered = registry.corpus(corpus)
     if manifest is None:
         manifest = corpus_mod.scan(registered, root)
