@@ -205,7 +205,8 @@ def run(
     check_results_db(db_path, write=True)
     console.print(
         f"Suite [bold]{chosen.name}[/]: {len(chosen.corpora)} corpora x {len(chosen.systems)} systems, "
-        f"{chosen.repeats} repeats, seed {chosen.seed}, normalisation {chosen.normalisation}; results in {db_path}"
+        f"{chosen.repeats} repeats, seed {chosen.seed}, normalisation {chosen.normalisation}"
+        f"{', text-independent folds' if chosen.folds == 'text-independent' else ''}; results in {db_path}"
     )
     with results_db_errors(db_path), ResultStore(db_path) as store:
         _note_migration(store)

@@ -219,6 +219,9 @@ class Layout:
     fold_of: np.ndarray
     kind: str
     normalisation: str
+    speaker_fold: np.ndarray | None = None  # text-independent folds: see ser_core.protocol.Folds
+    sentence_group: np.ndarray | None = None
+    held_out: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

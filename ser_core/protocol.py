@@ -2,7 +2,9 @@
 
 Small pure functions, each tested against hand-worked examples. Folds: leave-one-speaker-out for at
 most ``max_speakers`` speakers, otherwise ``n_groups`` speaker groups from a seeded shuffle balanced
-by clip count; corpora that define their own CV groups (sessions, languages) use those.
+by clip count; corpora that define their own CV groups (sessions, languages) use those. The
+text-independent policy (:func:`text_independent`) splits each of those folds further by sentence
+groups, so that training and test share neither speaker nor sentence.
 """
 
 from __future__ import annotations
@@ -15,27 +17,54 @@ import numpy as np
 
 Normalisation = Literal["speaker", "fold", "none"]
 NORMALISATIONS: tuple[str, ...] = ("speaker", "fold", "none")
+#: Fold policies a suite may choose (``folds = ...``): speakers only, or speakers and sentences.
+FOLD_POLICIES: tuple[str, ...] = ("speaker-independent", "text-independent")
+#: Sentence groups of the text-independent policy (fewer when a corpus has fewer sentences): each
+#: fold holds out one group, so training keeps (groups - 1) / groups of the sentences. Fixed a priori.
+SENTENCE_GROUPS = 5
 
 
 @dataclass(frozen=True)
 class Folds:
-    """Which fold each clip is tested in, and the name (speaker or group) of each fold."""
+    """Which fold each clip is tested in, and the name (speaker or group) of each fold.
+
+    Text-independent folds (:func:`text_independent`) also give each clip's speaker fold
+    (``speaker_fold``) and sentence group (``sentence_group``), and for each fold the pair of them it
+    holds out of training (``held_out``): a fold trains only on clips of other speakers *and* other
+    sentence groups than its test clips.
+    """
 
     assignment: np.ndarray  # fold index per clip
     names: tuple[str, ...]  # fold index -> the speakers/group it holds, for the record
     method: str
+    speaker_fold: np.ndarray | None = None  # speaker-fold index per clip (text-independent only)
+    sentence_group: np.ndarray | None = None  # sentence-group index per clip (text-independent only)
+    held_out: tuple[tuple[int, int], ...] = ()  # fold -> (speaker fold, sentence group) kept out of training
 
     def __len__(self) -> int:
         return len(self.names)
 
+    def train_mask(self, fold: int) -> np.ndarray:
+        """Which clips ``fold`` may train on: not its test clips, nor (text-independent) its held-out sentences."""
+        return train_mask(self.assignment, fold, self.speaker_fold, self.sentence_group, self.held_out)
+
     def split(self, fold: int) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the training and test clips of ``fold``."""
-        test = self.assignment == fold
-        return np.flatnonzero(~test), np.flatnonzero(test)
+        return np.flatnonzero(self.train_mask(fold)), np.flatnonzero(self.assignment == fold)
 
     def record(self) -> dict:
         """JSON-ready description, stored with every result."""
         return {"method": self.method, "names": list(self.names), "assignment": self.assignment.tolist()}
+
+
+def train_mask(fold_of: np.ndarray, fold: int, speaker_fold: np.ndarray | None = None,
+               sentence_group: np.ndarray | None = None, held_out: Sequence[tuple[int, int]] = ()) -> np.ndarray:
+    """Clips a fold trains on: those of other folds; for text-independent folds (``sentence_group``
+    given), those of neither the fold's speakers nor its sentence group (``held_out[fold]``)."""
+    if sentence_group is None or speaker_fold is None:
+        return np.asarray(fold_of) != fold
+    speakers, sentences = held_out[fold]
+    return (np.asarray(speaker_fold) != speakers) & (np.asarray(sentence_group) != sentences)
 
 
 def balanced_speaker_groups(speakers: Sequence[str], n_groups: int, seed: int) -> dict[str, int]:
@@ -89,6 +118,52 @@ def make_folds(
     )
     assignment = np.array([group_of[s] for s in speakers], dtype=np.int64)
     return Folds(assignment, names, f"{n_groups}-speaker-groups(seed={seed})")
+
+
+def text_independent(
+    base: Folds, sentences: Sequence[str | None], *, seed: int = 0, n_groups: int = SENTENCE_GROUPS
+) -> Folds:
+    """Folds sharing neither speaker nor sentence between training and test.
+
+    The corpus's sentences are put into ``n_groups`` groups (fewer when it has fewer sentences) by
+    the seeded shuffle of :func:`balanced_speaker_groups`, balanced by clip count. Each speaker fold
+    of ``base`` becomes one fold per sentence group: it tests the fold's clips of that group and
+    trains on the other folds' clips of the other groups. Every clip is still tested exactly once.
+
+    :param base: speaker-independent folds (:func:`make_folds`).
+    :param sentences: the sentence (text) of each clip (``Clip.sentence``).
+    :raises ValueError: a clip has no sentence, the corpus has fewer than 2 sentences, or a fold
+        would have no training clip.
+    """
+    missing = sum(1 for s in sentences if s is None or s == "")
+    if missing:
+        raise ValueError(
+            f"text-independent folds need the sentence of every clip (Clip.sentence), and {missing} of "
+            f"{len(sentences)} clips have none; this corpus's plugin does not record sentences, so use the "
+            "suite's default folds (speaker-independent) for it"
+        )
+    distinct = sorted(set(sentences))
+    if len(distinct) < 2:
+        raise ValueError(f"text-independent folds need at least 2 different sentences, found {len(distinct)}")
+    groups = min(n_groups, len(distinct))
+    group_of = balanced_speaker_groups(list(sentences), groups, seed)
+    sentence_group = np.array([group_of[s] for s in sentences], dtype=np.int64)
+    members = ["+".join(sorted(s for s, g in group_of.items() if g == k)) for k in range(groups)]
+    pairs = sorted({(int(f), int(g)) for f, g in zip(base.assignment, sentence_group)})
+    index = {pair: i for i, pair in enumerate(pairs)}
+    assignment = np.array([index[(int(f), int(g))] for f, g in zip(base.assignment, sentence_group)], dtype=np.int64)
+    folds = Folds(
+        assignment,
+        tuple(f"{base.names[f]} | sentences {members[g]}" for f, g in pairs),
+        f"{base.method} x {groups}-sentence-groups(seed={seed}), text-independent",
+        np.asarray(base.assignment, dtype=np.int64),
+        sentence_group,
+        tuple(pairs),
+    )
+    for fold, name in enumerate(folds.names):
+        if not folds.train_mask(fold).any():
+            raise ValueError(f"text-independent fold {name!r} has no training clip (no other speaker says other sentences)")
+    return folds
 
 
 def standardise(

@@ -26,12 +26,25 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ser_core.protocol import SENTENCE_GROUPS
+
 #: Version of the evaluation protocol (folds, normalisation, UAR). Results computed under different
 #: protocol versions never share a column. Independent of the database's schema version.
 PROTOCOL_VERSION = 1
 
 #: The fold policy of :func:`ser_core.protocol.make_folds` as the runner calls it.
 FOLD_POLICY: Mapping[str, int] = {"max_speakers": 12, "n_groups": 6}
+
+
+def fold_policy(folds: str = "speaker-independent") -> dict[str, Any]:
+    """The fold policy stored with a result: :data:`FOLD_POLICY`, plus (text-independent folds,
+    :func:`ser_core.protocol.text_independent`) ``text = "independent"`` and the sentence groups.
+    Speaker-independent results keep exactly :data:`FOLD_POLICY`, so older databases keep their keys."""
+    if folds == "speaker-independent":
+        return dict(FOLD_POLICY)
+    if folds == "text-independent":
+        return {**FOLD_POLICY, "text": "independent", "n_sentence_groups": SENTENCE_GROUPS}
+    raise ValueError(f"unknown fold policy {folds!r}")
 
 
 def digest(payload: Any) -> str:
@@ -74,7 +87,7 @@ class SystemProtocol:
     settings: Mapping[str, Any]
     normalisation: str
     seed: int
-    fold_policy: Mapping[str, int] = field(default_factory=lambda: dict(FOLD_POLICY))
+    fold_policy: Mapping[str, Any] = field(default_factory=lambda: dict(FOLD_POLICY))
     version: int = PROTOCOL_VERSION
 
     def record(self) -> dict[str, Any]:

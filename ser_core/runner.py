@@ -30,15 +30,16 @@ from ser_core import corpus as corpus_mod
 from ser_core import features
 from ser_core.errors import CacheError, ConfigError, CorpusError, SerbenchError
 from ser_core.plugins import Registered, Registry
-from ser_core.protocol import Folds, as_rows, cell_seed, from_rows, make_folds, standardise, uar
+from ser_core.protocol import (Folds, as_rows, cell_seed, from_rows, make_folds, standardise, text_independent,
+                               train_mask, uar)
 from ser_core.records import (
-    FOLD_POLICY,
     CellOutcome,
     CorpusInstance,
     Predictions,
     RunProvenance,
     SystemProtocol,
     check_predictions,
+    fold_policy,
 )
 from ser_core.results import CellKey, ResultStore
 from ser_core.specs import FeatureSpec, Manifest, ModelContext
@@ -171,6 +172,13 @@ class Prepared:
     speakers: np.ndarray
     groups: np.ndarray
     fold_of: np.ndarray
+    speaker_fold: np.ndarray | None = None  # text-independent folds (ser_core.protocol.Folds)
+    sentence_group: np.ndarray | None = None
+    held_out: tuple[tuple[int, int], ...] = ()
+
+    def train_mask(self, fold: int) -> np.ndarray:
+        """The clips ``fold`` trains on (:func:`ser_core.protocol.train_mask`)."""
+        return train_mask(self.fold_of, fold, self.speaker_fold, self.sentence_group, self.held_out)
 
 
 @dataclass(frozen=True)
@@ -197,13 +205,14 @@ def compute_cell(task: CellTask, data: Prepared) -> CellOutcome:
     started = time.perf_counter()
     fold = task.key.fold
     try:
-        train = np.flatnonzero(data.fold_of != fold)
+        trainable = data.train_mask(fold)
+        train = np.flatnonzero(trainable)
         test = np.flatnonzero(data.fold_of == fold)
         if len(test) == 0:
             raise ValueError(f"fold {fold} has no clips with features")
         items = data.items
         if task.normalisation == "fold":
-            items = standardise(items, data.speakers, data.fold_of != fold, "fold")
+            items = standardise(items, data.speakers, trainable, "fold")
         kind = task.feature.kind
         seed_everything(task.seed)
         estimator = task.create(ModelContext(task.n_classes, task.feature, task.settings, task.seed))
@@ -293,6 +302,9 @@ def prepare(table: features.FeatureTable, layout) -> Prepared:
         speakers=speakers,
         groups=layout.groups[rows],
         fold_of=layout.fold_of[rows],
+        speaker_fold=None if layout.speaker_fold is None else layout.speaker_fold[rows],
+        sentence_group=None if layout.sentence_group is None else layout.sentence_group[rows],
+        held_out=tuple(layout.held_out),
     )
 
 
@@ -311,6 +323,9 @@ def layout_of(manifest: Manifest, folds: Folds, kind: str, normalisation: str):
         fold_of=np.asarray(folds.assignment),
         kind=kind,
         normalisation=normalisation,
+        speaker_fold=folds.speaker_fold,
+        sentence_group=folds.sentence_group,
+        held_out=folds.held_out,
     )
 
 
@@ -410,6 +425,8 @@ class Runner:
                 [c.group for c in manifest.clips] if use_groups else None,
                 seed=suite.seed,
             )
+            if suite.folds == "text-independent":
+                folds = text_independent(folds, [c.sentence for c in manifest.clips], seed=suite.seed)
         except (SerbenchError, ValueError) as exc:
             report.skipped.append((f"corpus {corpus_name}", str(exc)))
             self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(str(exc))}")
@@ -449,7 +466,7 @@ class Runner:
         labels = manifest.labels()
         protocol = SystemProtocol(
             model=model.name, feature=feature.name, feature_params=dict(feature.spec.params), settings=settings,
-            normalisation=suite.normalisation, seed=suite.seed, fold_policy=dict(FOLD_POLICY),
+            normalisation=suite.normalisation, seed=suite.seed, fold_policy=fold_policy(suite.folds),
         )
         instance = CorpusInstance(
             corpus=corpus.name, version=corpus.spec.version, manifest=manifest.fingerprint(),

@@ -6,6 +6,7 @@ Layout::
     repeats = 3
     seed = 0
     normalisation = "speaker"  # speaker | fold | none
+    folds = "speaker-independent"  # or text-independent: no speaker and no sentence shared
 
     [systems.svm-egemaps]      # a system = a model on a feature, with optional setting overrides
     model = "svm"
@@ -49,12 +50,12 @@ from pathlib import Path
 from typing import Any
 
 from ser_core.errors import ConfigError
-from ser_core.protocol import NORMALISATIONS
+from ser_core.protocol import FOLD_POLICIES, NORMALISATIONS
 
 #: The suites and systems that come with the package.
 SHIPPED = Path(__file__).parent / "data" / "benchmarks.toml"
 
-DEFAULTS: dict[str, Any] = {"repeats": 3, "seed": 0, "normalisation": "speaker"}
+DEFAULTS: dict[str, Any] = {"repeats": 3, "seed": 0, "normalisation": "speaker", "folds": "speaker-independent"}
 _TOP_KEYS = {"defaults", "systems", "corpora", "suites", "executor"}
 _SYSTEM_KEYS = {"model", "feature", "settings", "description"}
 _SUITE_KEYS = {"description", "corpora", "systems", "overrides"} | set(DEFAULTS)
@@ -83,6 +84,7 @@ class Suite:
     normalisation: str
     description: str = ""
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    folds: str = "speaker-independent"  # one of ser_core.protocol.FOLD_POLICIES
 
     def subset(self, corpora: list[str] | None = None, systems: list[str] | None = None) -> "Suite":
         """This suite restricted to some of its corpora and systems (same protocol, same config hashes)."""
@@ -159,6 +161,8 @@ def _protocol(path: Path, key: str, table: dict, base: dict[str, Any]) -> dict[s
         raise _fail(
             path, f"{key}.normalisation", f"expected one of {', '.join(NORMALISATIONS)}, got {values['normalisation']!r}"
         )
+    if values["folds"] not in FOLD_POLICIES:
+        raise _fail(path, f"{key}.folds", f"expected one of {', '.join(FOLD_POLICIES)}, got {values['folds']!r}")
     return values
 
 

@@ -126,3 +126,61 @@ def test_rows_round_trip_per_kind():
 def test_cell_seed_depends_only_on_its_cell():
     assert cell_seed(0, 1, 2) == cell_seed(0, 1, 2)
     assert len({cell_seed(0, r, f) for r in range(3) for f in range(10)}) == 30
+
+
+def test_text_independent_folds_hand_worked():
+    from ser_core.protocol import text_independent
+
+    speakers = ["a", "a", "b", "b", "c", "c", "c"]
+    sentences = ["s1", "s2", "s1", "s2", "s1", "s2", "s1"]
+    folds = text_independent(make_folds(speakers), sentences, seed=0)
+    group = balanced_speaker_groups(sentences, 2, 0)  # two sentences: two groups, one sentence each
+    assert sorted(group.values()) == [0, 1]
+    assert folds.method == "leave-one-speaker-out x 2-sentence-groups(seed=0), text-independent"
+    assert len(folds) == 6  # 3 speakers x 2 sentence groups
+    tested = np.zeros(len(speakers), int)
+    for fold in range(len(folds)):
+        train, test = folds.split(fold)
+        tested[test] += 1
+        (speaker,) = {speakers[i] for i in test}
+        (sentence,) = {sentences[i] for i in test}
+        assert folds.names[fold] == f"{speaker} | sentences {sentence}"
+        other = "s2" if sentence == "s1" else "s1"
+        # trains on exactly the other speakers' clips of the other sentence
+        assert train.tolist() == [i for i in range(7) if speakers[i] != speaker and sentences[i] == other]
+    assert tested.tolist() == [1] * 7, "every clip is tested exactly once"
+    (fold_c_s1,) = [f for f, n in enumerate(folds.names) if n == "c | sentences s1"]
+    assert folds.split(fold_c_s1)[1].tolist() == [4, 6] and folds.split(fold_c_s1)[0].tolist() == [1, 3]
+
+
+def test_text_independent_groups_sentences_and_refuses_corpora_without_them():
+    from ser_core.protocol import SENTENCE_GROUPS, text_independent
+
+    speakers = [f"s{i % 4}" for i in range(80)]
+    sentences = [f"t{(i // 4) % 10}" for i in range(80)]  # every speaker says each of 10 sentences twice
+    folds = text_independent(make_folds(speakers), sentences, seed=3)
+    assert len(folds) == 4 * SENTENCE_GROUPS and "5-sentence-groups(seed=3)" in folds.method
+    for fold in range(len(folds)):
+        train, test = folds.split(fold)
+        assert not {speakers[i] for i in train} & {speakers[i] for i in test}
+        assert not {sentences[i] for i in train} & {sentences[i] for i in test}
+        assert len({sentences[i] for i in test}) == 2 and len({sentences[i] for i in train}) == 8
+    with pytest.raises(ValueError, match=r"2 of 3 clips have none.*does not record sentences"):
+        text_independent(make_folds(["a", "b", "b"]), ["x", None, ""])
+    with pytest.raises(ValueError, match="at least 2 different sentences"):
+        text_independent(make_folds(["a", "b"]), ["x", "x"])
+    with pytest.raises(ValueError, match="'a | sentences x' has no training clip"):  # b never says y
+        text_independent(make_folds(["a", "a", "b"]), ["x", "y", "x"])
+
+
+def test_the_fold_policy_record_keeps_old_keys_and_names_text_independence():
+    from ser_core.records import FOLD_POLICY, SystemProtocol, fold_policy
+
+    assert fold_policy() == fold_policy("speaker-independent") == dict(FOLD_POLICY)
+    assert fold_policy("text-independent") == {**FOLD_POLICY, "text": "independent", "n_sentence_groups": 5}
+    old = {"model": "svm", "feature": "is09", "feature_params": {}, "settings": {}, "normalisation": "speaker", "seed": 0}
+    default = SystemProtocol.from_record(old)  # a record stored before fold policies were chosen
+    assert default.key == SystemProtocol(**old, fold_policy=fold_policy()).key
+    assert default.key != SystemProtocol(**old, fold_policy=fold_policy("text-independent")).key
+    with pytest.raises(ValueError, match="unknown fold policy"):
+        fold_policy("sentence")

@@ -232,3 +232,58 @@ def test_an_unpicklable_model_runs_its_folds_in_process_with_a_note(synthetic_ma
         report = Runner(registry, store, workers=2, reporter=Notes()).run(suite)
     assert report.ok and report.computed == 4
     assert any("cannot be sent to worker processes" in n for n in notes)
+
+
+class CountingCentroid(NearestCentroid):
+    """Records what it was trained on, so a test can check each fold's training set."""
+
+    def fit(self, X, y, groups):
+        self.trained_on = (len(y), sorted(set(groups)))
+        super().fit(X, y, groups)
+
+    def describe(self):
+        return {"clips": self.trained_on[0], "speakers": self.trained_on[1]}
+
+
+def test_text_independent_folds_train_on_neither_speaker_nor_sentence_of_the_test(synthetic_manifest, tmp_path):
+    import dataclasses
+
+    from ser_core.records import fold_policy
+
+    texts = dataclasses.replace(
+        synthetic_manifest, corpus="texts",
+        clips=[dataclasses.replace(c, sentence=f"t{i % 3}") for i, c in enumerate(synthetic_manifest.clips)],
+    )
+
+    class Corpora:
+        @hookimpl
+        def register_corpora(self, register):
+            register(CorpusSpec("texts", scan=lambda root: texts, needs_path=False))
+
+        @hookimpl
+        def register_models(self, register):
+            register(ModelSpec("counting", create=CountingCentroid, accepts=frozenset({"functionals"}),
+                               defaults={"fail_group": ""}))
+
+    registry = load_registry([("tiny", Plugin(synthetic_manifest)), ("texts", Corpora())], use_entry_points=False)
+    suite = make_suite(corpora=("texts", "tiny"), systems=(System("counting-lb", "counting", "lb"),), repeats=1,
+                       folds="text-independent")
+    report, cells, entries = run(registry, tmp_path / "r.db", suite)
+    (what, why), = report.skipped
+    assert what == "corpus tiny" and "does not record sentences" in why, "refused with a reason, not run"
+    speakers = texts.speakers()
+    assert len(cells) == len(speakers) * 3 and all(c.status == "ok" for c in cells)
+    by_clip = {c.clip_id: c for c in texts.clips}
+    tested = []
+    for cell in cells:
+        test = [by_clip[cid] for cid in cell.predictions.clip_ids]
+        (speaker,) = {c.speaker for c in test}
+        (sentence,) = {c.sentence for c in test}
+        assert cell.details["fold_name"] == f"{speaker} | sentences {sentence}"
+        expected = [c for c in texts.clips if c.speaker != speaker and c.sentence != sentence]
+        assert cell.outcome.estimator == {"clips": len(expected), "speakers": sorted({c.speaker for c in expected})}
+        tested += cell.predictions.clip_ids
+    assert sorted(tested) == sorted(by_clip), "every clip tested once"
+    (entry,) = entries.entries
+    assert entry.protocol.fold_policy == fold_policy("text-independent")
+    assert entry.instance.fold_method.endswith("3-sentence-groups(seed=1), text-independent")

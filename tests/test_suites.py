@@ -48,6 +48,9 @@ def test_a_valid_file_resolves_defaults_overrides_and_paths(tmp_path):
     benchmarks = load_benchmarks(write(tmp_path, GOOD))
     suite = benchmarks.suite("s")
     assert (suite.repeats, suite.seed, suite.normalisation) == (2, 4, "speaker")
+    assert suite.folds == "speaker-independent"
+    text = load_benchmarks(write(tmp_path, GOOD.replace("seed = 4", 'folds = "text-independent"'))).suite("s")
+    assert text.folds == "text-independent"
     assert suite.settings_for(suite.systems[0]) == {"inner_folds": 2}
     assert benchmarks.corpus_paths["emodb"] == tmp_path / "data/emodb"
 
@@ -60,6 +63,7 @@ def test_a_valid_file_resolves_defaults_overrides_and_paths(tmp_path):
         (GOOD.replace('systems = ["a"]', 'systems = ["a", "b"]'), r"suites\.s\.systems\[1\]: unknown system 'b'"),
         (GOOD.replace("repeats = 2", "repeats = 0"), r"defaults\.repeats: expected a positive integer"),
         (GOOD.replace("seed = 4", 'normalisation = "global"'), r"suites\.s\.normalisation: expected one of"),
+        (GOOD.replace("seed = 4", 'folds = "by-text"'), r"suites\.s\.folds: expected one of speaker-independent, text-independent"),
         (GOOD.replace('feature = "egemaps"\n', ""), r"systems\.a\.feature: required"),
         (GOOD.replace('corpora = ["synthetic", "emodb"]', "corpora = []"), r"suites\.s\.corpora: expected a non-empty list"),
         (GOOD.replace("overrides = { a =", "overrides = { z ="), r"suites\.s\.overrides\.z: not one of this suite"),
