@@ -42,7 +42,7 @@ Layout::
 
 Every error names the file and the offending key.
 
-Shipped suites: ``demo``, ``paper``, ``paper-quick`` and ``paper-cpu`` (and their systems) come with the package
+Shipped suites: ``demo``, ``paper``, ``paper-quick``, ``paper-cpu``, ``ssl`` and ``modern`` (and their systems) come with the package
 (:data:`SHIPPED`), so ``serbench run`` works in any directory. :func:`load_suites` reads them, then
 the user's file - ``--config``, else ``$SERBENCH_CONFIG``, else ``benchmarks.toml`` in the working
 directory when there is one - whose systems, suites and corpus locations add to the shipped ones or
@@ -200,7 +200,7 @@ def load_benchmarks(path: str | Path, base: Benchmarks | None = None) -> Benchma
 
 
 def shipped() -> Benchmarks:
-    """The suites and systems that come with the package (``demo``, ``paper``, ``paper-quick``, ``paper-cpu``)."""
+    """The suites and systems that come with the package (``demo``, ``paper``, ``paper-quick``, ``paper-cpu``, ``ssl``, ``modern``)."""
     return load_benchmarks(SHIPPED)
 
 
