@@ -93,6 +93,8 @@ class MLPEstimator(TunedEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # max_iter is the training budget, on purpose
             warnings.filterwarnings("ignore", message="Got `batch_size`", category=UserWarning)  # small data: clipped
+            # UAR already weighs every class equally: the scorer needs no sample weights
+            warnings.filterwarnings("ignore", message="The scoring .* does not support sample_weight", category=UserWarning)
             super().fit(X, y, groups)
 
     def scores(self, fitted, features: np.ndarray) -> np.ndarray:
