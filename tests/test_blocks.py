@@ -153,7 +153,8 @@ def test_a_system_normalisation_overrides_the_suite_and_keys_its_own_column(regi
     with ResultStore(tmp_path / "r.db") as store:
         report = Runner(registry, store, workers=0).run(suite_of(offline, online))
         cells = list(store.cells())
-        entries = {e.system: e for e in leaderboard.compute(store).entries}
+        board = leaderboard.compute(store)
+        entries = {e.system: e for e in board.entries}
     assert not report.failed and not report.skipped
     assert entries["offline"].protocol.normalisation == "speaker"
     assert entries["online"].protocol.normalisation == "fold"
@@ -166,3 +167,6 @@ def test_a_system_normalisation_overrides_the_suite_and_keys_its_own_column(regi
     assert all(d["test_mean"] < 1e-5 and d["train_mean"] < 1e-5 for d in by_system["offline"])
     assert all(d["train_mean"] < 1e-5 for d in by_system["online"])
     assert max(d["test_mean"] for d in by_system["online"]) > 0.05
+    (note,) = [n for n in board.notes if n.startswith("normalisation: ")]
+    assert "online (standardisation fitted on the training speakers only): online" in note
+    assert "offline (per-speaker standardisation, using each test speaker's own clips): offline" in note
