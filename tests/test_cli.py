@@ -37,8 +37,11 @@ def test_help_and_list_do_not_import_heavy_libraries():
         "from ser_core.cli import app\n"
         "for args in (['--help'], ['list'], ['list', '--json'], ['run', '--help']):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "listed = CliRunner().invoke(app, ['list', '--json']).output\n"
+        "for name in ('logreg', 'mlp', 'fusion', 'compare2016', 'is13', 'gemaps'):\n"
+        "    assert f'\"{name}\"' in listed, name  # the new models and openSMILE sets are registered, lazily\n"
         "heavy = ('tensorflow', 'keras', 'opensmile', 'librosa', 'sklearn', 'torch', 'dask', 'distributed',\n"
-        "         'dask_jobqueue')\n"
+        "         'dask_jobqueue', 'transformers', 'ctranslate2')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
