@@ -6,8 +6,9 @@ Plugins implement the hooks in :mod:`ser_core.hookspecs` with the ``hookimpl`` m
 from importlib.metadata import PackageNotFoundError, version
 
 from ser_core.hookspecs import hookimpl
-from ser_core.specs import (Clip, CorpusSpec, DownloadSource, Estimator, FeatureSpec, Manifest, ManualSource,
-                            ModelSpec, ModelSummary, RemoteFile, Setting)
+from ser_core.specs import (Clip, CorpusSpec, DownloadSource, Estimator, FeatureBlock, FeatureSpec, Manifest,
+                            ManualSource, ModelContext, ModelSpec, ModelSummary, RemoteFile, Setting, has_scores,
+                            split_blocks)
 
 try:
     __version__ = version("ser-core")
@@ -19,13 +20,17 @@ __all__ = [
     "CorpusSpec",
     "DownloadSource",
     "Estimator",
+    "FeatureBlock",
     "FeatureSpec",
     "Manifest",
     "ManualSource",
+    "ModelContext",
     "ModelSpec",
     "ModelSummary",
     "RemoteFile",
     "Setting",
+    "has_scores",
     "hookimpl",
+    "split_blocks",
     "__version__",
 ]

@@ -550,7 +550,8 @@ def list_suites(
                 for s in benchmarks.suites.values()
             ],
             "systems": [
-                {"name": x.name, "model": x.model, "feature": x.feature, "settings": x.settings,
+                {"name": x.name, "model": x.model, "feature": x.feature, "features": list(x.features),
+                 "settings": x.settings, "normalisation": x.normalisation,
                  "defined_in": origin(benchmarks.system_origins[x.name])}
                 for x in benchmarks.systems.values()
             ],
@@ -568,6 +569,8 @@ def list_suites(
         systems.add_column(column, overflow="fold")
     for x in benchmarks.systems.values():
         settings = ", ".join(f"{k}={v}" for k, v in x.settings.items())
+        if x.normalisation:
+            settings = ", ".join(filter(None, [settings, f"normalisation={x.normalisation}"]))
         systems.add_row(x.name, x.model, x.feature, escape(settings),
                         escape(origin(benchmarks.system_origins[x.name])))
     console.print(systems)

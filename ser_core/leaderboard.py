@@ -177,6 +177,7 @@ def compute(
     ]
     shown, hidden, notes = _select(entries, all_configs)
     columns, rows = _layout(shown, all_configs, notes)
+    notes.extend(normalisation_notes(shown))
     use_stats = statistics and resamples > 0
     if use_stats:
         for e in shown:
@@ -307,6 +308,29 @@ def _select(entries: list[Entry], all_configs: bool) -> tuple[list[Entry], list[
             shown.append(newest)
             hidden.extend(group[1:])
     return shown, hidden, notes
+
+
+#: The names the field gives the normalisations (docs/protocol.md): per speaker over all of a speaker's
+#: clips needs the test speaker's (unlabelled) clips, so it is "offline"; fitted on the training
+#: speakers only, it can run on a speaker never seen before, "online".
+NORMALISATION_LABELS = {
+    "speaker": "offline (per-speaker standardisation, using each test speaker's own clips)",
+    "fold": "online (standardisation fitted on the training speakers only)",
+    "none": "none (features as extracted)",
+}
+
+
+def normalisation_notes(shown: list[Entry]) -> list[str]:
+    """One note naming the columns under each normalisation, when the board mixes them."""
+    columns_of: dict[str, list[str]] = defaultdict(list)
+    for e in shown:
+        if e.protocol is not None and e.column not in columns_of[e.protocol.normalisation]:
+            columns_of[e.protocol.normalisation].append(e.column)
+    if len(columns_of) < 2:
+        return []
+    return ["normalisation: " + "; ".join(
+        f"{NORMALISATION_LABELS.get(mode, mode)}: {', '.join(columns)}" for mode, columns in sorted(columns_of.items())
+    )]
 
 
 def _layout(shown: list[Entry], all_configs: bool, notes: list[str]):

@@ -42,7 +42,7 @@ from ser_core.records import (
     fold_policy,
 )
 from ser_core.results import CellKey, ResultStore
-from ser_core.specs import FeatureSpec, Manifest, ModelContext
+from ser_core.specs import FeatureBlock, FeatureSpec, Manifest, ModelContext
 from ser_core.suites import Suite, System
 
 
@@ -193,6 +193,7 @@ class CellTask:
     normalisation: str
     seed: int
     plugin: str = ""  # the model and its distribution, named when its output is unusable
+    blocks: tuple[FeatureBlock, ...] = ()  # the features of a system with several (ModelContext.blocks)
 
 
 def compute_cell(task: CellTask, data: Prepared) -> CellOutcome:
@@ -215,7 +216,7 @@ def compute_cell(task: CellTask, data: Prepared) -> CellOutcome:
             items = standardise(items, data.speakers, trainable, "fold")
         kind = task.feature.kind
         seed_everything(task.seed)
-        estimator = task.create(ModelContext(task.n_classes, task.feature, task.settings, task.seed))
+        estimator = task.create(ModelContext(task.n_classes, task.feature, task.settings, task.seed, task.blocks))
         estimator.fit([from_rows(items[i], kind) for i in train], data.y[train], data.groups[train])
         raw = estimator.predict([from_rows(items[i], kind) for i in test])
         try:
@@ -283,6 +284,10 @@ class _Unit:
     overrides: dict
     keys: list[CellKey]
     todo: list[CellKey]
+    #: the features the system combines (one for most systems); ``feature`` is their combination
+    parts: tuple[Registered, ...] = ()
+    normalisation: str = "speaker"
+    blocks: tuple[FeatureBlock, ...] = ()  # known once the parts are extracted
 
 
 def prepare(table: features.FeatureTable, layout) -> Prepared:
@@ -456,7 +461,16 @@ class Runner:
 
     def _plan_system(self, suite, system, corpus, manifest, folds) -> _Unit:
         model = self.registry.model(system.model)
-        feature = self.registry.feature(system.feature)
+        parts = tuple(self.registry.feature(name) for name in system.features)
+        if len(parts) == 1:
+            feature = parts[0]
+        else:
+            from ser_core.blocks import combined_spec
+
+            try:
+                feature = Registered("feature", combined_spec(parts), parts[0].plugin)
+            except ConfigError as exc:
+                raise ConfigError(f"system {system.name!r}: {exc}") from None
         if feature.spec.kind not in model.spec.accepts:
             raise ConfigError(
                 f"system {system.name!r}: model {model.name!r} accepts {sorted(model.spec.accepts)} "
@@ -464,9 +478,10 @@ class Runner:
             )
         settings, overrides = resolve_settings(model, suite, system)
         labels = manifest.labels()
+        normalisation = suite.normalisation_for(system)
         protocol = SystemProtocol(
             model=model.name, feature=feature.name, feature_params=dict(feature.spec.params), settings=settings,
-            normalisation=suite.normalisation, seed=suite.seed, fold_policy=fold_policy(suite.folds),
+            normalisation=normalisation, seed=suite.seed, fold_policy=fold_policy(suite.folds),
         )
         instance = CorpusInstance(
             corpus=corpus.name, version=corpus.spec.version, manifest=manifest.fingerprint(),
@@ -480,7 +495,7 @@ class Runner:
         ]
         todo = [k for k in keys if not self.store.done(k)]
         return _Unit(corpus, system, model, feature, manifest, folds, protocol, instance, settings, overrides,
-                     keys, todo)
+                     keys, todo, parts, normalisation)
 
     def _tasks(self, suite: Suite, unit: _Unit) -> list[CellTask]:
         source = unit.model.plugin
@@ -493,9 +508,10 @@ class Runner:
                 feature=unit.feature.spec,
                 settings=unit.settings,
                 n_classes=len(unit.instance.labels),
-                normalisation=suite.normalisation,
+                normalisation=unit.normalisation,
                 seed=cell_seed(suite.seed, key.repeat, key.fold),
                 plugin=plugin,
+                blocks=unit.blocks,
             )
             for key in unit.todo
         ]
@@ -508,7 +524,7 @@ class Runner:
             "feature_cache_key": cache_key,
             "excluded_clips": sorted([clip, reason] for clip, reason in failures.items()),
             "skipped_files": [[s.path, s.reason] for s in unit.manifest.skipped],
-            "plugins": self.registry.versions(unit.corpus, unit.feature, unit.model),
+            "plugins": self.registry.versions(unit.corpus, *(unit.parts or (unit.feature,)), unit.model),
         }
 
     def _table_notes(self, unit: _Unit, notes, silent, failures) -> None:
@@ -537,16 +553,25 @@ class Runner:
             return
         name = f"{unit.system.name} on {unit.corpus.name}"
         try:
-            self.reporter.stage(f"{unit.manifest.corpus}: extracting {unit.feature.name}", len(unit.manifest.clips))
-            table = features.extract(unit.manifest, unit.feature, workers=extraction_workers,
-                                     on_progress=self.reporter.advance)
+            if len(unit.parts) > 1:
+                from ser_core.blocks import extract_combined
+
+                def stage(part: Registered) -> None:
+                    self.reporter.stage(f"{unit.manifest.corpus}: extracting {part.name}", len(unit.manifest.clips))
+
+                table, unit.blocks = extract_combined(unit.manifest, unit.parts, workers=extraction_workers,
+                                                      on_progress=self.reporter.advance, on_part=stage)
+            else:
+                self.reporter.stage(f"{unit.manifest.corpus}: extracting {unit.feature.name}", len(unit.manifest.clips))
+                table = features.extract(unit.manifest, unit.feature, workers=extraction_workers,
+                                         on_progress=self.reporter.advance)
         except CacheError:
             raise  # the same for every system: stop, naming the cache directory
         except SerbenchError as exc:
             report.skipped.append((name, str(exc)))
             self.reporter.note(f"[yellow]skipped {name}[/]: {escape(str(exc))}")
             return
-        layout = layout_of(unit.manifest, unit.folds, unit.feature.spec.kind, suite.normalisation)
+        layout = layout_of(unit.manifest, unit.folds, unit.feature.spec.kind, unit.normalisation)
         data = prepare(table, layout)
         self._table_notes(unit, table.notes, table.silent, table.failures)
         details = self._details(unit, table.cache_key, table.failures)
@@ -566,6 +591,10 @@ class Runner:
         for unit in units:
             if not unit.todo:
                 continue
+            if len(unit.parts) > 1:
+                # its table is built here from each part's cached table (extracted by processes of this one)
+                here.append(unit)
+                continue
             tasks = self._tasks(suite, unit)
             try:
                 pickle.dumps((tasks[0], unit.feature, unit.manifest))
@@ -579,7 +608,7 @@ class Runner:
                 continue
             remote.append((unit, tasks))
         for unit in here:
-            self._run_here(suite, unit, report, 0)
+            self._run_here(suite, unit, report, self.workers if len(unit.parts) > 1 else 0)
         if not remote:
             return
         features.check_cache_dir()
@@ -639,7 +668,7 @@ class Runner:
                         assemble_table, [c.clip_id for c in manifest.clips], paths, feature.name, feature.spec.kind,
                         key, str(path), header, *chunks, key=f"table-{tag}", pure=False,
                     )
-            layout = layout_of(manifest, unit.folds, feature.spec.kind, suite.normalisation)
+            layout = layout_of(manifest, unit.folds, feature.spec.kind, unit.normalisation)
             # On GPU workers a cell of a model that uses an accelerator asks for one GPU and runs in a
             # fresh process (its GPU memory is freed when it ends); on CPU workers it trains in the worker.
             on_gpu = gpus and unit.model.spec.accelerator

@@ -305,18 +305,44 @@ class FeatureSpec:
 
 
 @dataclass(frozen=True)
+class FeatureBlock:
+    """One feature's columns in the items of a system with several features (``features = [...]``).
+
+    The items a model receives are the blocks' functionals concatenated in order: block ``i`` holds
+    columns ``start .. start + width - 1``, where ``start`` is the sum of the widths before it.
+    """
+
+    name: str
+    width: int
+
+
+def split_blocks(item: np.ndarray, blocks: Sequence[FeatureBlock]) -> list[np.ndarray]:
+    """One concatenated functionals item cut into its blocks' parts, in block order."""
+    widths = [b.width for b in blocks]
+    if item.shape[-1] != sum(widths):
+        raise ValueError(f"an item of width {item.shape[-1]} cannot hold blocks of widths {widths} (sum {sum(widths)})")
+    return np.split(item, np.cumsum(widths)[:-1], axis=-1)
+
+
+@dataclass(frozen=True)
 class ModelContext:
     """Everything a model needs to build itself for one fold of one repeat.
 
     ``seed`` is the cell's seed. The runner seeds Python's and NumPy's global generators with it
     before calling ``create``; an estimator that uses another framework (TensorFlow, PyTorch, ...)
     seeds that framework from ``seed`` itself, so the core never needs to know it.
+
+    ``blocks`` describes the items of a system with several features: each feature's name and width,
+    in the order they are concatenated (:class:`FeatureBlock`, :func:`split_blocks`); empty for a
+    system with one feature. ``feature`` is then a functionals spec named ``"a+b"`` whose ``params``
+    hold each block's feature parameters.
     """
 
     n_classes: int
     feature: FeatureSpec
     settings: Mapping[str, Any]
     seed: int
+    blocks: tuple[FeatureBlock, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -340,6 +366,13 @@ class Estimator(Protocol):
     ``X`` is a list of per-clip arrays as the feature produced them (after normalisation);
     ``y`` holds class indices ``0..n_classes-1``; ``groups`` holds each training clip's
     cross-validation group (speaker or session), for models that tune by inner cross-validation.
+
+    Optional: ``predict_scores(X) -> np.ndarray`` of shape ``(len(X), n_classes)``, finite, one
+    score per class (larger: more likely; probabilities or decision values), for models that combine
+    other models' scores (late fusion). Its row-wise argmax must equal ``predict``'s classes, unless
+    the estimator sets the attribute ``scores_match_predict = False`` and documents when they differ
+    (e.g. an SVM whose one-vs-one votes tie). ``serbench validate-plugin`` checks all of this
+    (:func:`has_scores` tells whether an estimator offers them).
     """
 
     def fit(self, X: Sequence[np.ndarray], y: np.ndarray, groups: np.ndarray) -> None: ...
@@ -349,6 +382,11 @@ class Estimator(Protocol):
     def parameter_count(self) -> int | None: ...
 
     def describe(self) -> dict[str, Any]: ...
+
+
+def has_scores(estimator: Any) -> bool:
+    """Whether ``estimator`` offers the optional ``predict_scores`` (see :class:`Estimator`)."""
+    return callable(getattr(estimator, "predict_scores", None))
 
 
 _PLURALS = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}

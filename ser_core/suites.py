@@ -13,6 +13,16 @@ Layout::
     feature = "egemaps"
     settings = { inner_folds = 5 }
 
+    [systems.svm-egemaps-online]
+    model = "svm"
+    feature = "egemaps"
+    normalisation = "fold"     # this system's own normalisation, whatever its suite's is
+
+    [systems.fusion-egemaps-is09]
+    model = "fusion"
+    features = ["egemaps", "is09"]   # several functionals features, each cached on its own,
+                                     # concatenated per clip; the model gets the blocks (ModelContext.blocks)
+
     [corpora.emodb]            # where a corpus lives (relative paths: relative to this file)
     path = "/data/emodb/wav"
 
@@ -33,7 +43,7 @@ Layout::
 
 Every error names the file and the offending key.
 
-Shipped suites: ``demo``, ``paper``, ``paper-quick`` and ``paper-cpu`` (and their systems) come with the package
+Shipped suites: ``demo``, ``paper``, ``paper-quick``, ``paper-cpu``, ``ssl`` and ``modern`` (and their systems) come with the package
 (:data:`SHIPPED`), so ``serbench run`` works in any directory. :func:`load_suites` reads them, then
 the user's file - ``--config``, else ``$SERBENCH_CONFIG``, else ``benchmarks.toml`` in the working
 directory when there is one - whose systems, suites and corpus locations add to the shipped ones or
@@ -57,19 +67,31 @@ SHIPPED = Path(__file__).parent / "data" / "benchmarks.toml"
 
 DEFAULTS: dict[str, Any] = {"repeats": 3, "seed": 0, "normalisation": "speaker", "folds": "speaker-independent"}
 _TOP_KEYS = {"defaults", "systems", "corpora", "suites", "executor"}
-_SYSTEM_KEYS = {"model", "feature", "settings", "description"}
+_SYSTEM_KEYS = {"model", "feature", "features", "settings", "description", "normalisation"}
 _SUITE_KEYS = {"description", "corpora", "systems", "overrides"} | set(DEFAULTS)
 
 
 @dataclass(frozen=True)
 class System:
-    """A model on a feature, with setting overrides (applied on top of the model's defaults)."""
+    """A model on a feature, with setting overrides (applied on top of the model's defaults).
+
+    ``features`` lists the features of a system given several (``features = [...]``: functionals,
+    concatenated per clip in that order); ``feature`` is then their names joined by ``+``. A single
+    feature system has ``features == (feature,)``. ``normalisation``, when set, replaces the suite's
+    normalisation for this system (e.g. ``fold``, "online", beside the suite's per-speaker "offline").
+    """
 
     name: str
     model: str
     feature: str
     settings: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    features: tuple[str, ...] = ()
+    normalisation: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.features:
+            object.__setattr__(self, "features", (self.feature,))
 
 
 @dataclass(frozen=True)
@@ -101,6 +123,10 @@ class Suite:
     def settings_for(self, system: System) -> dict[str, Any]:
         """The system's own overrides with this suite's overrides for it on top."""
         return {**system.settings, **self.overrides.get(system.name, {})}
+
+    def normalisation_for(self, system: System) -> str:
+        """The system's own normalisation when it sets one, else this suite's."""
+        return system.normalisation or self.normalisation
 
 
 @dataclass
@@ -178,7 +204,7 @@ def load_benchmarks(path: str | Path, base: Benchmarks | None = None) -> Benchma
 
 
 def shipped() -> Benchmarks:
-    """The suites and systems that come with the package (``demo``, ``paper``, ``paper-quick``, ``paper-cpu``)."""
+    """The suites and systems that come with the package (``demo``, ``paper``, ``paper-quick``, ``paper-cpu``, ``ssl``, ``modern``)."""
     return load_benchmarks(SHIPPED)
 
 
@@ -238,15 +264,30 @@ def _parse(path: Path, raw: dict, earlier: Benchmarks | None) -> Benchmarks:
         key = f"systems.{name}"
         entry = _table(path, key, entry)
         _check_keys(path, key, entry, _SYSTEM_KEYS)
-        for required in ("model", "feature"):
-            if not isinstance(entry.get(required), str):
-                raise _fail(path, f"{key}.{required}", "required; expected a name (string)")
+        if not isinstance(entry.get("model"), str):
+            raise _fail(path, f"{key}.model", "required; expected a name (string)")
+        if "feature" in entry and "features" in entry:
+            raise _fail(path, key, "give either feature = \"NAME\" or features = [\"NAME\", ...], not both")
+        if "features" in entry:
+            names = _names(path, f"{key}.features", entry["features"])
+            if len(names) < 2 or len(set(names)) != len(names):
+                raise _fail(path, f"{key}.features", "expected two or more different feature names "
+                            "(a single feature: feature = \"NAME\")")
+        elif not isinstance(entry.get("feature"), str):
+            raise _fail(path, f"{key}.feature", "required; expected a name (string), or features = [NAME, ...]")
+        else:
+            names = (entry["feature"],)
+        normalisation = entry.get("normalisation")
+        if normalisation is not None and normalisation not in NORMALISATIONS:
+            raise _fail(path, f"{key}.normalisation", f"expected one of {', '.join(NORMALISATIONS)}, got {normalisation!r}")
         systems[name] = System(
             name,
             entry["model"],
-            entry["feature"],
+            "+".join(names),
             dict(_table(path, f"{key}.settings", entry.get("settings", {}))),
             str(entry.get("description", "")),
+            features=names,
+            normalisation=normalisation,
         )
 
     corpus_paths: dict[str, Path] = {}

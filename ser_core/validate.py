@@ -7,7 +7,9 @@ reports a missing directory as a :class:`~ser_core.errors.CorpusError` (or, when
 a feature extracts finite arrays of its declared kind from synthetic speech, in a worker process,
 deterministically and with one width for every clip; a model's factory pickles (so folds can run
 in worker processes) and the estimator it creates fits and predicts labels in range on small
-random data of an accepted kind, reporting a parameter count and a JSON-serialisable description.
+random data of an accepted kind, reporting a parameter count and a JSON-serialisable description;
+a model that offers the optional ``predict_scores`` returns one finite score per class whose argmax is
+its prediction (unless it declares otherwise, ``scores_match_predict = False``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from ser_core import corpus as corpus_mod
 from ser_core import features
 from ser_core.errors import CorpusError, UnknownNameError
 from ser_core.plugins import Registered, Registry
-from ser_core.specs import FEATURE_KINDS, LABELS, DownloadSource, FeatureSpec, ManualSource, ModelContext, source_problems
+from ser_core.specs import (FEATURE_KINDS, LABELS, DownloadSource, FeatureSpec, ManualSource, ModelContext, has_scores,
+                            source_problems)
 
 #: Settings that shorten training when a model declares them (validation checks the contract, not accuracy).
 QUICK_SETTINGS = {"epochs": 1}
@@ -172,9 +175,30 @@ def check_model(model: Registered) -> Iterator[Check]:
             count = estimator.parameter_count()
             _require(count is None or (isinstance(count, int) and count > 0), f"parameter_count {count!r}")
             json.dumps(estimator.describe(), default=str)
+            fitted.append((estimator, X[18:], predicted))
             return f"{count} parameters" if count is not None else "no parameter count"
 
+        fitted: list = []
         yield _run(subject, f"fits and predicts on {kind} data", fits)
+        if fitted and has_scores(fitted[0][0]):
+            yield _run(subject, f"predict_scores on {kind} data", lambda: check_scores(*fitted[0], n_classes=3))
+
+
+def check_scores(estimator, X, predicted: np.ndarray, n_classes: int) -> str:
+    """The optional ``predict_scores`` contract (:class:`ser_core.specs.Estimator`): shape
+    ``(len(X), n_classes)``, finite, and a row-wise argmax equal to ``predict`` unless the estimator
+    declares ``scores_match_predict = False``. Returns what was found; raises on a breach."""
+    scores = np.asarray(estimator.predict_scores(X))
+    _require(scores.shape == (len(X), n_classes),
+             f"predict_scores returned shape {scores.shape}, expected ({len(X)}, {n_classes}): one score per class")
+    _require(scores.dtype.kind in "fiu", f"predict_scores returned {scores.dtype} values, expected numbers")
+    _require(bool(np.isfinite(scores).all()), f"predict_scores returned {np.count_nonzero(~np.isfinite(scores))} non-finite values")
+    agree = int(np.sum(scores.argmax(axis=1) == np.asarray(predicted)))
+    if getattr(estimator, "scores_match_predict", True):
+        _require(agree == len(X), f"the argmax of predict_scores differs from predict on {len(X) - agree} of {len(X)} "
+                 "items; make them agree or set scores_match_predict = False and document when they differ")
+        return f"shape {scores.shape}, finite, argmax equals predict"
+    return f"shape {scores.shape}, finite; argmax equals predict on {agree} of {len(X)} (declared scores_match_predict = False)"
 
 
 def validate_plugin(registry: Registry, name: str) -> list[Check]:

@@ -37,8 +37,11 @@ def test_help_and_list_do_not_import_heavy_libraries():
         "from ser_core.cli import app\n"
         "for args in (['--help'], ['list'], ['list', '--json'], ['run', '--help']):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "listed = CliRunner().invoke(app, ['list', '--json']).output\n"
+        "for name in ('logreg', 'mlp', 'fusion', 'compare2016', 'is13', 'gemaps'):\n"
+        "    assert f'\"{name}\"' in listed, name  # the new models and openSMILE sets are registered, lazily\n"
         "heavy = ('tensorflow', 'keras', 'opensmile', 'librosa', 'sklearn', 'torch', 'dask', 'distributed',\n"
-        "         'dask_jobqueue')\n"
+        "         'dask_jobqueue', 'transformers', 'ctranslate2')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
@@ -135,9 +138,12 @@ def test_suites_lists_shipped_and_local_suites_with_their_origin(tmp_path):
     origin = {s["name"]: s["defined_in"] for s in listed["suites"]}
     local = str((tmp_path / "benchmarks.toml").resolve())
     assert origin == {"demo": "shipped", "paper": "shipped",
-                      "paper-quick": "shipped", "paper-cpu": "shipped", "ssl": "shipped", "mine": local}
+                      "paper-quick": "shipped", "paper-cpu": "shipped", "ssl": "shipped", "modern": "shipped",
+                      "mine": local}
     systems = {s["name"]: s for s in listed["systems"]}
     assert systems["svm-egemaps"]["feature"] == "is09" and systems["svm-egemaps"]["defined_in"] == local
+    assert systems["svm-is09-online"]["normalisation"] == "fold" and systems["svm-is09"]["normalisation"] is None
+    assert systems["fusion-whisper-is09"]["features"] == ["whisper-tiny.en", "is09"]
     demo = next(s for s in listed["suites"] if s["name"] == "demo")
     assert demo["corpora"] == ["synthetic"] and "svm-egemaps" in demo["systems"]
     table = serbench("suites", env=env, cwd=tmp_path)

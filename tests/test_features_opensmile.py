@@ -1,4 +1,5 @@
-"""openSMILE features (is09, egemaps) on generated signals, and extraction after TensorFlow is imported."""
+"""openSMILE features (every shipped functionals set) on generated signals, and extraction after TensorFlow
+is imported."""
 
 from __future__ import annotations
 
@@ -51,6 +52,38 @@ def test_egemaps_has_88_values():
     assert values.shape == (88,) and np.isfinite(values).all()
 
 
+#: The width openSMILE's documentation gives for each set (ComParE 2016: 6,373; IS10: 1,582; ...).
+WIDTHS = {"is09": 384, "is10": 1582, "is11": 4368, "is12": 6125, "is13": 6373, "compare2016": 6373,
+          "emobase": 988, "gemaps": 62, "egemaps-v01b": 88, "egemaps": 88}
+
+
+def test_every_shipped_set_is_registered_with_its_configuration_in_the_cache_key():
+    from ser_core.plugins import load_registry
+
+    registry = load_registry()
+    assert set(smile.SETS) == set(WIDTHS)
+    for name, chosen in smile.SETS.items():
+        spec = registry.feature(name).spec
+        assert spec.kind == "functionals" and spec.params["dims"] == WIDTHS[name]
+        assert spec.params["min_samples"] == chosen.min_samples and "opensmile" in spec.libraries
+        assert chosen.config in (spec.params.get("config"), f"egemaps/v02/{spec.params.get('feature_set')}")
+        assert smile.shipped_config(chosen.config + ("" if chosen.config.endswith(".conf") else ".conf")).is_file()
+
+
+@pytest.mark.parametrize("name", sorted(WIDTHS))
+def test_each_set_has_its_width_of_finite_deterministic_values(name):
+    extract = smile.Extractor(name)
+    signal = voiced(0.8)
+    first = extract(signal, SR)
+    assert first.shape == (WIDTHS[name],) and first.dtype == np.float32 and np.isfinite(first).all()
+    np.testing.assert_array_equal(extract(signal.copy(), SR), first)
+    assert not np.allclose(extract(voiced(0.8, f0=120.0, seed=1), SR), first)
+    shortest = smile.SETS[name].min_samples
+    assert np.isfinite(extract(voiced(1.0)[:shortest], SR)).all()
+    with pytest.raises(ClipTooShortError, match=f"{shortest - 1} samples"):
+        extract(voiced(1.0)[:shortest - 1], SR)
+
+
 def test_too_short_clips_fail_instead_of_returning_nan():
     with pytest.raises(ClipTooShortError, match="399 samples"):
         smile.is09(voiced(1.0)[:399], SR)
@@ -73,7 +106,7 @@ TF_FIRST = textwrap.dedent(
     manifest = Manifest("tones", [Clip(Path(p).stem, Path(p), "s1", "neutral") for p in paths])
     registry = load_registry()
     out = {}
-    for name in ("is09", "egemaps"):
+    for name in ("is09", "egemaps", "compare2016"):
         table = extract(manifest, registry.feature(name), workers=1, use_cache=False)
         out[name] = {"ids": table.clip_ids, "values": [v.tolist() for v in table.items],
                      "failures": table.failures}
@@ -94,7 +127,7 @@ def test_extraction_works_after_the_parent_imported_tensorflow(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.split("RESULT", 1)[1])
-    expected = {"is09": smile.is09, "egemaps": smile.egemaps}
+    expected = {"is09": smile.is09, "egemaps": smile.egemaps, "compare2016": smile.Extractor("compare2016")}
     for name, function in expected.items():
         assert result[name]["failures"] == {} and result[name]["ids"] == ["clip0", "clip1"]
         for path, values in zip(paths, result[name]["values"]):

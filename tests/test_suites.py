@@ -68,6 +68,11 @@ def test_a_valid_file_resolves_defaults_overrides_and_paths(tmp_path):
         (GOOD.replace('corpora = ["synthetic", "emodb"]', "corpora = []"), r"suites\.s\.corpora: expected a non-empty list"),
         (GOOD.replace("overrides = { a =", "overrides = { z ="), r"suites\.s\.overrides\.z: not one of this suite"),
         (GOOD + "\n[extra]\n", r"\(top level\)\.extra: unknown key"),
+        (GOOD.replace('feature = "egemaps"', 'feature = "egemaps"\nfeatures = ["a", "b"]'), r"systems\.a: give either"),
+        (GOOD.replace('feature = "egemaps"', 'features = ["egemaps"]'), r"systems\.a\.features: expected two or more"),
+        (GOOD.replace('feature = "egemaps"', 'features = ["is09", "is09"]'), r"systems\.a\.features: expected two or more"),
+        (GOOD.replace('feature = "egemaps"', 'feature = "egemaps"\nnormalisation = "global"'),
+         r"systems\.a\.normalisation: expected one of speaker, fold, none"),
     ],
 )
 def test_malformed_files_name_the_file_and_key(tmp_path, text, message):
@@ -133,7 +138,7 @@ def test_a_local_file_adds_suites_and_replaces_systems_and_suites_by_name(tmp_pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
     alone = load_suites()
-    assert set(alone.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl"} and alone.sources == [SHIPPED]
+    assert set(alone.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern"} and alone.sources == [SHIPPED]
     write(tmp_path, """
 [defaults]
 seed = 7
@@ -155,7 +160,7 @@ repeats = 1
 path = "data/emodb"
 """)
     merged = load_suites()
-    assert set(merged.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "mine"}
+    assert set(merged.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern", "mine"}
     assert merged.sources == [SHIPPED, Path("benchmarks.toml")]
     mine = merged.suite("mine")
     assert mine.seed == 7 and [s.feature for s in mine.systems] == ["is09", "is09"], "uses shipped svm-is09"
@@ -175,3 +180,32 @@ def test_an_explicit_config_that_is_missing_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("SERBENCH_CONFIG", str(tmp_path / "also-absent.toml"))
     with pytest.raises(ConfigError, match="also-absent.toml: file not found"):
         load_suites()
+
+
+def test_a_system_may_combine_features_and_set_its_own_normalisation(tmp_path):
+    text = GOOD.replace('[corpora.emodb]', """[systems.both]
+model = "fusion"
+features = ["egemaps", "is09"]
+
+[systems.online]
+model = "svm"
+feature = "is09"
+normalisation = "fold"
+
+[corpora.emodb]""").replace('systems = ["a"]', 'systems = ["a", "both", "online"]')
+    suite = load_benchmarks(write(tmp_path, text)).suite("s")
+    a, both, online = suite.systems
+    assert (a.features, a.normalisation, suite.normalisation_for(a)) == (("egemaps",), None, "speaker")
+    assert both.features == ("egemaps", "is09") and both.feature == "egemaps+is09"
+    assert suite.normalisation_for(online) == "fold" and suite.normalisation_for(both) == "speaker"
+
+
+def test_the_modern_suite_pairs_offline_and_online_svm_is09():
+    modern = load_benchmarks(SHIPPED).suite("modern")
+    systems = {s.name: s for s in modern.systems}
+    assert "emodb" in modern.corpora and len(modern.corpora) == 15
+    offline, online = systems["svm-is09"], systems["svm-is09-online"]
+    assert (offline.model, offline.features) == (online.model, online.features) == ("svm", ("is09",))
+    assert modern.normalisation_for(offline) == "speaker" and modern.normalisation_for(online) == "fold"
+    assert systems["fusion-whisper-is09"].features == ("whisper-tiny.en", "is09")
+    assert systems["svm-compare2016"].feature == "compare2016"

@@ -48,8 +48,97 @@ def results(checks):
 
 def test_a_conforming_plugin_passes():
     checks = validate_plugin(load_registry(), "svm")
-    assert [c.passed for c in checks] == [True, True, True]
-    assert "parameters" in checks[-1].detail
+    assert all(c.passed for c in checks), [c for c in checks if not c.passed]
+    by_check = results(checks)
+    assert "parameters" in by_check[("model svm", "fits and predicts on functionals data")].detail
+    for model in ("svm", "logreg", "mlp", "fusion"):
+        assert by_check[(f"model {model}", "predict_scores on functionals data")].passed
+    assert "argmax equals predict" in by_check[("model logreg", "predict_scores on functionals data")].detail
+    assert "declared scores_match_predict = False" in by_check[("model svm", "predict_scores on functionals data")].detail
+
+
+SCORES_PLUGIN = """
+import numpy as np
+from ser_core import ModelSpec, hookimpl
+
+
+class Base:
+    scores_match_predict = True
+
+    def __init__(self, context):
+        self.n = context.n_classes
+
+    def fit(self, X, y, groups):
+        pass
+
+    def predict(self, X):
+        return np.zeros(len(X), dtype=int)
+
+    def good(self, X):
+        out = np.zeros((len(X), self.n))
+        out[:, 0] = 1.0
+        return out
+
+    def parameter_count(self):
+        return None
+
+    def describe(self):
+        return {}
+
+
+class Good(Base):
+    def predict_scores(self, X):
+        return self.good(X)
+
+
+class WrongShape(Base):
+    def predict_scores(self, X):
+        return self.good(X)[:, :2]
+
+
+class NotFinite(Base):
+    def predict_scores(self, X):
+        out = self.good(X)
+        out[1, 1] = np.nan
+        return out
+
+
+class Disagrees(Base):
+    def predict_scores(self, X):
+        return self.good(X)[:, ::-1]
+
+
+class DisagreesAndSaysSo(Disagrees):
+    scores_match_predict = False
+
+
+class NoScores(Base):
+    pass
+
+
+@hookimpl
+def register_models(register):
+    for cls in (Good, WrongShape, NotFinite, Disagrees, DisagreesAndSaysSo, NoScores):
+        register(ModelSpec(cls.__name__.lower(), create=cls, accepts=frozenset({"functionals"})))
+"""
+
+
+def test_predict_scores_is_checked_when_a_model_offers_it(install_distribution):
+    install_distribution("ser-plugin-scores", {"scores": "ser_plugin_scores"}, {"ser_plugin_scores": SCORES_PLUGIN})
+    checks = results(validate_plugin(load_registry(), "scores"))
+    check = "predict_scores on functionals data"
+    assert checks[("model good", check)].passed
+    assert "argmax equals predict" in checks[("model good", check)].detail
+    wrong = checks[("model wrongshape", check)]
+    assert not wrong.passed and "shape (6, 2), expected (6, 3)" in wrong.detail
+    nan = checks[("model notfinite", check)]
+    assert not nan.passed and "1 non-finite values" in nan.detail
+    disagrees = checks[("model disagrees", check)]
+    assert not disagrees.passed and "differs from predict on 6 of 6" in disagrees.detail
+    declared = checks[("model disagreesandsaysso", check)]
+    assert declared.passed and "on 0 of 6 (declared scores_match_predict = False)" in declared.detail
+    assert ("model noscores", check) not in checks, "predict_scores is optional"
+    assert checks[("model noscores", "fits and predicts on functionals data")].passed
 
 
 def test_each_kind_of_non_conformance_is_reported(install_distribution):

@@ -1,21 +1,24 @@
-"""serbench model ``svm``: scikit-learn ``SVC(kernel="rbf", class_weight="balanced")``.
+"""serbench's scikit-learn models: ``svm``, ``logreg``, ``mlp`` and the late fusion ``fusion``.
 
-C in {2^-6, 2^-4, ..., 2^6} and gamma in {2^-12, 2^-10, ..., 2^-2} are chosen per outer fold by an
-inner cross-validation on the training part only, grouped by speaker (or CV group) so the inner
-folds are speaker-independent too, scored by UAR. With a single training speaker the inner folds
-fall back to stratified splits, and the estimator's description says so.
+``svm``: ``SVC(kernel="rbf", class_weight="balanced")``. C in {2^-6, 2^-4, ..., 2^6} and gamma in
+{2^-12, 2^-10, ..., 2^-2} are chosen per outer fold by an inner cross-validation on the training part
+only, grouped by speaker (or CV group) so the inner folds are speaker-independent too, scored by UAR
+(:mod:`ser_plugin_svm.tuning`). With a single training speaker the inner folds fall back to
+stratified splits, and the estimator's description says so. Its ``predict_scores`` is the
+one-vs-rest decision function built from the one-vs-one votes plus their confidences: its argmax is
+``predict`` except where two classes tie on votes (``predict`` takes the first of them, the scores
+the more confident one), so the estimator sets ``scores_match_predict = False``.
+
+``logreg`` and ``mlp`` (:mod:`ser_plugin_svm.classical`) are tuned the same way; ``fusion``
+(:mod:`ser_plugin_svm.fusion`) weights the class scores of one member model per feature block.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import numpy as np
 
 from ser_core import ModelSpec, Setting, hookimpl
-from ser_core.dependencies import require
-from ser_core.protocol import uar
-from ser_core.specs import ModelContext
+from ser_plugin_svm.tuning import TunedEstimator, full_scores
 
 DEFAULTS = {
     "C": [2.0**e for e in range(-6, 7, 2)],
@@ -29,61 +32,33 @@ SETTING_TYPES = {
 }
 
 
-class SVMEstimator:
+class SVMEstimator(TunedEstimator):
     """A nested-CV-tuned RBF SVM for one outer fold."""
 
-    def __init__(self, context: ModelContext):
-        self.settings = dict(context.settings)
-        self.seed = context.seed
-        self.search = None
-        self.inner_cv = ""
+    name = "svm"
+    scores_match_predict = False  # one-vs-one vote ties: see the module docstring
 
-    def fit(self, X: Sequence[np.ndarray], y: np.ndarray, groups: np.ndarray) -> None:
-        require("sklearn", install="scikit-learn", needed_by="model 'svm' (ser-plugin-svm)")
-        from sklearn.metrics import make_scorer
-        from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
+    def estimator(self):
         from sklearn.svm import SVC
 
-        features = np.stack(X)
-        n_groups = len(np.unique(groups))
-        folds = int(self.settings["inner_folds"])
-        if n_groups >= 2:
-            splitter = GroupKFold(n_splits=min(folds, n_groups))
-            splits = list(splitter.split(features, y, groups))
-            self.inner_cv = f"GroupKFold({min(folds, n_groups)}) over {n_groups} training groups"
-        else:
-            n = min(folds, int(np.bincount(y).min()) if len(y) else 2)
-            splitter = StratifiedKFold(n_splits=max(n, 2), shuffle=True, random_state=self.seed)
-            splits = list(splitter.split(features, y))
-            self.inner_cv = f"StratifiedKFold({max(n, 2)}): one training group, not speaker-independent"
-        self.search = GridSearchCV(
-            SVC(kernel="rbf", class_weight="balanced"),
-            {"C": list(self.settings["C"]), "gamma": list(self.settings["gamma"])},
-            scoring=make_scorer(uar),
-            cv=splits,
-            n_jobs=1,
-            refit=True,
-        )
-        self.search.fit(features, y)
+        return SVC(kernel="rbf", class_weight="balanced")
 
-    def predict(self, X: Sequence[np.ndarray]) -> np.ndarray:
-        return self.search.predict(np.stack(X))
+    def grid(self) -> dict[str, list]:
+        return {"C": list(self.settings["C"]), "gamma": list(self.settings["gamma"])}
+
+    def scores(self, fitted, features: np.ndarray) -> np.ndarray:
+        return full_scores(fitted.decision_function(features), fitted.classes_, self.n_classes)
 
     def parameter_count(self) -> int | None:
         """Stored values of the fitted model: support vectors, dual coefficients and intercepts."""
         svc = self.search.best_estimator_
         return int(svc.support_vectors_.size + svc.dual_coef_.size + svc.intercept_.size)
 
-    def describe(self) -> dict[str, Any]:
-        return {
-            "best_params": self.search.best_params_,
-            "inner_cv_uar": float(self.search.best_score_),
-            "inner_cv": self.inner_cv,
-        }
-
 
 @hookimpl
 def register_models(register):
+    from ser_plugin_svm import classical, fusion
+
     register(
         ModelSpec(
             name="svm",
@@ -94,3 +69,5 @@ def register_models(register):
             description="RBF SVM, class-balanced, C/gamma by nested speaker-grouped CV (UAR)",
         )
     )
+    for spec in (classical.LOGREG, classical.MLP, fusion.FUSION):
+        register(spec)
