@@ -43,11 +43,24 @@ def test_each_library_is_declared_by_the_plugin_that_uses_it():
         "librosa": "ser-plugin-spectral",
         "scikit-learn": "ser-plugin-svm",
         "keras": "ser-keras",
-        "transformers": "ser-plugin-ssl",
+        "transformers": ["ser-plugin-ssl", "ser-plugin-whisper"],
+        "ctranslate2": "ser-plugin-whisper",
     }
     for library, owner in owners.items():
         holders = [p.name for p in PLUGINS if library in {_name(r) for r in _project(p)["dependencies"]}]
-        assert holders == [owner], (library, holders)
+        assert holders == (owner if isinstance(owner, list) else [owner]), (library, holders)
+
+
+def test_plugins_that_share_a_library_pin_the_same_version():
+    """Two plugins installed side by side must not ask pip for two versions of one library."""
+    pins: dict[str, dict[str, str]] = {}
+    for plugin in PLUGINS:
+        for requirement in _project(plugin)["dependencies"]:
+            name = _name(requirement)
+            if name != "ser-core":
+                pins.setdefault(name, {})[plugin.name] = requirement[len(name):].strip()
+    clashes = {name: by for name, by in pins.items() if len(set(by.values())) > 1}
+    assert not clashes, clashes
     keras = _project(ROOT / "plugins" / "ser-keras")
     assert "tensorflow" in {_name(r) for r in keras["dependencies"]}, "a model plugin alone must work"
     assert set(keras["optional-dependencies"]) == {"gpu"}
