@@ -235,7 +235,14 @@ def run(
             f"{len(report.failed)} failed, {len(report.skipped)} skipped, "
             f"{len(report.missing)} corpora without data."
         )
-        _print_leaderboard(store, list(chosen.corpora), [s.name for s in chosen.systems])
+        if chosen.protocol == "within":
+            _print_leaderboard(store, list(chosen.corpora), [s.name for s in chosen.systems])
+        else:  # the cross-corpus board of this suite's systems (ser_core.crossboard)
+            from ser_core import crossboard
+
+            board = crossboard.compute(store, [s.name for s in chosen.systems])
+            if board:
+                crossboard.to_terminal(board, console)
     if report.missing:
         names = ", ".join(name for name, _ in report.missing)
         err_console.print(
@@ -599,6 +606,7 @@ def validate_plugin(
 
 def _add_command_groups() -> None:
     from ser_core.cli_corpus import corpus_app
+    from ser_core.cli_cross import crossboard
     from ser_core.cli_features import cache_app, features_app
     from ser_core.cli_models import models_app
     from ser_core.cli_results import board_app, results_app
@@ -609,6 +617,7 @@ def _add_command_groups() -> None:
     app.add_typer(models_app, name="models")
     app.add_typer(results_app, name="results")
     app.add_typer(board_app, name="board")
+    app.command("crossboard")(crossboard)
 
 
 _add_command_groups()

@@ -33,6 +33,8 @@ from ser_core.errors import ConfigError
 from ser_core.records import CorpusInstance, SystemProtocol, differing_keys, flatten
 from ser_core.results import ResultStore, StoredCell
 
+ARROW = ">"  # in the corpus name of a cross-corpus cell (ser_core.crosscorpus.ARROW)
+
 BEST = "▲"
 TIED = "△"
 EXCLUDED = "†"
@@ -168,6 +170,8 @@ def compute(
     for cell in store.cells():
         if corpora is not None and cell.key.corpus not in corpora:
             continue
+        if corpora is None and ARROW in cell.key.corpus:
+            continue  # a cross-corpus cell (ser_core.crosscorpus): on its own board, ser_core.crossboard
         if systems is not None and cell.key.system not in systems:
             continue
         groups[(cell.key.corpus, cell.key.system, cell.key.protocol, cell.key.instance)].append(cell)
@@ -317,6 +321,7 @@ NORMALISATION_LABELS = {
     "speaker": "offline (per-speaker standardisation, using each test speaker's own clips)",
     "fold": "online (standardisation fitted on the training speakers only)",
     "none": "none (features as extracted)",
+    "corpus": "per corpus (each corpus standardised on its own clips; cross-corpus only)",
 }
 
 

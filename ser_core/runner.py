@@ -132,6 +132,9 @@ def check_suite(registry: Registry, suite: Suite) -> None:
             problems.append(
                 f"system {system.name!r}: setting {name!r} of model {model.name!r} is {given}; expected {expected}"
             )
+    for system in suite.systems:
+        if suite.protocol == "within" and suite.normalisation_for(system) == "corpus":
+            problems.append(f"system {system.name!r}: normalisation 'corpus' needs a cross-corpus protocol")
     if problems:
         raise ConfigError(
             f"suite {suite.name!r} cannot run; nothing was computed:\n  " + "\n  ".join(problems)
@@ -288,6 +291,15 @@ class _Unit:
     parts: tuple[Registered, ...] = ()
     normalisation: str = "speaker"
     blocks: tuple[FeatureBlock, ...] = ()  # known once the parts are extracted
+    #: the corpus as scanned, when the suite restricts it to some classes: features are extracted on
+    #: it, so within- and cross-corpus runs share one cached table per corpus
+    scanned: Manifest | None = None
+    left_out: dict = field(default_factory=dict)  # clips of other classes, per label
+
+    @property
+    def table_manifest(self) -> Manifest:
+        """The manifest the feature table is extracted on."""
+        return self.scanned or self.manifest
 
 
 def prepare(table: features.FeatureTable, layout) -> Prepared:
@@ -295,15 +307,17 @@ def prepare(table: features.FeatureTable, layout) -> Prepared:
     speakers, groups and folds (``layout``: :class:`ser_core.executor.Layout`), normalised per
     speaker when the suite says so (per fold normalisation happens in each cell)."""
     index = {cid: i for i, cid in enumerate(layout.clip_ids)}
-    rows = np.array([index[cid] for cid in table.clip_ids], dtype=np.int64)
-    items = [as_rows(item, layout.kind) for item in table.items]
+    # a table of the corpus's full manifest serves a suite restricted to some classes (its layout's clips)
+    kept = [i for i, cid in enumerate(table.clip_ids) if cid in index]
+    rows = np.array([index[table.clip_ids[i]] for i in kept], dtype=np.int64)
+    items = [as_rows(table.items[i], layout.kind) for i in kept]
     speakers = layout.speakers[rows]
     if layout.normalisation == "speaker":  # fitted on each speaker's own clips: the same for every fold
         items = standardise(items, speakers, np.ones(len(items), bool), "speaker")
     return Prepared(
         items=items,
         y=layout.y[rows],
-        clip_ids=list(table.clip_ids),
+        clip_ids=[table.clip_ids[i] for i in kept],
         speakers=speakers,
         groups=layout.groups[rows],
         fold_of=layout.fold_of[rows],
@@ -380,6 +394,10 @@ class Runner:
         """Compute every missing cell of ``suite``; corpora or systems that cannot run are reported."""
         check_suite(self.registry, suite)
         self._run_row = None
+        if suite.protocol != "within":  # train on some corpora, test on another (ser_core.crosscorpus)
+            from ser_core import crosscorpus
+
+            return crosscorpus.run(self, suite, benchmark_paths)
         report = RunReport()
         units = self._plan(suite, benchmark_paths or {}, report)
         if self.distributed:
@@ -392,6 +410,10 @@ class Runner:
     def plan(self, suite: Suite, benchmark_paths: Mapping[str, Path] | None = None) -> tuple[list[PlanRow], RunReport]:
         """What :meth:`run` would compute, without computing anything: one row per (corpus, system)."""
         check_suite(self.registry, suite)
+        if suite.protocol != "within":
+            from ser_core import crosscorpus
+
+            return crosscorpus.plan_rows(self, suite, benchmark_paths)
         report = RunReport()
         rows = []
         for unit in self._plan(suite, benchmark_paths or {}, report):
@@ -423,7 +445,15 @@ class Runner:
             self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(str(exc))}")
             return []
         try:
-            manifest = corpus_mod.scan(corpus, root)
+            manifest = scanned = corpus_mod.scan(corpus, root)
+            left_out: dict = {}
+            if suite.classes:  # only the suite's classes (after the corpus's label_map)
+                from ser_core.crosscorpus import restrict, shared_classes
+
+                _, refused = shared_classes({corpus_name: (manifest, corpus.spec)}, tuple(suite.classes))
+                if refused:
+                    raise ConfigError(f"refused: {refused}")
+                manifest, left_out = restrict(manifest, corpus.spec, suite.classes)
             use_groups = corpus.spec.fold_by == "group"
             folds = make_folds(
                 [c.speaker for c in manifest.clips],
@@ -451,6 +481,8 @@ class Runner:
         for system in suite.systems:
             try:
                 unit = self._plan_system(suite, system, corpus, manifest, folds)
+                if suite.classes:
+                    unit.scanned, unit.left_out = scanned, left_out
             except SerbenchError as exc:
                 report.skipped.append((f"{system.name} on {corpus_name}", str(exc)))
                 self.reporter.note(f"[yellow]skipped {system.name} on {corpus_name}[/]: {escape(str(exc))}")
@@ -522,7 +554,9 @@ class Runner:
             "description": unit.system.description,
             "corpus_root": str(unit.manifest.root) if unit.manifest.root else None,
             "feature_cache_key": cache_key,
-            "excluded_clips": sorted([clip, reason] for clip, reason in failures.items()),
+            "excluded_clips": sorted([clip, reason] for clip, reason in failures.items()
+                                     if unit.scanned is None or clip in {c.clip_id for c in unit.manifest.clips}),
+            **({"classes": list(unit.instance.labels), "left_out": unit.left_out} if unit.scanned is not None else {}),
             "skipped_files": [[s.path, s.reason] for s in unit.manifest.skipped],
             "plugins": self.registry.versions(unit.corpus, *(unit.parts or (unit.feature,)), unit.model),
         }
@@ -557,13 +591,13 @@ class Runner:
                 from ser_core.blocks import extract_combined
 
                 def stage(part: Registered) -> None:
-                    self.reporter.stage(f"{unit.manifest.corpus}: extracting {part.name}", len(unit.manifest.clips))
+                    self.reporter.stage(f"{unit.manifest.corpus}: extracting {part.name}", len(unit.table_manifest.clips))
 
-                table, unit.blocks = extract_combined(unit.manifest, unit.parts, workers=extraction_workers,
+                table, unit.blocks = extract_combined(unit.table_manifest, unit.parts, workers=extraction_workers,
                                                       on_progress=self.reporter.advance, on_part=stage)
             else:
-                self.reporter.stage(f"{unit.manifest.corpus}: extracting {unit.feature.name}", len(unit.manifest.clips))
-                table = features.extract(unit.manifest, unit.feature, workers=extraction_workers,
+                self.reporter.stage(f"{unit.manifest.corpus}: extracting {unit.feature.name}", len(unit.table_manifest.clips))
+                table = features.extract(unit.table_manifest, unit.feature, workers=extraction_workers,
                                          on_progress=self.reporter.advance)
         except CacheError:
             raise  # the same for every system: stop, naming the cache directory
@@ -645,7 +679,7 @@ class Runner:
         resubmitted: set[CellKey] = set()
         totals: dict[str, int] = {}
         for unit, tasks in remote:
-            manifest, feature = unit.manifest, unit.feature
+            manifest, feature = unit.table_manifest, unit.feature
             table_id = (manifest.corpus, feature.name)
             if table_id not in tables:
                 key = features.cache_key(manifest, feature)
@@ -668,7 +702,7 @@ class Runner:
                         assemble_table, [c.clip_id for c in manifest.clips], paths, feature.name, feature.spec.kind,
                         key, str(path), header, *chunks, key=f"table-{tag}", pure=False,
                     )
-            layout = layout_of(manifest, unit.folds, feature.spec.kind, unit.normalisation)
+            layout = layout_of(unit.manifest, unit.folds, feature.spec.kind, unit.normalisation)
             # On GPU workers a cell of a model that uses an accelerator asks for one GPU and runs in a
             # fresh process (its GPU memory is freed when it ends); on CPU workers it trains in the worker.
             on_gpu = gpus and unit.model.spec.accelerator

@@ -68,7 +68,11 @@ SHIPPED = Path(__file__).parent / "data" / "benchmarks.toml"
 DEFAULTS: dict[str, Any] = {"repeats": 3, "seed": 0, "normalisation": "speaker", "folds": "speaker-independent"}
 _TOP_KEYS = {"defaults", "systems", "corpora", "suites", "executor"}
 _SYSTEM_KEYS = {"model", "feature", "features", "settings", "description", "normalisation"}
-_SUITE_KEYS = {"description", "corpora", "systems", "overrides"} | set(DEFAULTS)
+_SUITE_KEYS = {"description", "corpora", "systems", "overrides", "protocol", "classes", "cap_per_corpus"} | set(DEFAULTS)
+#: Protocols a suite may choose (``protocol = ...``; :mod:`ser_core.crosscorpus`).
+PROTOCOLS: tuple[str, ...] = ("within", "cross", "leave-one-corpus-out")
+#: Normalisations a suite or system may name: the within-corpus ones, plus ``corpus`` (cross-corpus only).
+ANY_NORMALISATION: tuple[str, ...] = NORMALISATIONS + ("corpus",)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,16 @@ class Suite:
     description: str = ""
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     folds: str = "speaker-independent"  # one of ser_core.protocol.FOLD_POLICIES
+    #: ``within`` (speaker-independent folds in each corpus), ``cross`` or ``leave-one-corpus-out``
+    protocol: str = "within"
+    #: the shared classes to use (empty: all a cell's corpora share); other clips are left out
+    classes: tuple[str, ...] = ()
+    #: at most this many clips per training corpus (cross-corpus protocols; ``None``: no cap)
+    cap_per_corpus: int | None = None
+
+    @property
+    def cap(self) -> int | None:
+        return self.cap_per_corpus
 
     def subset(self, corpora: list[str] | None = None, systems: list[str] | None = None) -> "Suite":
         """This suite restricted to some of its corpora and systems (same protocol, same config hashes)."""
@@ -183,13 +197,35 @@ def _protocol(path: Path, key: str, table: dict, base: dict[str, Any]) -> dict[s
         value = values[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "repeats" else 0):
             raise _fail(path, f"{key}.{name}", f"expected a {'positive' if name == 'repeats' else 'non-negative'} integer, got {value!r}")
-    if values["normalisation"] not in NORMALISATIONS:
+    if values["normalisation"] not in ANY_NORMALISATION:
         raise _fail(
-            path, f"{key}.normalisation", f"expected one of {', '.join(NORMALISATIONS)}, got {values['normalisation']!r}"
+            path, f"{key}.normalisation", f"expected one of {', '.join(ANY_NORMALISATION)}, got {values['normalisation']!r}"
         )
     if values["folds"] not in FOLD_POLICIES:
         raise _fail(path, f"{key}.folds", f"expected one of {', '.join(FOLD_POLICIES)}, got {values['folds']!r}")
     return values
+
+
+def _cross_keys(path: Path, key: str, entry: dict) -> dict[str, Any]:
+    """A suite's ``protocol``, ``classes`` and ``cap_per_corpus``, checked."""
+    from ser_core.specs import LABELS
+
+    protocol = entry.get("protocol", "within")
+    if protocol not in PROTOCOLS:
+        raise _fail(path, f"{key}.protocol", f"expected one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+    classes = entry.get("classes", [])
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise _fail(path, f"{key}.classes", "expected a list of class names of the shared vocabulary")
+    unknown = [c for c in classes if c not in LABELS]
+    if unknown or len(set(classes)) != len(classes) or (classes and len(classes) < 2):
+        raise _fail(path, f"{key}.classes", f"expected two or more different names of the shared vocabulary "
+                    f"({', '.join(LABELS)}); got {classes!r}")
+    cap = entry.get("cap_per_corpus")
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+        raise _fail(path, f"{key}.cap_per_corpus", f"expected a positive integer (clips per training corpus), got {cap!r}")
+    if cap is not None and protocol == "within":
+        raise _fail(path, f"{key}.cap_per_corpus", "applies to the cross-corpus protocols only")
+    return {"protocol": protocol, "classes": tuple(classes), "cap_per_corpus": cap}
 
 
 def load_benchmarks(path: str | Path, base: Benchmarks | None = None) -> Benchmarks:
@@ -278,8 +314,8 @@ def _parse(path: Path, raw: dict, earlier: Benchmarks | None) -> Benchmarks:
         else:
             names = (entry["feature"],)
         normalisation = entry.get("normalisation")
-        if normalisation is not None and normalisation not in NORMALISATIONS:
-            raise _fail(path, f"{key}.normalisation", f"expected one of {', '.join(NORMALISATIONS)}, got {normalisation!r}")
+        if normalisation is not None and normalisation not in ANY_NORMALISATION:
+            raise _fail(path, f"{key}.normalisation", f"expected one of {', '.join(ANY_NORMALISATION)}, got {normalisation!r}")
         systems[name] = System(
             name,
             entry["model"],
@@ -320,6 +356,13 @@ def _parse(path: Path, raw: dict, earlier: Benchmarks | None) -> Benchmarks:
                 raise _fail(path, f"{key}.overrides.{system}", "not one of this suite's systems")
             _table(path, f"{key}.overrides.{system}", settings)
         protocol = _protocol(path, key, entry, base)
+        cross = _cross_keys(path, key, entry)
+        if cross["protocol"] == "within" and (protocol["normalisation"] == "corpus" or any(
+                known[s].normalisation == "corpus" for s in system_names)):
+            raise _fail(path, f"{key}.normalisation", "'corpus' normalisation needs protocol = \"cross\" or "
+                        "\"leave-one-corpus-out\"")
+        if cross["protocol"] != "within" and len(corpora) < 2:
+            raise _fail(path, f"{key}.corpora", f"protocol {cross['protocol']!r} needs two or more corpora")
         suites[name] = Suite(
             name=name,
             corpora=corpora,
@@ -327,6 +370,7 @@ def _parse(path: Path, raw: dict, earlier: Benchmarks | None) -> Benchmarks:
             description=str(entry.get("description", "")),
             overrides={k: dict(v) for k, v in overrides.items()},
             **protocol,
+            **cross,
         )
     executor = None
     if "executor" in raw:

@@ -32,6 +32,7 @@ PROSODY: dict[str, tuple[float, float, float, float, float]] = {
     "happiness": (1.28, 6.5, 4.6, 2.5, 1.2),
     "sadness": (0.92, 1.5, 3.2, -5.0, 1.8),
     "neutral": (1.0, 2.5, 4.0, 0.0, 1.4),
+    "fear": (1.35, 3.0, 5.6, -1.5, 1.5),  # only in the second corpus, synthetic-b
 }
 
 VOWELS = np.array(
@@ -132,7 +133,7 @@ def synthesise(voice: Voice, label: str, rng: np.random.Generator, config: Synth
     return np.clip(signal, -0.99, 0.99).astype(np.float32)
 
 
-def _manifest(config: SyntheticConfig, root: Path) -> Manifest:
+def _manifest(config: SyntheticConfig, root: Path, name: str = "synthetic") -> Manifest:
     clips = []
     for voice in voices(config):
         for label in config.classes:
@@ -141,11 +142,12 @@ def _manifest(config: SyntheticConfig, root: Path) -> Manifest:
                 clips.append(
                     Clip(clip_id, root / f"{clip_id}.wav", voice.speaker, label, gender=voice.gender)
                 )
-    return Manifest("synthetic", clips, root=root)
+    return Manifest(name, clips, root=root)
 
 
-def generate(config: SyntheticConfig, root: Path) -> Manifest:
-    """Write the corpus of ``config`` under ``root/<digest>`` (once) and return its manifest.
+def generate(config: SyntheticConfig, root: Path, name: str = "synthetic") -> Manifest:
+    """Write the corpus of ``config`` under ``root/<digest>`` (once) and return its manifest
+    (of the corpus ``name``).
 
     Generation happens in a temporary directory that is renamed into place when complete, so an
     interrupted or concurrent generation never leaves a partial corpus behind.
@@ -164,7 +166,7 @@ def generate(config: SyntheticConfig, root: Path) -> Manifest:
                 f"cannot generate the synthetic corpus in {target.parent}: {exc}. Set SERBENCH_CACHE_DIR to "
                 "a writable directory with space."
             ) from None
-    return _manifest(config, target)
+    return _manifest(config, target, name)
 
 
 def _generate_into(config: SyntheticConfig, target: Path) -> None:

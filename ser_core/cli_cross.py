@@ -1,0 +1,62 @@
+"""``serbench crossboard``: the cross-corpus board (:mod:`ser_core.crossboard`) of a results database.
+
+Per system, the train x test matrix (UAR with the test corpus's speaker-bootstrap CI; the diagonal
+from within-corpus results, labelled so), leave-one-corpus-out rows and paired tests between
+systems, in the terminal or exported to Markdown, CSV, JSON or HTML (a heat map per system).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ser_core import config as paths
+from ser_core.cli_common import console, friendly_errors
+from ser_core.errors import ConfigError
+
+
+@friendly_errors
+def crossboard(
+    db: Annotated[Optional[Path], typer.Option("--db", help="Results database \\[default: $SERBENCH_DB or "
+                                               "./serbench.db].")] = None,
+    system: Annotated[Optional[list[str]], typer.Option(help="Only these systems (repeatable).")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="table (terminal), md, csv, json or html "
+                                               "\\[default: from the --output suffix, else table].")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the export here instead of "
+                                                   "stdout.")] = None,
+    resamples: Annotated[int, typer.Option("--resamples", min=0, help="Bootstrap resamples and permutations per "
+                                           "statistic; 0 turns the statistics off.")] = 1000,
+    stats_seed: Annotated[int, typer.Option("--stats-seed", help="Seed of the bootstrap and permutations.")] = 0,
+) -> None:
+    """The cross-corpus board: per system a train x test matrix with CIs, leave-one-corpus-out rows, paired tests."""
+    from ser_core import crossboard as board_mod
+    from ser_core import outputs
+    from ser_core.cli import _export_format
+    from ser_core.results import ResultStore
+    from ser_core.results_check import check_results_db, results_db_errors
+
+    fmt = _export_format(fmt, output, board_mod.FORMATS[1:])
+    if output is not None:
+        outputs.check_output(output)
+    db_path = db or paths.default_db()
+    if not db_path.exists():
+        raise ConfigError(f"{db_path}: no results database here. Run a cross-corpus suite (`serbench run --suite "
+                          "cross-smoke`) or pass --db PATH.")
+    check_results_db(db_path, write=False)
+    with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
+        board = board_mod.compute(store, system, resamples=resamples, seed=stats_seed)
+    if not board:
+        raise ConfigError(f"{db_path}: no cross-corpus results stored; run a suite with protocol = \"cross\" or "
+                          "\"leave-one-corpus-out\" first (`serbench suites` lists them).")
+    if fmt == "table":
+        board_mod.to_terminal(board, console)
+        return
+    text = board_mod.render(board, fmt)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        outputs.write_text(output, text)
+        console.print(f"wrote {output} ({sum(len(c) for c in board.cells.values())} cells)")
