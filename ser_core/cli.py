@@ -553,6 +553,7 @@ def list_suites(
             "suites": [
                 {"name": s.name, "corpora": list(s.corpora), "systems": [x.name for x in s.systems],
                  "repeats": s.repeats, "seed": s.seed, "normalisation": s.normalisation,
+                 "protocol": s.protocol, "classes": list(s.classes), "cap_per_corpus": s.cap_per_corpus,
                  "description": s.description, "defined_in": origin(benchmarks.suite_origins[s.name])}
                 for s in benchmarks.suites.values()
             ],
@@ -565,11 +566,12 @@ def list_suites(
         }, indent=2))
         return
     table = Table(title="serbench suites")
-    for column in ("suite", "corpora", "systems", "repeats", "defined in"):
+    for column in ("suite", "corpora", "systems", "repeats", "protocol", "defined in"):
         table.add_column(column, overflow="fold")
     for s in benchmarks.suites.values():
+        protocol = s.protocol + (f" ({', '.join(s.classes)})" if s.classes else "")
         table.add_row(s.name, ", ".join(s.corpora), ", ".join(x.name for x in s.systems), str(s.repeats),
-                      escape(origin(benchmarks.suite_origins[s.name])))
+                      protocol, escape(origin(benchmarks.suite_origins[s.name])))
     console.print(table)
     systems = Table(title="systems")
     for column in ("system", "model", "feature", "settings", "defined in"):

@@ -23,7 +23,7 @@ def crossboard(
     db: Annotated[Optional[Path], typer.Option("--db", help="Results database \\[default: $SERBENCH_DB or "
                                                "./serbench.db].")] = None,
     system: Annotated[Optional[list[str]], typer.Option(help="Only these systems (repeatable).")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="table (terminal), md, csv, json or html "
+    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="table (terminal), txt (the table as plain text), md, csv, json or html "
                                                "\\[default: from the --output suffix, else table].")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the export here instead of "
                                                    "stdout.")] = None,

@@ -26,7 +26,7 @@ from ser_core.crosscorpus import is_cross, split_name
 from ser_core.leaderboard import Entry, pct
 
 SCHEMA = "serbench-crossboard/1"
-FORMATS = ("table", "md", "csv", "json", "html")
+FORMATS = ("table", "txt", "md", "csv", "json", "html")
 
 
 @dataclass
@@ -105,7 +105,8 @@ def compute(store, systems: list[str] | None = None, *, resamples: int = stats.D
     board.systems = sorted(board.cells)
     _fill_diagonal(store, board, resamples, seed)
     for system, cells in board.cells.items():
-        cells.sort(key=lambda c: (c.kind == "leave-one-corpus-out", order.index(c.train[0]), order.index(c.test)))
+        cells.sort(key=lambda c: (c.kind == "leave-one-corpus-out", order.index(c.test) if c.kind ==
+                                  "leave-one-corpus-out" else order.index(c.train[0]), order.index(c.test)))
     if resamples > 0:
         _paired(board, resamples, seed)
     for system in board.systems:
@@ -169,7 +170,7 @@ def cell_text(cell: Cell | None) -> str:
         return ""
     e = cell.entry
     text = leaderboard.format_cell(e, marks=False)
-    return text + (" within" if cell.kind == "within" else "")
+    return text + (f" within ({normalisation(cell)})" if cell.kind == "within" else "")
 
 
 def normalisation(cell: Cell) -> str:
@@ -215,8 +216,8 @@ def _paired_record(p: Paired) -> dict:
 # -- renderers --------------------------------------------------------------------------------------
 
 LEGEND = ("UAR % (mean over repeats) [95% CI of a bootstrap over the test corpus's speakers]. Rows: training "
-          "corpus; columns: test corpus. 'within': the diagonal, a within-corpus speaker-independent "
-          "cross-validation of the same system (not a train/test split).")
+          "corpus; columns: test corpus. 'within (NORM)': the diagonal, a within-corpus speaker-independent "
+          "cross-validation of the same system with normalisation NORM (not a train/test split).")
 
 
 def _matrix_rows(board: CrossBoard, system: str) -> tuple[list[str], list[list[str]], list[list[str]]]:
@@ -269,6 +270,15 @@ def to_terminal(board: CrossBoard, console) -> None:
         console.print("  paired: " + _paired_line(p), highlight=False)
     for note in board.notes:
         console.print("  note: " + note, highlight=False)
+
+
+def to_text(board: CrossBoard, width: int = 120) -> str:
+    """What :func:`to_terminal` prints, as plain text (for files)."""
+    from rich.console import Console
+
+    console = Console(record=True, width=width, file=io.StringIO(), color_system=None)
+    to_terminal(board, console)
+    return console.export_text()
 
 
 def to_markdown(board: CrossBoard, title: str = "serbench cross-corpus board") -> str:
@@ -378,13 +388,16 @@ def _html_cell(cell: Cell | None) -> str:
     e = cell.entry
     chance = 1 / max(1, len(e.labels))
     ci = f"[{pct(e.ci.low)}, {pct(e.ci.high)}]" if e.ci else ""
-    label = "within-corpus CV" if cell.kind == "within" else f"{len(e.labels)} classes"
+    label = (f"within-corpus CV ({normalisation(cell)})" if cell.kind == "within"
+             else f"{len(e.labels)} classes, train {' + '.join(cell.train)}")
     css = " class='within'" if cell.kind == "within" else ""
     return (f"<td{css} style='background:{_colour(e.uar_mean, chance)}'><b>{pct(e.uar_mean) or 'incomplete'}</b>"
             f"<small>{ci}</small><small>{label}</small></td>")
 
 
 def render(board: CrossBoard, fmt: str, title: str = "serbench cross-corpus board") -> str:
+    if fmt == "txt":
+        return to_text(board)
     if fmt == "md":
         return to_markdown(board, title)
     if fmt == "csv":

@@ -138,7 +138,7 @@ def test_a_local_file_adds_suites_and_replaces_systems_and_suites_by_name(tmp_pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
     alone = load_suites()
-    assert set(alone.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern"} and alone.sources == [SHIPPED]
+    assert set(alone.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern", "cross-smoke", "cross-study", "loco-study", "cross-three", "loco-three", "within-three"} and alone.sources == [SHIPPED]
     write(tmp_path, """
 [defaults]
 seed = 7
@@ -160,7 +160,7 @@ repeats = 1
 path = "data/emodb"
 """)
     merged = load_suites()
-    assert set(merged.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern", "mine"}
+    assert set(merged.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern", "cross-smoke", "cross-study", "loco-study", "cross-three", "loco-three", "within-three", "mine"}
     assert merged.sources == [SHIPPED, Path("benchmarks.toml")]
     mine = merged.suite("mine")
     assert mine.seed == 7 and [s.feature for s in mine.systems] == ["is09", "is09"], "uses shipped svm-is09"
@@ -209,3 +209,17 @@ def test_the_modern_suite_pairs_offline_and_online_svm_is09():
     assert modern.normalisation_for(offline) == "speaker" and modern.normalisation_for(online) == "fold"
     assert systems["fusion-whisper-is09"].features == ("whisper-tiny.en", "is09")
     assert systems["svm-compare2016"].feature == "compare2016"
+
+
+def test_the_cross_corpus_suites_share_four_classes_and_the_study_corpora():
+    shipped_suites = load_benchmarks(SHIPPED)
+    paper = shipped_suites.suite("paper")
+    for name in ("cross-study", "loco-study", "cross-three", "loco-three", "within-three"):
+        suite = shipped_suites.suite(name)
+        assert suite.classes == ("anger", "happiness", "sadness", "neutral"), name
+        assert {s.name for s in suite.systems} == {"svm-is09", "logreg-is09"}, name
+    assert shipped_suites.suite("cross-study").corpora == paper.corpora
+    assert shipped_suites.suite("loco-study").protocol == "leave-one-corpus-out"
+    assert shipped_suites.suite("cross-three").corpora == ("emodb", "emovo", "urdu")
+    smoke = shipped_suites.suite("cross-smoke")
+    assert smoke.corpora == ("synthetic", "synthetic-b") and smoke.protocol == "cross"
