@@ -41,9 +41,17 @@ Layout::
     repeats = 1
     overrides = { svm-egemaps = { inner_folds = 3 } }   # per-system settings for this suite only
 
+    [suites.cross]             # cross-corpus (ser_core.crosscorpus; docs/cross-corpus.md)
+    corpora = ["emodb", "emovo", "urdu"]
+    systems = ["svm-is09"]
+    protocol = "cross"         # within (default) | cross | leave-one-corpus-out
+    classes = ["anger", "happiness", "sadness", "neutral"]   # optional; also for within suites
+    normalisation = "corpus"   # cross-corpus protocols may also standardise per corpus
+    cap_per_corpus = 2000      # optional: at most this many clips per training corpus
+
 Every error names the file and the offending key.
 
-Shipped suites: ``demo``, ``paper``, ``paper-quick``, ``paper-cpu``, ``ssl`` and ``modern`` (and their systems) come with the package
+Shipped suites: ``demo``, ``paper``, ``paper-quick``, ``paper-cpu``, ``ssl``, ``modern`` and the cross-corpus ones (``cross-smoke``, ``cross-study``, ``loco-study``, ``cross-three``, ``loco-three``, ``within-three``; and their systems) come with the package
 (:data:`SHIPPED`), so ``serbench run`` works in any directory. :func:`load_suites` reads them, then
 the user's file - ``--config``, else ``$SERBENCH_CONFIG``, else ``benchmarks.toml`` in the working
 directory when there is one - whose systems, suites and corpus locations add to the shipped ones or
