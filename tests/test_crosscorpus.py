@@ -3,7 +3,6 @@ refusals, caps, isolation of the test corpus, records, resume, and the cross-cor
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import replace
 
@@ -19,6 +18,8 @@ from ser_core.runner import Runner
 from ser_core.suites import Suite, System, load_benchmarks
 from ser_core.synthetic import SyntheticConfig, generate
 
+from crosscorpus_parts import RecordingCentroid  # importable by Dask workers too
+
 CALLS = {"extract": 0}
 
 
@@ -28,31 +29,6 @@ def loudness_and_pitchiness(signal: np.ndarray, rate: int) -> np.ndarray:
     freqs = np.fft.rfftfreq(len(signal), 1 / rate)
     return np.array([np.log(np.sqrt(np.mean(signal**2)) + 1e-9), np.mean(np.abs(np.diff(np.sign(signal)))) / 2,
                      (spectrum * freqs).sum() / (spectrum.sum() + 1e-9)], dtype=np.float32)
-
-
-class RecordingCentroid:
-    """Deterministic nearest centroid that records what it was fitted on (in ``describe``)."""
-
-    def __init__(self, context):
-        self.centroids = None
-        self.seen = {}
-
-    def fit(self, X, y, groups):
-        X = np.stack(X).astype(np.float64)
-        self.centroids = np.stack([X[y == c].mean(axis=0) for c in np.unique(y)])
-        self.seen = {"n": len(y), "classes": sorted(int(c) for c in np.unique(y)),
-                     "groups": sorted(set(map(str, groups))),
-                     "fit": hashlib.sha256(X.tobytes() + np.asarray(y).tobytes()).hexdigest()}
-
-    def predict(self, X):
-        X = np.stack(X)
-        return np.argmin(((X[:, None, :] - self.centroids[None]) ** 2).sum(-1), axis=1)
-
-    def parameter_count(self):
-        return int(self.centroids.size)
-
-    def describe(self):
-        return dict(self.seen)
 
 
 def corpus(tmp_path_factory, name, classes, seed, speakers=4, clips=3, relabel=None):
@@ -270,3 +246,15 @@ def test_suite_keys_are_checked(tmp_path):
         path.write_text(base + extra)
         with pytest.raises(ConfigError, match=f"suites.x.{key}"):
             load_benchmarks(path)
+
+
+def test_dask_workers_compute_the_same_cells(corpora, tmp_path):
+    chosen = suite(["alpha", "beta", "gamma"], protocol="leave-one-corpus-out")
+    registry = load_registry([("t", Plugin(corpora))], use_entry_points=False)
+    results = []
+    for workers, db in ((0, tmp_path / "one.db"), (2, tmp_path / "two.db")):
+        with ResultStore(db) as store:
+            report = Runner(registry, store, workers=workers).run(chosen)
+            assert report.ok and report.computed == 3
+            results.append([(c.key, c.uar, c.predictions, c.outcome.estimator["fit"]) for c in store.cells()])
+    assert results[0] == results[1]
