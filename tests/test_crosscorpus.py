@@ -258,3 +258,22 @@ def test_dask_workers_compute_the_same_cells(corpora, tmp_path):
             assert report.ok and report.computed == 3
             results.append([(c.key, c.uar, c.predictions, c.outcome.estimator["fit"]) for c in store.cells()])
     assert results[0] == results[1]
+
+
+def test_serbench_crossboard_prints_the_matrix_and_writes_the_heat_map(corpora, tmp_path):
+    from typer.testing import CliRunner
+
+    from ser_core.cli import app
+
+    db = tmp_path / "r.db"
+    run(corpora, db, suite(["alpha", "beta"]))
+    shown = CliRunner().invoke(app, ["crossboard", "--db", str(db), "--resamples", "50"], env={"COLUMNS": "160"})
+    assert shown.exit_code == 0, shown.output
+    assert "rec-lp" in shown.output and "train \\ test" in shown.output and "alpha" in shown.output
+    page = tmp_path / "board.html"
+    written = CliRunner().invoke(app, ["crossboard", "--db", str(db), "--resamples", "50", "-o", str(page)])
+    assert written.exit_code == 0 and "<h2>rec-lp" in page.read_text()
+    within_only = tmp_path / "w.db"
+    run(corpora, within_only, suite(["alpha"], protocol="within"))
+    refused = CliRunner().invoke(app, ["crossboard", "--db", str(within_only)])
+    assert refused.exit_code != 0 and "no cross-corpus results stored" in refused.output
