@@ -89,11 +89,18 @@ def compute(store, systems: list[str] | None = None, *, resamples: int = stats.D
         return board
     cross = leaderboard.compute(store, names, systems, all_configs=True, resamples=resamples, seed=seed)
     newest: dict[tuple[str, str, str], Entry] = {}
+    hidden: dict[tuple[str, str, str], int] = {}
     for e in cross.entries:
         kind = e.instance.fold_method if e.instance else "cross"
         slot = (e.corpus, e.system, kind)
+        hidden[slot] = hidden.get(slot, -1) + 1
         if slot not in newest or e.newest > newest[slot].newest:
             newest[slot] = e
+    for (name, system, kind), count in sorted(hidden.items()):
+        if count:
+            board.notes.append(f"{system} on {name} ({kind}): showing the newest of {count + 1} stored "
+                               "configurations (normalisation, settings, classes or cap differ); a database per "
+                               "configuration keeps them apart")
     order: list[str] = []
     for (name, system, kind), e in sorted(newest.items()):
         train, test = split_name(name)

@@ -277,3 +277,13 @@ def test_serbench_crossboard_prints_the_matrix_and_writes_the_heat_map(corpora, 
     run(corpora, within_only, suite(["alpha"], protocol="within"))
     refused = CliRunner().invoke(app, ["crossboard", "--db", str(within_only)])
     assert refused.exit_code != 0 and "no cross-corpus results stored" in refused.output
+
+
+def test_the_board_says_when_it_hides_an_older_configuration(corpora, tmp_path):
+    db = tmp_path / "r.db"
+    run(corpora, db, suite(["alpha", "beta"], normalisation="fold"))
+    run(corpora, db, suite(["alpha", "beta"], normalisation="corpus"))
+    with ResultStore(db) as store:
+        board = crossboard.compute(store, resamples=0)
+    assert {crossboard.normalisation(c) for c in board.cells["rec-lp"]} == {"corpus"}
+    assert any("showing the newest of 2 stored configurations" in n and "alpha>beta" in n for n in board.notes)
