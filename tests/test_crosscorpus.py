@@ -248,14 +248,17 @@ def test_suite_keys_are_checked(tmp_path):
             load_benchmarks(path)
 
 
-def test_dask_workers_compute_the_same_cells(corpora, tmp_path):
-    chosen = suite(["alpha", "beta", "gamma"], protocol="leave-one-corpus-out")
+@pytest.mark.parametrize("protocol", ["leave-one-corpus-out", "within"])
+def test_dask_workers_compute_the_same_cells(corpora, tmp_path, protocol):
+    # within: restricted to two classes, folds on Dask workers from the full corpus's feature table
+    chosen = suite(["alpha", "beta", "gamma"], protocol=protocol,
+                   classes=("anger", "neutral") if protocol == "within" else ())
     registry = load_registry([("t", Plugin(corpora))], use_entry_points=False)
     results = []
     for workers, db in ((0, tmp_path / "one.db"), (2, tmp_path / "two.db")):
         with ResultStore(db) as store:
             report = Runner(registry, store, workers=workers).run(chosen)
-            assert report.ok and report.computed == 3
+            assert report.ok and report.computed == (3 if protocol != "within" else 12)
             results.append([(c.key, c.uar, c.predictions, c.outcome.estimator["fit"]) for c in store.cells()])
     assert results[0] == results[1]
 
