@@ -182,6 +182,7 @@ def compute(
     shown, hidden, notes = _select(entries, all_configs)
     columns, rows = _layout(shown, all_configs, notes)
     notes.extend(normalisation_notes(shown))
+    notes.extend(fold_policy_notes(shown))
     use_stats = statistics and resamples > 0
     if use_stats:
         for e in shown:
@@ -338,6 +339,23 @@ def normalisation_notes(shown: list[Entry]) -> list[str]:
     )]
 
 
+def fold_policy_notes(shown: list[Entry]) -> list[str]:
+    """One note naming the columns under each fold policy (docs/protocol.md), when any column is
+    text-independent: those folds share neither speaker nor sentence between training and test."""
+    columns_of: dict[str, list[str]] = defaultdict(list)
+    for e in shown:
+        if e.protocol is None:
+            continue
+        policy = "text-independent" if e.protocol.fold_policy.get("text") == "independent" else "speaker-independent"
+        if e.column not in columns_of[policy]:
+            columns_of[policy].append(e.column)
+    if "text-independent" not in columns_of:
+        return []
+    labels = {"speaker-independent": "speaker-independent (no speaker shared by training and test)",
+              "text-independent": "text-independent (neither speaker nor sentence shared)"}
+    return ["folds: " + "; ".join(f"{labels[policy]}: {', '.join(columns)}" for policy, columns in sorted(columns_of.items()))]
+
+
 def _layout(shown: list[Entry], all_configs: bool, notes: list[str]):
     protocols_of: dict[str, dict[str, Entry]] = defaultdict(dict)
     for e in shown:
@@ -388,19 +406,70 @@ def _mark_best(entries: list[Entry], resamples: int, seed: int) -> None:
             e.mark = TIED
 
 
+def same_clips(a: Entry, b: Entry) -> bool:
+    """Whether ``a`` and ``b`` were run on the same scan of a corpus (clips, labels, speakers), whatever
+    their folds (speaker- vs text-independent, or another fold seed)."""
+    if a.instance_key == b.instance_key:
+        return True
+    if a.instance is None or b.instance is None:
+        return False
+    fields = ("corpus", "version", "manifest", "n_clips", "labels")
+    return all(getattr(a.instance, f) == getattr(b.instance, f) for f in fields)
+
+
+def common_folds(rows_a: list, rows_b: list, clips: set[str]) -> tuple[list, list]:
+    """Both systems' ``(repeat, fold, clip_ids, speakers, y_true, y_pred)`` rows re-cut into the folds they
+    share: the finest partition of ``clips`` that both fold structures refine (connected components of
+    "tested in the same fold of A or of B"). Leave-one-speaker-out and its text-independent refinement
+    share the speaker folds, so both sides' UAR becomes the mean over speakers, each over all its clips."""
+    parent: dict[str, str] = {cid: cid for cid in clips}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for rows in (rows_a, rows_b):
+        for _, _, clip_ids, *_ in rows:
+            kept = [cid for cid in clip_ids if cid in parent]
+            for cid in kept[1:]:
+                parent[find(cid)] = find(kept[0])
+    index = {root: i for i, root in enumerate(sorted({find(cid) for cid in clips}))}
+    fold_of = {cid: index[find(cid)] for cid in clips}
+
+    def recut(rows: list) -> list:
+        grouped: dict[tuple[int, int], list[list]] = {}
+        for repeat, _, clip_ids, spk, y_true, y_pred in rows:
+            for cid, s, t, p in zip(clip_ids, spk, y_true, y_pred):
+                if cid in fold_of:
+                    parts = grouped.setdefault((repeat, fold_of[cid]), [[], [], [], []])
+                    for part, value in zip(parts, (cid, s, t, p)):
+                        part.append(value)
+        return [(repeat, fold, *parts) for (repeat, fold), parts in sorted(grouped.items())]
+
+    return recut(rows_a), recut(rows_b)
+
+
 def compare_entries(a: Entry, b: Entry, *, resamples: int = stats.DEFAULT_RESAMPLES,
-                    seed: int = 0) -> stats.PairedResult | None:
-    """Paired test of ``a`` minus ``b`` on the clips both were tested on (same corpus instance)."""
-    if a.instance_key != b.instance_key or not a._rows or not b._rows or not a.labels:
+                    seed: int = 0, across_folds: bool = False) -> stats.PairedResult | None:
+    """Paired test of ``a`` minus ``b`` on the clips both were tested on (same corpus instance; with
+    ``across_folds``, the same scanned clips under different folds: each clip's prediction comes from a
+    model that never saw its speaker, so the speaker-level test still pairs like with like)."""
+    comparable = same_clips(a, b) if across_folds else a.instance_key == b.instance_key
+    if not comparable or not a._rows or not b._rows or not a.labels:
         return None
     clips_a = {cid for r in a._rows for cid in r[2]}
     clips_b = {cid for r in b._rows for cid in r[2]}
     common = clips_a & clips_b
     if not common:
         return None
-    speakers = sorted({s for r in a._rows for cid, s in zip(r[2], r[3]) if cid in common})
-    ca = stats.speaker_counts(a._rows, len(a.labels), clips=common, speakers=speakers)
-    cb = stats.speaker_counts(b._rows, len(b.labels), clips=common, speakers=speakers)
+    rows_a, rows_b = a._rows, b._rows
+    if a.instance_key != b.instance_key:
+        rows_a, rows_b = common_folds(rows_a, rows_b, common)
+    speakers = sorted({s for r in rows_a for cid, s in zip(r[2], r[3]) if cid in common})
+    ca = stats.speaker_counts(rows_a, len(a.labels), clips=common, speakers=speakers)
+    cb = stats.speaker_counts(rows_b, len(b.labels), clips=common, speakers=speakers)
     try:
         return stats.paired_test(ca, cb, resamples=resamples, seed=seed)
     except ValueError:

@@ -140,7 +140,8 @@ def test_suites_lists_shipped_and_local_suites_with_their_origin(tmp_path):
     assert origin == {"demo": "shipped", "paper": "shipped",
                       "paper-quick": "shipped", "paper-cpu": "shipped", "ssl": "shipped", "modern": "shipped",
                       "cross-smoke": "shipped", "cross-study": "shipped", "loco-study": "shipped",
-                      "cross-three": "shipped", "loco-three": "shipped", "within-three": "shipped", "mine": local}
+                      "cross-three": "shipped", "loco-three": "shipped", "within-three": "shipped",
+                      "modern-cpu": "shipped", "modern-text-independent": "shipped", "mine": local}
     systems = {s["name"]: s for s in listed["systems"]}
     assert systems["svm-egemaps"]["feature"] == "is09" and systems["svm-egemaps"]["defined_in"] == local
     assert systems["svm-is09-online"]["normalisation"] == "fold" and systems["svm-is09"]["normalisation"] is None

@@ -287,3 +287,13 @@ def test_text_independent_folds_train_on_neither_speaker_nor_sentence_of_the_tes
     (entry,) = entries.entries
     assert entry.protocol.fold_policy == fold_policy("text-independent")
     assert entry.instance.fold_method.endswith("3-sentence-groups(seed=1), text-independent")
+    assert entries.notes == ["folds: text-independent (neither speaker nor sentence shared): counting-lb"]
+    # the same model on the same clips with speaker-independent folds: compared across the two fold policies
+    plain = make_suite(corpora=("texts",), systems=(System("counting-si", "counting", "lb"),), repeats=1)
+    _, _, both = run(registry, tmp_path / "r.db", plain)
+    si, ti = (next(e for e in both.entries if e.system == name) for name in ("counting-si", "counting-lb"))
+    assert si.instance_key != ti.instance_key and leaderboard.same_clips(si, ti)
+    assert leaderboard.compare_entries(si, ti) is None, "the board never pairs different folds"
+    result = leaderboard.compare_entries(si, ti, across_folds=True, resamples=100)
+    assert result is not None and result.n_speakers == len(speakers) and result.n_clips == len(texts.clips)
+    assert result.uar_a == pytest.approx(si.uar_mean), "speaker folds: A's UAR as on its board"

@@ -114,3 +114,22 @@ def test_friedman_ranks_and_critical_difference():
 def test_friedman_with_two_systems_gives_ranks_and_says_why_no_test():
     result = stats.friedman([[0.5, 0.6], [0.7, 0.6]], ["x", "y"], ["a", "b"])
     assert result.average_ranks == (1.5, 1.5) and result.p_value is None and "three systems" in result.note
+
+
+def test_rows_under_different_folds_are_recut_into_the_folds_they_share():
+    from ser_core.leaderboard import common_folds
+
+    # A: leave one speaker out (x: clips 1-4, y: clips 5-8); B: each speaker split in two sentence folds
+    a = [(0, 0, ["1", "2", "3", "4"], ["x"] * 4, [0, 1, 0, 1], [0, 1, 0, 0]),
+         (0, 1, ["5", "6", "7", "8"], ["y"] * 4, [0, 1, 0, 1], [1, 1, 0, 1])]
+    b = [(0, 0, ["1", "3"], ["x"] * 2, [0, 0], [0, 1]), (0, 1, ["2", "4"], ["x"] * 2, [1, 1], [1, 1]),
+         (0, 2, ["5", "7"], ["y"] * 2, [0, 0], [0, 0]), (0, 3, ["6", "8"], ["y"] * 2, [1, 1], [0, 1])]
+    ra, rb = common_folds(a, b, {str(i) for i in range(1, 9)})
+    assert [(r[1], sorted(r[2])) for r in ra] == [(f, sorted(c)) for f, c in [(0, "1234"), (1, "5678")]]
+    assert [(r[1], sorted(r[2])) for r in rb] == [(0, list("1234")), (1, list("5678"))]
+    ca, cb = stats.speaker_counts(ra, 2), stats.speaker_counts(rb, 2)
+    result = stats.paired_test(ca, cb, resamples=100)
+    # A: x recalls (1, 1/2) -> 0.75, y (1/2, 1) -> 0.75; B: x (1/2, 1) -> 0.75, y (1, 1/2) -> 0.75
+    assert result.uar_a == pytest.approx(0.75) and result.uar_b == pytest.approx(0.75) and result.n_speakers == 2
+    with pytest.raises(ValueError, match="same clips, speakers and folds"):
+        stats.paired_test(stats.speaker_counts(a, 2), stats.speaker_counts(b, 2))  # not without the re-cut

@@ -138,7 +138,9 @@ def test_a_local_file_adds_suites_and_replaces_systems_and_suites_by_name(tmp_pa
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
     alone = load_suites()
-    assert set(alone.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern", "cross-smoke", "cross-study", "loco-study", "cross-three", "loco-three", "within-three"} and alone.sources == [SHIPPED]
+    assert set(alone.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern", "modern-cpu",
+                                 "modern-text-independent", "cross-smoke", "cross-study", "loco-study",
+                                 "cross-three", "loco-three", "within-three"} and alone.sources == [SHIPPED]
     write(tmp_path, """
 [defaults]
 seed = 7
@@ -160,7 +162,9 @@ repeats = 1
 path = "data/emodb"
 """)
     merged = load_suites()
-    assert set(merged.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern", "cross-smoke", "cross-study", "loco-study", "cross-three", "loco-three", "within-three", "mine"}
+    assert set(merged.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern", "modern-cpu",
+                                  "modern-text-independent", "cross-smoke", "cross-study", "loco-study",
+                                  "cross-three", "loco-three", "within-three", "mine"}
     assert merged.sources == [SHIPPED, Path("benchmarks.toml")]
     mine = merged.suite("mine")
     assert mine.seed == 7 and [s.feature for s in mine.systems] == ["is09", "is09"], "uses shipped svm-is09"
@@ -209,7 +213,8 @@ def test_the_modern_suite_pairs_offline_and_online_svm_is09():
     assert modern.normalisation_for(offline) == "speaker" and modern.normalisation_for(online) == "fold"
     assert systems["fusion-whisper-is09"].features == ("whisper-tiny.en", "is09")
     assert systems["svm-compare2016"].feature == "compare2016"
-
+    head = systems["head-whisper-tiny.en"]
+    assert (head.model, head.feature) == ("ssl-head", "whisper-tiny.en-frames") and modern.settings_for(head) == {}
 
 def test_the_cross_corpus_suites_share_four_classes_and_the_study_corpora():
     shipped_suites = load_benchmarks(SHIPPED)
@@ -223,3 +228,17 @@ def test_the_cross_corpus_suites_share_four_classes_and_the_study_corpora():
     assert shipped_suites.suite("cross-three").corpora == ("emodb", "emovo", "urdu")
     smoke = shipped_suites.suite("cross-smoke")
     assert smoke.corpora == ("synthetic", "synthetic-b") and smoke.protocol == "cross"
+
+
+
+def test_the_cpu_and_text_independent_variants_of_the_modern_suite():
+    shipped = load_benchmarks(SHIPPED)
+    modern, cpu, text = (shipped.suite(name) for name in ("modern", "modern-cpu", "modern-text-independent"))
+    assert [s.name for s in cpu.systems] == [s.name for s in modern.systems] and cpu.corpora == modern.corpora
+    (head,) = [s for s in cpu.systems if s.name == "head-whisper-tiny.en"]
+    assert cpu.settings_for(head) == {"epochs": 40, "patience": 5}, "reduced for a CPU, and only the head"
+    assert all(cpu.settings_for(s) == modern.settings_for(s) for s in cpu.systems if s is not head)
+    assert "40 epochs" in cpu.description and "NOT the head's default" in cpu.description
+    assert text.folds == "text-independent" and modern.folds == cpu.folds == "speaker-independent"
+    assert {s.name for s in text.systems} == {"svm-is09", "svm-whisper-tiny.en", "fusion-whisper-is09"}
+    assert "emodb" in text.corpora and set(text.corpora) <= set(modern.corpora)

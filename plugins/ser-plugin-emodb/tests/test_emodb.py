@@ -77,3 +77,50 @@ def test_real_emodb_matches_table_1(emodb, emodb_dir):
     assert report.manifest.speakers() == ["03", "08", "09", "10", "11", "12", "13", "14", "15", "16"]
     assert dict(report.sample_rates) == {16_000: 535}
     assert 1.0 < min(report.durations.values()) < max(report.durations.values()) < 10.0
+
+
+def test_text_independent_folds_of_a_tiny_emodb_hand_worked(emodb, tmp_path):
+    """Three speakers each say three sentences (anger and sadness): with 3 sentence groups every sentence is a
+    group of its own, so the folds are the 9 (speaker, sentence) pairs, each trained on the 4 other speakers'
+    other sentences' clips (8 clips), worked out by hand below."""
+    from ser_core.protocol import make_folds, text_independent
+
+    speakers, sentences = ("03", "08", "09"), ("a01", "a02", "b01")
+    touch(tmp_path, *(f"wav/{s}{t}{code}a.wav" for s in speakers for t in sentences for code in "WT"))
+    manifest = scan(emodb, tmp_path)
+    clips = manifest.clips
+    folds = text_independent(make_folds([c.speaker for c in clips]), [c.sentence for c in clips], seed=0, n_groups=3)
+    assert folds.method == "leave-one-speaker-out x 3-sentence-groups(seed=0), text-independent"
+    assert sorted(folds.names) == sorted(f"{s} | sentences {t}" for s in speakers for t in sentences)
+    tested = []
+    for fold, name in enumerate(folds.names):
+        train, test = ([clips[i] for i in part] for part in folds.split(fold))
+        speaker, sentence = name.split(" | sentences ")
+        assert sorted(c.clip_id for c in test) == [f"{speaker}{sentence}Ta", f"{speaker}{sentence}Wa"]
+        assert sorted(c.clip_id for c in train) == sorted(
+            f"{s}{t}{code}a" for s in speakers if s != speaker for t in sentences if t != sentence for code in "WT")
+        assert not {c.speaker for c in train} & {c.speaker for c in test}
+        assert not {c.sentence for c in train} & {c.sentence for c in test}
+        tested += [c.clip_id for c in test]
+    assert sorted(tested) == sorted(c.clip_id for c in clips), "every clip is tested exactly once"
+    fold = folds.names.index("08 | sentences b01")
+    assert folds.held_out[fold] == (speakers.index("08"), int(folds.sentence_group[folds.split(fold)[1][0]]))
+
+
+@pytest.mark.emodb
+def test_real_emodb_text_independent_folds_share_no_speaker_and_no_sentence(emodb, emodb_dir):
+    """The real corpus's 10 sentences in 5 groups of 2 (balanced by clips): 50 folds, each keeping its test
+    speaker and both its test sentences out of training; every clip tested once."""
+    from ser_core.protocol import SENTENCE_GROUPS, make_folds, text_independent
+
+    clips = scan(emodb, Path(emodb_dir)).clips
+    folds = text_independent(make_folds([c.speaker for c in clips]), [c.sentence for c in clips], seed=0)
+    assert len({c.sentence for c in clips}) == 10 and len(folds) == 10 * SENTENCE_GROUPS
+    assert sorted(len(name.split(" | sentences ")[1].split("+")) for name in folds.names) == [2] * 50
+    count = 0
+    for fold in range(len(folds)):
+        train, test = folds.split(fold)
+        assert not {clips[i].speaker for i in train} & {clips[i].speaker for i in test}
+        assert not {clips[i].sentence for i in train} & {clips[i].sentence for i in test}
+        count += len(test)
+    assert count == len(clips) == 535

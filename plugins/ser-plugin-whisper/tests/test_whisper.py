@@ -204,3 +204,39 @@ def test_the_real_tiny_en_weights_when_installed(real_tiny_en):
     frames = whisper_feature("f", str(folder), pooling="frames").extract(voiced, RATE)
     assert frames.shape == (math.ceil(len(voiced) / 320), 384)
     np.testing.assert_allclose(frames.mean(axis=0), first, rtol=1e-4, atol=1e-5)
+
+
+def test_the_shipped_head_system_trains_on_whisper_frames(tiny_whisper, synthetic_manifest, serbench_cache, monkeypatch,
+                                                          tmp_path):
+    """``head-whisper-tiny.en`` (the modern suite's Whisper + PyTorch head) as shipped, through the runner on the
+    tiny random-weight model, with the modern-cpu suite's head settings cut further to 2 epochs for the test."""
+    torchhead = pytest.importorskip("ser_plugin_torchhead", reason="the head system needs ser-plugin-torchhead")
+    import dataclasses
+
+    from ser_core import CorpusSpec, hookimpl, leaderboard
+    from ser_core.plugins import load_registry
+    from ser_core.results import ResultStore
+    from ser_core.runner import Runner
+    from ser_core.suites import SHIPPED, load_benchmarks
+
+    class Tiny:
+        @hookimpl
+        def register_corpora(self, register):
+            register(CorpusSpec("tiny", scan=lambda root: synthetic_manifest, needs_path=False))
+
+    monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tiny_whisper))
+    cpu = load_benchmarks(SHIPPED).suite("modern-cpu")
+    (head,) = [s for s in cpu.systems if s.name == "head-whisper-tiny.en"]
+    assert cpu.settings_for(head) == {"epochs": 40, "patience": 5}
+    suite = dataclasses.replace(cpu, corpora=("tiny",), systems=(head,), overrides={head.name: {"epochs": 2, "patience": 1}})
+    registry = load_registry([("whisper", ser_plugin_whisper), ("torchhead", torchhead), ("tiny", Tiny())],
+                             use_entry_points=False)
+    with ResultStore(tmp_path / "r.db") as store:
+        report = Runner(registry, store, workers=0).run(suite)
+        cells = list(store.cells())
+        (entry,) = leaderboard.compute(store).entries
+    assert report.ok and len(cells) == len(synthetic_manifest.speakers()) and all(c.status == "ok" for c in cells)
+    assert entry.protocol.feature == "whisper-tiny.en-frames" and entry.protocol.model == "ssl-head"
+    assert entry.protocol.settings["epochs"] == 2 and entry.protocol.settings["pooling"] == "attentive"
+    assert entry.protocol.feature_params["pooling"] == "frames"
+    assert 0.0 <= entry.uar_mean <= 1.0
