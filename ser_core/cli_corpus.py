@@ -14,7 +14,9 @@ under a licence that must be requested it prints the licence and the manual step
 per label (one column per label of the corpus) next to the expected row, speakers, CV groups,
 durations and sample rates, and warns about every missing, extra, misnamed or unreadable file, and
 about suspect data the protocol would use (a class with one clip or one speaker, silent clips). With
-``--strict`` any mismatch exits 1.
+``--strict`` any mismatch exits 1. A corpus that cannot be benchmarked at all (one class, one speaker,
+a fold that trains on a single class: :func:`ser_core.corpus.benchmark_problems`) is NOT OK and
+exits 1 with or without ``--strict``.
 """
 
 from __future__ import annotations
@@ -137,6 +139,13 @@ def info(
         err_console.print(f"[yellow]warning:[/] {problem}", highlight=False)
     if len(report.problems) > SHOWN:
         err_console.print(f"[yellow]warning:[/] ... and {len(report.problems) - SHOWN} more", highlight=False)
+    for reason in report.unusable:
+        err_console.print(f"[bold red]not usable:[/] {escape(reason)}", highlight=False)
+    if report.unusable:
+        err_console.print(
+            f"[bold]NOT OK[/]: {name} cannot be cross-validated or scored as it is; `serbench run` refuses it "
+            "(docs/corpora.md, \"Corpora serbench refuses\").", highlight=False)
+        raise typer.Exit(1)
     if report.ok:
         console.print(f"[green]OK[/]: {len(manifest.clips)} clips, as expected.")
         return
@@ -276,14 +285,14 @@ def download(
         bool, typer.Option("--keep-archives", help="Keep the downloaded archives (in DIR/.download) after unpacking.")
     ] = False,
     retries: Annotated[
-        int, typer.Option(min=0, help="Times an interrupted transfer is resumed before giving up.")
+        int, typer.Option(min=0, max=20, help="Times an interrupted transfer is resumed before giving up (0 to 20).")
     ] = 3,
 ) -> None:
     """Download a corpus, verify every file's hash, unpack it, check its content and record where it is."""
     from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeRemainingColumn, TransferSpeedColumn)
 
-    from ser_core.download import ManualOnly, NeedsLicence, download_corpus
+    from ser_core.download import DownloadError, ManualOnly, NeedsLicence, download_corpus
     from ser_core.plugins import load_registry
     from ser_core.specs import DownloadSource
 
@@ -311,6 +320,9 @@ def download(
             )
     except ManualOnly as manual:
         _print_manual(name, spec, manual.source)
+        raise typer.Exit(1) from None
+    except DownloadError as failed:  # a failure, not a usage error: exit 1 (what was kept is in the message)
+        err_console.print(f"[bold red]Error:[/] {escape(str(failed))}", highlight=False)
         raise typer.Exit(1) from None
     except NeedsLicence as needs:
         console.print(f"[bold]{name}[/] is distributed under terms you must accept first:", highlight=False)

@@ -107,6 +107,7 @@ def validate(
                 "each clip must appear once. Remove the extra copy."
             )
         seen[clip.clip_id] = clip.path
+    _refuse_shared_files(where, manifest.clips)
     allowed = tuple(labels) if labels is not None else LABELS
     unknown = [] if any_labels else sorted({c.label for c in manifest.clips} - set(allowed))
     if unknown:
@@ -123,6 +124,27 @@ def validate(
         groupless = [c for c in manifest.clips if not c.group]
         if groupless:
             raise CorpusError(f"{where}: folds use CV groups but {groupless[0].path} has none.")
+
+
+def _refuse_shared_files(where: str, clips: Iterable[Clip]) -> None:
+    """Refuse one audio file given as two clips (under two speakers, or twice under one): folds would
+    test on a recording they trained on, and the file would count twice."""
+    owner: dict[str, Clip] = {}
+    for clip in clips:
+        key = os.path.normcase(os.path.abspath(clip.path))
+        first = owner.setdefault(key, clip)
+        if first is clip:
+            continue
+        if first.speaker != clip.speaker:
+            raise CorpusError(
+                f"{where}: the same audio file {clip.path} is listed under two speakers, {first.speaker!r} (clip "
+                f"{first.clip_id!r}) and {clip.speaker!r} (clip {clip.clip_id!r}); speaker-independent folds would "
+                "test on a recording they trained on. Give the file its one true speaker and remove the other entry."
+            )
+        raise CorpusError(
+            f"{where}: the same audio file {clip.path} is listed twice, as clips {first.clip_id!r} and "
+            f"{clip.clip_id!r} (speaker {clip.speaker!r}); it would be counted twice. Remove the extra entry."
+        )
 
 
 def require_dir(corpus: str, root: Path | None, unpack_hint: str) -> Path:
@@ -438,6 +460,80 @@ def suspect_labels(manifest: Manifest, fold_by: str = "speaker") -> list[str]:
     return warnings
 
 
+#: The fewest classes a benchmark scores: with one class, any classifier scores 100 % UAR.
+MIN_CLASSES = 2
+#: The fewest speakers (or CV groups) folds need: with one, no fold has a training part.
+MIN_FOLD_UNITS = 2
+
+
+def benchmark_problems(manifest: Manifest, folds=None, fold_by: str = "speaker") -> list[str]:
+    """Why ``manifest`` cannot be cross-validated or scored meaningfully, one sentence each (empty: it can).
+
+    Refused (by ``serbench run`` before any work, and as not OK by ``serbench corpus info``): fewer
+    than :data:`MIN_CLASSES` classes (a single class scores 100 % whatever the model does); fewer than
+    :data:`MIN_FOLD_UNITS` speakers (or CV groups, ``fold_by="group"``); and, given the ``folds``
+    (:class:`~ser_core.protocol.Folds`), a fold whose training part holds fewer than two classes, or a
+    class that no fold trains on (it can never be predicted).
+    """
+    where = f"corpus {manifest.corpus!r}"
+    problems = []
+    labels = manifest.labels()
+    if len(labels) < MIN_CLASSES:
+        only = f"only one class ({labels[0]!r}, {len(manifest.clips)} clips)" if labels else "no class"
+        problems.append(
+            f"{where} has {only}: any model scores 100 % UAR on it, so it cannot be benchmarked. It needs at least "
+            f"{MIN_CLASSES} classes; check the labels the scan reads (`serbench corpus info {manifest.corpus}`) "
+            "or the suite's classes."
+        )
+    unit = "CV group" if fold_by == "group" else "speaker"
+    units = sorted({(c.group if fold_by == "group" else c.speaker) or "" for c in manifest.clips})
+    if len(units) < MIN_FOLD_UNITS:
+        problems.append(
+            f"{where} has {len(units)} {unit}{'s' if len(units) != 1 else ''} ({', '.join(units) or 'none'}): "
+            f"{unit}-independent folds need at least {MIN_FOLD_UNITS}, or no fold has anything to train on. Add "
+            f"clips of other {unit}s, or check the {unit} the scan reads for each clip."
+        )
+    if problems or folds is None:
+        return problems
+    import numpy as np
+
+    label_of = np.array([c.label for c in manifest.clips], dtype=object)
+    trained: set[str] = set()
+    for fold, name in enumerate(folds.names):
+        present = set(label_of[folds.train_mask(fold)])
+        trained |= present
+        if len(present) < MIN_CLASSES:
+            held = f"only class {sorted(present)[0]!r}" if present else "no clip"
+            problems.append(
+                f"{where}: fold {name!r} trains on {held}, so its model cannot tell classes apart; the folds need "
+                f"clips of at least {MIN_CLASSES} classes outside each fold. Add clips of other {unit}s."
+            )
+    never = [label for label in labels if label not in trained]
+    if never:
+        problems.append(
+            f"{where}: class{'es' if len(never) > 1 else ''} {', '.join(map(repr, never))} never "
+            f"appear{'s' if len(never) == 1 else ''} in any "
+            "fold's training part, so no model can predict them. Add clips of them from other speakers (or "
+            "sentences), or leave them out with the suite's classes."
+        )
+    return problems
+
+
+def fold_problems(manifest: Manifest, fold_by: str = "speaker", seed: int = 0) -> list[str]:
+    """:func:`benchmark_problems` of ``manifest`` under the default (speaker-independent) folds."""
+    from ser_core.protocol import make_folds
+
+    problems = benchmark_problems(manifest, None, fold_by)
+    if problems:
+        return problems
+    groups = [c.group for c in manifest.clips] if fold_by == "group" else None
+    try:
+        folds = make_folds([c.speaker for c in manifest.clips], groups, seed=seed)
+    except ValueError as exc:
+        return [f"corpus {manifest.corpus!r}: {exc}"]
+    return benchmark_problems(manifest, folds, fold_by)
+
+
 def compare(manifest: Manifest, expected: ExpectedContent) -> list[str]:
     """Every way the manifest's clips differ from ``expected`` (clips per label, speaker count),
     one sentence each; empty when they agree."""
@@ -473,11 +569,14 @@ class CorpusReport:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     silent: list[str] = field(default_factory=list)  # clip ids whose peak is below SILENT_PEAK
+    #: why the corpus cannot be cross-validated or scored (:func:`benchmark_problems`); never OK
+    unusable: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when the directory holds exactly the expected content and every clip is readable."""
-        return not self.problems
+        """True when the directory holds exactly the expected content, every clip is readable and the
+        corpus can be benchmarked (two or more classes and speakers, every fold trains on two classes)."""
+        return not self.problems and not self.unusable
 
     def skipped_of(self, kind: str) -> list[SkippedFile]:
         """Skipped files of one :func:`skip_kind`."""
@@ -507,6 +606,7 @@ def inspect(
     manifest = scan(corpus, root)
     expected = corpus.spec.expected
     report = CorpusReport(corpus.name, manifest, expected)
+    report.unusable.extend(fold_problems(manifest, corpus.spec.fold_by))
     report.warnings.extend(suspect_labels(manifest, corpus.spec.fold_by))
     if expected is not None:
         report.problems.extend(compare(manifest, expected))

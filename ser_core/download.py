@@ -19,6 +19,14 @@
 Downloads and partial files live in ``<corpus dir>/.download/`` (hidden, so scans pass over it);
 it is removed once the corpus is ready, unless archives are kept. ``pooch`` and ``requests`` are
 imported only here, and this module only by the download command.
+
+What serbench never does: replace a file it did not write. Every file it unpacks or places is listed
+in ``<corpus dir>/.serbench-files`` (:data:`WRITTEN_LIST`); a file of the same name that is not on that
+list (the user's own) makes the download stop before anything is moved, naming the file. Archives
+with members that would land outside their folder, links or special files are refused as *unsafe*
+(downloading them again cannot help). Every wait is bounded: each HTTP request has a connect and a
+read timeout (:data:`TIMEOUT`), a server that stops sending ends the attempt with what arrived kept
+for resumption, and a server sending more bytes than it announced is stopped at the announced size.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import time
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -46,8 +55,11 @@ WORK_FOLDER = ".download"
 #: Suffix of a file being downloaded: never the final name, so never taken for a complete file.
 PARTIAL_SUFFIX = ".part"
 CHUNK = 1 << 16
-#: (connect, read) timeouts in seconds for each HTTP request.
+#: (connect, read) timeouts in seconds for each HTTP request: the most one wait for the server lasts.
 TIMEOUT = (30, 120)
+#: The list, in the corpus directory, of the files serbench wrote there (one relative path a line):
+#: only those may be replaced by a later download.
+WRITTEN_LIST = ".serbench-files"
 
 
 class DownloadError(SerbenchError):
@@ -56,6 +68,14 @@ class DownloadError(SerbenchError):
 
 class TransferInterrupted(DownloadError):
     """A transfer that stopped part-way; what arrived is kept and the next attempt resumes it."""
+
+
+class UnsafeArchive(DownloadError):
+    """An archive whose members would be written outside their folder, or are links or devices."""
+
+
+class UserFileInTheWay(DownloadError):
+    """A file serbench did not write has the name of a corpus file; it is kept and nothing is moved."""
 
 
 class NeedsLicence(SerbenchError):
@@ -120,6 +140,11 @@ def _human(size: int | None) -> str:
     return ""  # unreachable
 
 
+def _content_range_start(header: str | None) -> int | None:
+    found = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", (header or "").strip())
+    return int(found.group(1)) if found else None
+
+
 def _content_range_total(header: str | None) -> int | None:
     found = re.fullmatch(r"bytes \d+-\d+/(\d+)", (header or "").strip())
     return int(found.group(1)) if found else None
@@ -155,25 +180,39 @@ class ResumableDownloader:
         try:
             with requests.get(url, headers=headers, stream=True, timeout=TIMEOUT) as response:
                 total = self._receive(url, response, offset)
-        except requests.RequestException as exc:
-            kept = self.partial.stat().st_size if self.partial.exists() else 0
-            if not kept:
-                raise TransferInterrupted(
-                    f"{name}: could not download {url} ({type(exc).__name__}: {exc}). Check the network "
-                    "connection; nothing was kept. Run the same command again."
-                ) from None
-            raise TransferInterrupted(
-                f"{name}: the transfer from {url} failed after {_human(kept)} ({type(exc).__name__}: {exc}). "
-                f"The partial download is kept as {self.partial} and the next run continues from there: run the "
-                "same command again."
-            ) from None
+        except (requests.RequestException, TimeoutError, ConnectionError, HTTPException) as exc:
+            raise self._interrupted(url, exc) from None
         received = self.partial.stat().st_size if self.partial.exists() else 0
-        if total is not None and received != total:
+        if total is not None and received < total:
             raise TransferInterrupted(
-                f"{name}: the connection ended after {_human(received)} of {_human(total)}. The partial download "
-                f"is kept as {self.partial} and the next run continues from there: run the same command again."
+                f"{name}: the server stopped sending after {_human(received)} of {_human(total)}. The partial "
+                f"download is kept as {self.partial} and the next run continues from there: run the same command again."
             )
         os.replace(self.partial, output_file)
+
+    def _interrupted(self, url: str, exc: Exception) -> TransferInterrupted:
+        """The message for a failed request: a timeout or a dropped connection, and what was kept."""
+        import requests
+
+        name = self.item.filename
+        kept = self.partial.stat().st_size if self.partial.exists() else 0
+        what = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, (requests.ConnectTimeout,)):
+            cause = (f"could not connect to {url} within {TIMEOUT[0]} s ({what}). Check the network connection "
+                     "and any proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY), then run the same command again")
+        elif isinstance(exc, (requests.Timeout, TimeoutError)) or "timed out" in str(exc).lower():
+            cause = (f"the server at {url} sent nothing for {TIMEOUT[1]} s ({what}). The network or the server "
+                     "is too slow or stalled: check the connection and any proxy (HTTPS_PROXY / NO_PROXY), then run "
+                     "the same command again (later, if the server is busy)")
+        else:
+            cause = (f"the connection to {url} failed ({what}). Check the network connection and any proxy "
+                     "(HTTPS_PROXY / NO_PROXY), then run the same command again")
+        if not kept:
+            return TransferInterrupted(f"{name}: {cause}; nothing was kept.")
+        return TransferInterrupted(
+            f"{name}: {cause}. The partial download is kept as {self.partial} ({_human(kept)} received) and the "
+            "next run continues from there."
+        )
 
     def _receive(self, url: str, response, offset: int) -> int | None:
         """Append the response's body to the partial file; the file's expected total size."""
@@ -197,6 +236,13 @@ class ResumableDownloader:
         if offset and status != 206:
             offset = 0  # the server ignored the range: start over
         if offset:
+            start = _content_range_start(response.headers.get("Content-Range"))
+            if start is not None and start != offset:
+                self.partial.unlink(missing_ok=True)
+                raise TransferInterrupted(
+                    f"{name}: asked to continue after byte {offset}, the server sent bytes from {start}; the partial "
+                    "download was discarded and the next attempt starts over."
+                )
             total = _content_range_total(response.headers.get("Content-Range"))
         else:
             length = response.headers.get("Content-Length", "")
@@ -211,11 +257,27 @@ class ResumableDownloader:
         if offset:
             self.progress.note(f"{name}: resuming after {_human(offset)} already downloaded")
         self.progress.start(name, expected, completed=offset)
+        received = offset
         with open(self.partial, "ab" if offset else "wb") as handle:
             for chunk in response.iter_content(chunk_size=CHUNK):
+                received += len(chunk)
+                if expected is not None and received > expected:
+                    handle.close()
+                    self.partial.unlink(missing_ok=True)
+                    raise DownloadError(self._too_long(url, expected, total))
                 handle.write(chunk)
                 self.progress.advance(len(chunk))
         return expected
+
+    def _too_long(self, url: str, expected: int, announced: int | None) -> str:
+        """The message for a server that sends more than the file's size."""
+        said = (f"the {_human(expected)} it announced (Content-Length)" if announced is not None
+                else f"the {_human(expected)} the plugin declares")
+        return (
+            f"{self.item.filename}: {url} sent more than {said}, so it was stopped there and the download was "
+            "discarded (the server reports a wrong length, or the publisher changed the file). Nothing was kept. "
+            "Run the same command again later; if it happens again, report it to the plugin's authors."
+        )
 
 
 def _fetch(item: RemoteFile, work: Path, progress: Progress, retries: int) -> tuple[Path, bool]:
@@ -246,51 +308,153 @@ def _fetch(item: RemoteFile, work: Path, progress: Progress, retries: int) -> tu
     raise AssertionError("unreachable")
 
 
-def _unpack(archive: Path, item: RemoteFile, destination: Path, work: Path) -> None:
-    """Unpack (or place) ``archive`` into ``destination/item.into``, whole or not at all."""
-    target = destination / item.into if item.into else destination
-    target.mkdir(parents=True, exist_ok=True)
-    if item.unpack == "none":
-        staging = work / (item.filename + ".placing")
-        shutil.copyfile(archive, staging)
-        os.replace(staging, target / item.filename)
+def _unsafe_zip_member(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip member is unsafe to unpack (an absolute path, ``..``, a link, a device), or ``None``."""
+    import stat
+
+    name = info.filename
+    mode = info.external_attr >> 16
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+        return "has an absolute path"
+    if ".." in re.split(r"[/\\]", name):
+        return "would be written outside the corpus folder ('..')"
+    if mode and stat.S_ISLNK(mode):
+        return "is a symbolic link"
+    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return "is not a regular file (a device or pipe)"
+    return None
+
+
+def _refuse_unsafe(archive: Path, item: RemoteFile, member: str, why: str) -> UnsafeArchive:
+    archive.unlink(missing_ok=True)
+    return UnsafeArchive(
+        f"{item.filename}: the archive is unsafe to unpack: member {member!r} {why}. Nothing was unpacked and "
+        "the archive was deleted. Downloading it again will not help (its hash matched: it is the file the "
+        "plugin declares); report it to the plugin's authors."
+    )
+
+
+def _extract(archive: Path, item: RemoteFile, staging: Path) -> None:
+    """Unpack ``archive`` into ``staging``; :class:`UnsafeArchive` before writing anything unsafe."""
+    if item.unpack == "zip":
+        with zipfile.ZipFile(archive) as bundle:
+            for info in bundle.infolist():
+                why = _unsafe_zip_member(info)
+                if why is not None:
+                    raise _refuse_unsafe(archive, item, info.filename, why)
+            bad = bundle.testzip()
+            if bad is not None:
+                raise zipfile.BadZipFile(f"member {bad} fails its CRC check")
+            bundle.extractall(staging)
         return
+    with tarfile.open(archive) as bundle:
+        for member in bundle.getmembers():
+            try:
+                tarfile.data_filter(member, str(staging))
+            except tarfile.FilterError as exc:
+                reason = {tarfile.AbsolutePathError: "has an absolute path",
+                          tarfile.OutsideDestinationError: "would be written outside the corpus folder",
+                          tarfile.SpecialFileError: "is not a regular file (a device or pipe)",
+                          tarfile.AbsoluteLinkError: "is a link to an absolute path",
+                          tarfile.LinkOutsideDestinationError: "is a link pointing outside the corpus folder"}
+                raise _refuse_unsafe(archive, item, member.name, reason.get(type(exc), str(exc))) from None
+            if member.issym() or member.islnk():
+                raise _refuse_unsafe(archive, item, member.name, "is a link")
+        bundle.extractall(staging, filter="data")
+
+
+def _unpack(archive: Path, item: RemoteFile, destination: Path, work: Path) -> None:
+    """Unpack (or place) ``archive`` into ``destination/item.into``, whole or not at all; never over a
+    file serbench did not write (:class:`UserFileInTheWay`) and never an unsafe archive (:class:`UnsafeArchive`)."""
+    target = destination / item.into if item.into else destination
     staging = work / f"unpacking-{item.filename}"
     shutil.rmtree(staging, ignore_errors=True)
-    try:
-        if item.unpack == "zip":
-            with zipfile.ZipFile(archive) as bundle:
-                bad = bundle.testzip()
-                if bad is not None:
-                    raise zipfile.BadZipFile(f"member {bad} fails its CRC check")
-                bundle.extractall(staging)
-        else:
-            with tarfile.open(archive) as bundle:
-                bundle.extractall(staging, filter="data")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
+    if item.unpack == "none":
+        staging.mkdir(parents=True)
+        shutil.copyfile(archive, staging / item.filename)
+    else:
+        try:
+            _extract(archive, item, staging)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error) as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            archive.unlink(missing_ok=True)
+            raise DownloadError(
+                f"{item.filename}: the archive is damaged and cannot be unpacked ({exc}); it was deleted. Run the "
+                "command again to download it afresh; if it fails again, report it to the plugin's authors."
+            ) from None
+        except UnsafeArchive:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    written = read_written(destination)
+    clash = _first_clash(staging, target, destination, written)
+    if clash is not None:
         shutil.rmtree(staging, ignore_errors=True)
-        archive.unlink(missing_ok=True)
-        raise DownloadError(
-            f"{item.filename}: the archive is damaged and cannot be unpacked ({exc}); it was deleted. Run the "
-            "command again to download it afresh; if it fails again, report it to the plugin's authors."
-        ) from None
-    _merge(staging, target)
+        raise UserFileInTheWay(
+            f"{clash}: this file was not written by serbench, and the corpus's {item.filename} would replace it; "
+            "it was kept and nothing was unpacked. Move it elsewhere (or download into another folder with "
+            f"--to DIR), then run the same command again (the verified downloads are kept in {work})."
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    placed = _merge(staging, target)
+    _record_written(destination, written | {p.relative_to(destination).as_posix() for p in placed})
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def _merge(source: Path, target: Path) -> None:
+def read_written(directory: Path) -> set[str]:
+    """The files (relative paths) serbench wrote into a corpus directory (:data:`WRITTEN_LIST`)."""
+    try:
+        text = (directory / WRITTEN_LIST).read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    except (OSError, UnicodeDecodeError):
+        return set()  # unreadable: nothing is taken as serbench's, so nothing is replaced
+    return {line for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def _record_written(directory: Path, written: set[str]) -> None:
+    from ser_core.outputs import write_text
+
+    header = "# files serbench corpus download wrote here; only these may be replaced by a later download\n"
+    write_text(directory / WRITTEN_LIST, header + "".join(f"{p}\n" for p in sorted(written)))
+
+
+def _first_clash(source: Path, target: Path, root: Path, written: set[str]) -> Path | None:
+    """The first path under ``target`` that merging ``source`` would replace and serbench did not write."""
+    for entry in sorted(source.iterdir()):
+        place = target / entry.name
+        if not (place.exists() or place.is_symlink()):
+            continue
+        if entry.is_dir() and not entry.is_symlink() and place.is_dir() and not place.is_symlink():
+            found = _first_clash(entry, place, root, written)
+            if found is not None:
+                return found
+            continue
+        if place.is_dir() and not place.is_symlink():
+            mine = all(p.relative_to(root).as_posix() in written for p in place.rglob("*") if not p.is_dir())
+        else:
+            mine = place.relative_to(root).as_posix() in written
+        if not mine:
+            return place
+    return None
+
+
+def _merge(source: Path, target: Path) -> list[Path]:
     """Move everything under ``source`` into ``target``: folders merge (several archives may fill one
-    folder), files replace files of the same name (a re-run unpacks the same archive again)."""
+    folder), files replace files of the same name (a re-run unpacks the same archive again; only
+    files serbench wrote, see :func:`_first_clash`). The files placed, under ``target``."""
+    placed: list[Path] = []
     for entry in sorted(source.iterdir()):
         place = target / entry.name
         if entry.is_dir() and not entry.is_symlink() and place.is_dir() and not place.is_symlink():
-            _merge(entry, place)
+            placed.extend(_merge(entry, place))
             continue
         if place.is_dir() and not place.is_symlink():
             shutil.rmtree(place)
         elif place.exists() or place.is_symlink():
             place.unlink()
         os.replace(entry, place)
+        placed.extend([place] if not place.is_dir() else [p for p in place.rglob("*") if not p.is_dir()])
+    return placed
 
 
 def check_destination(directory: Path, source: DownloadSource) -> None:
@@ -323,7 +487,7 @@ def ready(corpus: Registered, root: Path, on_progress: Callable[[int], None] | N
         report = inspect(corpus, root, on_progress=on_progress)
     except CorpusError as exc:
         return [str(exc)], 0
-    return report.problems, len(report.manifest.clips)
+    return report.problems + report.unusable, len(report.manifest.clips)
 
 
 def download_corpus(

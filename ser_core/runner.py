@@ -142,6 +142,13 @@ def check_suite(registry: Registry, suite: Suite) -> None:
         )
 
 
+def _refuse_unusable(manifest: Manifest, folds: Folds | None, fold_by: str) -> None:
+    """Refuse, before any work, a corpus whose score would mean nothing (:func:`corpus.benchmark_problems`)."""
+    unusable = corpus_mod.benchmark_problems(manifest, folds, fold_by)
+    if unusable:
+        raise CorpusError("refused, it cannot be cross-validated or scored: " + " ".join(unusable))
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python and NumPy; each estimator seeds its own framework from ``ModelContext.seed``."""
     random.seed(seed)
@@ -455,6 +462,7 @@ class Runner:
                     raise ConfigError(f"refused: {refused}")
                 manifest, left_out = restrict(manifest, corpus.spec, suite.classes)
             use_groups = corpus.spec.fold_by == "group"
+            _refuse_unusable(manifest, None, corpus.spec.fold_by)
             folds = make_folds(
                 [c.speaker for c in manifest.clips],
                 [c.group for c in manifest.clips] if use_groups else None,
@@ -462,6 +470,7 @@ class Runner:
             )
             if suite.folds == "text-independent":
                 folds = text_independent(folds, [c.sentence for c in manifest.clips], seed=suite.seed)
+            _refuse_unusable(manifest, folds, corpus.spec.fold_by)
         except (SerbenchError, ValueError) as exc:
             report.skipped.append((f"corpus {corpus_name}", str(exc)))
             self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(str(exc))}")

@@ -390,6 +390,9 @@ def has_scores(estimator: Any) -> bool:
 
 
 _PLURALS = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
+#: The largest integer (in size) a model setting may take when its plugin declares no maximum: a
+#: count beyond it (epochs, folds, iterations) is a typing error that would run, or allocate, forever.
+MAX_INTEGER_SETTING = 2**31 - 1
 _TYPE_WORDS = {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string", list: "a list"}
 
 
@@ -399,7 +402,8 @@ class Setting:
 
     ``type`` is ``bool``, ``int``, ``float`` (ints are accepted), ``str`` or ``list`` (a TOML array,
     whose elements must be of ``items`` and lie in the range); ``minimum``/``maximum`` bound numbers
-    (inclusive); ``choices`` lists the allowed values; ``optional`` also allows ``None``.
+    (inclusive); ``choices`` lists the allowed values; ``optional`` also allows ``None``. An integer
+    setting without a ``maximum`` is still refused beyond :data:`MAX_INTEGER_SETTING` (in size).
     """
 
     type: type
@@ -461,6 +465,8 @@ class Setting:
                 return "NaN"
             if self.minimum is not None and value < self.minimum or self.maximum is not None and value > self.maximum:
                 return f"{value!r}, out of range"
+            if kind is int and isinstance(value, int) and self.maximum is None and abs(value) > MAX_INTEGER_SETTING:
+                return f"{value!r}, beyond the limit of {MAX_INTEGER_SETTING} for integer settings"
         if self.choices is not None and value not in self.choices:
             return f"{value!r}, not an allowed value"
         return None

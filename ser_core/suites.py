@@ -74,6 +74,13 @@ from ser_core.protocol import FOLD_POLICIES, NORMALISATIONS
 SHIPPED = Path(__file__).parent / "data" / "benchmarks.toml"
 
 DEFAULTS: dict[str, Any] = {"repeats": 3, "seed": 0, "normalisation": "speaker", "folds": "speaker-independent"}
+#: The most repeats a suite may ask for: each repeat re-runs every fold of every system, so more than
+#: this is a typing error, not a study (100 repeats of a 10-fold corpus are already 1000 cells a system).
+MAX_REPEATS = 100
+#: The largest seed: seeds are 32-bit integers (NumPy's, TensorFlow's and PyTorch's generators).
+MAX_SEED = 2**32 - 1
+#: The most clips per training corpus ``cap_per_corpus`` may name (more than any corpus has).
+MAX_CAP = 10_000_000
 _TOP_KEYS = {"defaults", "systems", "corpora", "suites", "executor"}
 _SYSTEM_KEYS = {"model", "feature", "features", "settings", "description", "normalisation"}
 _SUITE_KEYS = {"description", "corpora", "systems", "overrides", "protocol", "classes", "cap_per_corpus"} | set(DEFAULTS)
@@ -193,18 +200,25 @@ def _check_keys(path: Path, key: str, table: dict, allowed: set[str]) -> None:
             raise _fail(path, f"{key}.{name}", f"unknown key; allowed keys: {', '.join(sorted(allowed))}")
 
 
-def _names(path: Path, key: str, value: Any) -> tuple[str, ...]:
+def _names(path: Path, key: str, value: Any, *, once: bool = True) -> tuple[str, ...]:
+    """A non-empty list of names; with ``once``, each name at most once (a suite's cells computed once)."""
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise _fail(path, key, "expected a non-empty list of names")
+    for index, name in enumerate(value):
+        if once and name in value[:index]:
+            raise _fail(path, f"{key}[{index}]", f"{name!r} is listed twice (also as {key}[{value.index(name)}]); "
+                        "its cells would be computed twice. Remove the repeated name.")
     return tuple(value)
 
 
 def _protocol(path: Path, key: str, table: dict, base: dict[str, Any]) -> dict[str, Any]:
     values = {name: table.get(name, base[name]) for name in DEFAULTS}
-    for name in ("repeats", "seed"):
+    for name, low, high in (("repeats", 1, MAX_REPEATS), ("seed", 0, MAX_SEED)):
         value = values[name]
-        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if name == "repeats" else 0):
-            raise _fail(path, f"{key}.{name}", f"expected a {'positive' if name == 'repeats' else 'non-negative'} integer, got {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise _fail(path, f"{key}.{name}", f"expected an integer from {low} to {high}, got {value!r}"
+                        + (f" (the limit is {high}; each repeat re-runs every fold of every system)"
+                           if name == "repeats" and isinstance(value, int) and value > high else ""))
     if values["normalisation"] not in ANY_NORMALISATION:
         raise _fail(
             path, f"{key}.normalisation", f"expected one of {', '.join(ANY_NORMALISATION)}, got {values['normalisation']!r}"
@@ -229,8 +243,9 @@ def _cross_keys(path: Path, key: str, entry: dict) -> dict[str, Any]:
         raise _fail(path, f"{key}.classes", f"expected two or more different names of the shared vocabulary "
                     f"({', '.join(LABELS)}); got {classes!r}")
     cap = entry.get("cap_per_corpus")
-    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
-        raise _fail(path, f"{key}.cap_per_corpus", f"expected a positive integer (clips per training corpus), got {cap!r}")
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= MAX_CAP):
+        raise _fail(path, f"{key}.cap_per_corpus", f"expected an integer from 1 to {MAX_CAP} (clips per training "
+                    f"corpus), got {cap!r}")
     if cap is not None and protocol == "within":
         raise _fail(path, f"{key}.cap_per_corpus", "applies to the cross-corpus protocols only")
     return {"protocol": protocol, "classes": tuple(classes), "cap_per_corpus": cap}
@@ -313,7 +328,7 @@ def _parse(path: Path, raw: dict, earlier: Benchmarks | None) -> Benchmarks:
         if "feature" in entry and "features" in entry:
             raise _fail(path, key, "give either feature = \"NAME\" or features = [\"NAME\", ...], not both")
         if "features" in entry:
-            names = _names(path, f"{key}.features", entry["features"])
+            names = _names(path, f"{key}.features", entry["features"], once=False)
             if len(names) < 2 or len(set(names)) != len(names):
                 raise _fail(path, f"{key}.features", "expected two or more different feature names "
                             "(a single feature: feature = \"NAME\")")

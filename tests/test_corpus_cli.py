@@ -90,14 +90,15 @@ def test_bad_input_is_a_message_not_a_traceback(tmp_path, monkeypatch, args, mes
 
 
 def test_csv_corpus_info(tmp_path):
-    for name in ("a", "b", "c"):
+    for name in ("a", "b", "c", "d"):
         write_tone(tmp_path / f"{name}.wav", rate=44_100)
-    (tmp_path / "mine.csv").write_text("path,speaker,label,group\na.wav,s1,anger,x\nb.wav,s2,fear,y\nc.wav,s2,fear,y\n")
+    (tmp_path / "mine.csv").write_text("path,speaker,label,group\na.wav,s1,anger,x\nd.wav,s1,fear,x\n"
+                                       "b.wav,s2,fear,y\nc.wav,s2,anger,y\n")
     result, text = invoke("corpus", "info", "csv-grouped", "--path", str(tmp_path / "mine.csv"), "--strict")
     assert result.exit_code == 0, text
-    assert "found 1 2 3" in text
-    assert "Groups: 2 (CV folds use these groups): x (1), y (2)" in text
-    assert "Sample rates found: 44100 Hz (3 clips)" in text
+    assert "found 2 2 4" in text
+    assert "Groups: 2 (CV folds use these groups): x (2), y (2)" in text
+    assert "Sample rates found: 44100 Hz (4 clips)" in text
 
 
 @pytest.mark.emodb
@@ -111,3 +112,49 @@ def test_real_emodb_is_table_1_and_passes_strict(emodb_dir):
     assert "Sample rates found: 16000 Hz (535 clips)" in text
     assert "OK: 535 clips, as expected." in text
     assert "warning" not in text
+
+
+def _csv(tmp_path: Path, rows: str, header: str = "path,speaker,label") -> Path:
+    for line in rows.strip().splitlines():
+        write_tone(tmp_path / line.split(",")[0])
+    path = tmp_path / "mine.csv"
+    path.write_text(f"{header}\n{rows.strip()}\n")
+    return path
+
+
+@pytest.mark.parametrize("rows, corpus, reason", [
+    ("a.wav,s1,anger\nb.wav,s2,anger\nc.wav,s3,anger",
+     "csv", "corpus 'csv' has only one class ('anger', 3 clips): any model scores 100 % UAR on it"),
+    ("a.wav,s1,anger\nb.wav,s1,fear\nc.wav,s1,fear",
+     "csv", "corpus 'csv' has 1 speaker (s1): speaker-independent folds need at least 2"),
+    ("a.wav,s1,anger,g1\nb.wav,s2,fear,g1",
+     "csv-grouped", "corpus 'csv-grouped' has 1 CV group (g1): CV group-independent folds need at least 2"),
+    ("a.wav,s1,anger\nb.wav,s1,anger\nc.wav,s2,fear",  # each speaker one class: no fold trains on two
+     "csv", "corpus 'csv': fold 's1' trains on only class 'fear', so its model cannot tell classes apart"),
+])
+def test_a_corpus_that_cannot_be_benchmarked_is_not_ok_and_exits_1(tmp_path, rows, corpus, reason):
+    header = "path,speaker,label,group" if corpus == "csv-grouped" else "path,speaker,label"
+    path = _csv(tmp_path, rows, header)
+    for strict in ((), ("--strict",)):
+        result, text = invoke("corpus", "info", corpus, "--path", str(path), "--no-audio", *strict)
+        assert result.exit_code == 1, text
+        assert f"not usable: {reason}" in text and f"NOT OK: {corpus} cannot be cross-validated or scored" in text
+        assert "OK: " not in text.replace("NOT OK: ", "") and "Traceback" not in text
+
+
+def test_the_same_file_under_two_speakers_is_refused_naming_both(tmp_path):
+    path = _csv(tmp_path, "a.wav,s1,anger\nb.wav,s2,fear\nc.wav,s2,anger\n./a.wav,s3,fear")
+    result, text = invoke("corpus", "info", "csv", "--path", str(path), "--no-audio")
+    assert result.exit_code == 2, text
+    assert "line 5: the same audio file as line 2 (./a.wav) is listed under two speakers, 's1' (line 2) and 's3'" in text
+    assert "folds would test on a recording they trained on" in text and "Traceback" not in text
+
+
+def test_the_same_content_hash_under_two_speakers_is_refused(tmp_path):
+    digest = "ab" * 32
+    path = _csv(tmp_path, f"a.wav,s1,anger,{digest}\nb.wav,s2,fear,{digest.upper()}\nc.wav,s2,anger,cd",
+                header="path,speaker,label,sha256")
+    result, text = invoke("corpus", "info", "csv", "--path", str(path), "--no-audio")
+    assert result.exit_code == 2, text
+    assert ("line 3: the same audio content (sha256) as line 2 (b.wav) is listed under two speakers, 's1' (line 2) "
+            "and 's2'") in text

@@ -305,3 +305,58 @@ def test_manifest_builder_refuses_a_clip_found_twice_and_keeps_skipped_files(tmp
     manifest = found.manifest()
     assert [c.clip_id for c in manifest.clips] == ["a"] and manifest.root == tmp_path
     assert [(Path(s.path).name, s.reason) for s in manifest.skipped] == [("notes.txt", "not an audio file")]
+
+
+# --- what cannot be benchmarked, and one file given as two clips ---------------------------------------
+
+
+def test_validate_refuses_one_file_under_two_speakers_or_twice(tmp_path):
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    with pytest.raises(CorpusError) as error:
+        validate(Manifest("c", [Clip("x", a, "s1", "anger"), Clip("y", b, "s1", "neutral"),
+                                Clip("z", tmp_path / "sub" / ".." / "a.wav", "s2", "anger")]))
+    message = str(error.value)
+    assert "corpus 'c': the same audio file" in message and "a.wav is listed under two speakers, 's1' (clip 'x')" in message
+    assert "and 's2' (clip 'z')" in message and "Give the file its one true speaker" in message
+    with pytest.raises(CorpusError, match=r"a\.wav is listed twice, as clips 'x' and 'y' \(speaker 's1'\)"):
+        validate(Manifest("c", [Clip("x", a, "s1", "anger"), Clip("y", a, "s1", "anger")]))
+
+
+def _clips(rows: list[tuple[str, str]], tmp_path: Path, **fields) -> list[Clip]:
+    return [Clip(f"c{i}", tmp_path / f"c{i}.wav", speaker, label, **fields) for i, (speaker, label) in enumerate(rows)]
+
+
+def test_benchmark_problems_name_every_family(tmp_path):
+    from ser_core.corpus import benchmark_problems, fold_problems
+    one_class = Manifest("c", _clips([("s1", "anger"), ("s2", "anger")], tmp_path))
+    assert benchmark_problems(one_class)[0].startswith("corpus 'c' has only one class ('anger', 2 clips)")
+    one_speaker = Manifest("c", _clips([("s1", "anger"), ("s1", "fear")], tmp_path))
+    assert "has 1 speaker (s1): speaker-independent folds need at least 2" in benchmark_problems(one_speaker)[0]
+    split = Manifest("c", _clips([("s1", "anger"), ("s2", "fear")], tmp_path))
+    problems = fold_problems(split)
+    assert problems == [
+        "corpus 'c': fold 's1' trains on only class 'fear', so its model cannot tell classes apart; the folds need "
+        "clips of at least 2 classes outside each fold. Add clips of other speakers.",
+        "corpus 'c': fold 's2' trains on only class 'anger', so its model cannot tell classes apart; the folds need "
+        "clips of at least 2 classes outside each fold. Add clips of other speakers.",
+    ]
+    fine = Manifest("c", _clips([("s1", "anger"), ("s1", "fear"), ("s2", "anger"), ("s2", "fear")], tmp_path))
+    assert fold_problems(fine) == []
+    # folds that hold out speaker and sentence group (as text-independent folds do), built by hand so that
+    # no fold trains on the 'fear' clip: it can never be predicted
+    from ser_core.protocol import Folds
+
+    held = Manifest("c", _clips([("s1", "fear"), ("s1", "anger"), ("s2", "anger"), ("s2", "neutral")], tmp_path))
+    folds = Folds(np.array([0, 1, 0, 1]), ("f0", "f1"), "by hand", np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]),
+                  ((0, 0), (1, 0)))
+    found = benchmark_problems(held, folds)
+    assert found[-1].startswith("corpus 'c': class 'fear' never appears in any fold's training part"), found
+    assert "fold 'f0' trains on only class 'neutral'" in found[0]
+
+
+def test_inspect_marks_a_single_class_corpus_not_ok(toy, tmp_path):
+    for speaker in ("s1", "s2"):
+        for take in (1, 2):
+            write_tone(tmp_path / "audio" / f"{speaker}_ang_{take}.wav")
+    report = inspect(toy, tmp_path, read_audio=False)
+    assert not report.ok and report.unusable[0].startswith("corpus 'toy' has only one class ('anger', 4 clips)")

@@ -66,10 +66,21 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_response(200)
         part = body[start:]
-        self.send_header("Content-Length", str(len(part)))
+        if self.path in state.stall_before_headers:  # accepts the request, then answers nothing
+            state.release.wait(30)
+            return
+        extra = state.extra.get(self.path)
+        if extra is None:
+            self.send_header("Content-Length", str(len(part)))
         self.end_headers()
+        if extra is not None:  # no length announced: the body, more bytes than the file has, then close
+            self.wfile.write(part + extra)
+            return
         drop = state.drop.pop(self.path, None)
         self.wfile.write(part[:drop] if drop is not None else part)  # a drop: fewer bytes, then close
+        if self.path in state.stall:  # a server that stops sending part-way and keeps the connection open
+            self.wfile.flush()
+            state.release.wait(30)
 
     def log_message(self, *args):
         pass
@@ -79,14 +90,18 @@ class _Handler(BaseHTTPRequestHandler):
 def server(monkeypatch):
     """A local file server: ``files`` path -> bytes, ``drop`` path -> bytes sent before the next
     response to that path is cut off, ``status`` path -> an error status to answer, ``ignore_range``
-    paths served whole whatever the Range header, ``requests`` (path, Range header) as received."""
+    paths served whole whatever the Range header, ``requests`` (path, Range header) as received;
+    ``extra`` path -> bytes sent after the file with no Content-Length; ``stall`` paths stop sending
+    after the ``drop`` bytes and hold the connection; ``stall_before_headers`` paths never answer."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.state = SimpleNamespace(files={}, drop={}, requests=[], status={}, ignore_range=set())
+    httpd.state = SimpleNamespace(files={}, drop={}, requests=[], status={}, ignore_range=set(), extra={},
+                                  stall=set(), stall_before_headers=set(), release=threading.Event())
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     httpd.state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     yield httpd.state
+    httpd.state.release.set()
     httpd.shutdown()
     httpd.server_close()
 
@@ -261,7 +276,7 @@ def test_wrong_hash_deletes_the_file_and_says_so(server, data_dir, monkeypatch):
     data = zip_of(clips())
     with_corpus(monkeypatch, dltest(one_zip_source(server, data, hash_=md5(b"something else"))))
     result, text = invoke("corpus", "download", "dltest")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "corpus.zip: hash mismatch" in text and "Deleted download for safety" in text
     assert "Traceback" not in text
     work = data_dir / "dltest" / ".download"
@@ -276,7 +291,7 @@ def test_dropped_connection_keeps_a_partial_file_that_the_next_run_resumes(serve
     server.drop["/dl/corpus.zip"] = half
 
     result, text = invoke("corpus", "download", "dltest", "--retries", "0")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     work = data_dir / "dltest" / ".download"
     partial = work / "corpus.zip.part"
     assert f"The partial download is kept as {partial}" in text and "run the same command again" in text
@@ -307,7 +322,7 @@ def test_404_is_a_clear_error(server, data_dir, monkeypatch):
     source = DownloadSource((RemoteFile(server.url + "/gone/corpus.zip", md5(b"x"), size=1),))
     with_corpus(monkeypatch, dltest(source))
     result, text = invoke("corpus", "download", "dltest")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert f"corpus.zip: {server.url}/gone/corpus.zip answered 404 (not found)" in text
     assert "Nothing was kept" in text and "Traceback" not in text
     assert list((data_dir / "dltest" / ".download").iterdir()) == []
@@ -317,7 +332,7 @@ def test_a_server_error_is_retried_then_reported(server, data_dir, monkeypatch):
     with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(clips()))))
     server.status["/dl/corpus.zip"] = 503
     result, text = invoke("corpus", "download", "dltest", "--retries", "1")
-    assert result.exit_code == 2 and "HTTPError: 503" in text and "nothing was kept" in text
+    assert result.exit_code == 1 and "HTTPError: 503" in text and "nothing was kept" in text
     assert len(server.requests) == 2  # tried, then retried once
 
 
@@ -325,7 +340,7 @@ def test_a_refusal_is_not_retried(server, data_dir, monkeypatch):
     with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(clips()))))
     server.status["/dl/corpus.zip"] = 403
     result, text = invoke("corpus", "download", "dltest")
-    assert result.exit_code == 2 and "answered 403 (Forbidden)" in text and "restricted" in text
+    assert result.exit_code == 1 and "answered 403 (Forbidden)" in text and "restricted" in text
     assert len(server.requests) == 1
 
 
@@ -346,7 +361,7 @@ def test_size_differing_from_the_declared_one_is_refused(server, data_dir, monke
     source = dataclasses.replace(source, files=(dataclasses.replace(source.files[0], size=len(data) + 5),))
     with_corpus(monkeypatch, dltest(source))
     result, text = invoke("corpus", "download", "dltest")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert f"the server offers {len(data)} bytes but the plugin declares {len(data) + 5}" in text
 
 
@@ -355,7 +370,7 @@ def test_corrupt_zip_is_deleted_and_named(server, data_dir, monkeypatch):
     corrupt = good[: len(good) // 2] + bytes(len(good) - len(good) // 2)  # the hash matches these bytes
     with_corpus(monkeypatch, dltest(one_zip_source(server, corrupt)))
     result, text = invoke("corpus", "download", "dltest")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "corpus.zip: the archive is damaged and cannot be unpacked" in text and "it was deleted" in text
     assert not (data_dir / "dltest" / ".download" / "corpus.zip").exists()
     assert not (data_dir / "dltest" / "audio").exists()
@@ -367,7 +382,7 @@ def test_content_that_fails_the_strict_check_is_not_recorded(server, data_dir, m
     files.pop("audio/s4_sad_3.wav")
     with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(files))))
     result, text = invoke("corpus", "download", "dltest")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "the content differs from what the plugin expects (sadness: 1 clips missing" in text
     assert "The location was not recorded" in text
     assert not (data_dir / "locations.json").exists()
@@ -376,7 +391,7 @@ def test_content_that_fails_the_strict_check_is_not_recorded(server, data_dir, m
 def test_an_archive_in_an_unexpected_layout_is_reported_not_recorded(server, data_dir, monkeypatch):
     with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of({"readme.txt": b"no audio here"}))))
     result, text = invoke("corpus", "download", "dltest")
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "the content differs from what the plugin expects (corpus 'dltest'" in text and "no clips found" in text
     assert "the verified downloads are kept in" in text and (data_dir / "dltest" / ".download" / "corpus.zip").exists()
     assert not (data_dir / "locations.json").exists()
@@ -605,3 +620,174 @@ def test_listing_and_help_do_not_import_the_download_libraries():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# --- what serbench did not write, unsafe archives, wrong lengths and stalled servers ---------------------
+
+
+def test_a_users_file_of_the_same_name_is_kept_and_named(server, data_dir, monkeypatch, tmp_path):
+    """A file in the destination that serbench did not write is never replaced: the download stops before
+    anything is moved, names the file, keeps the verified archive; once it is moved away the re-run works,
+    and files serbench wrote itself may be replaced by a later download."""
+    with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(clips()))))
+    target = tmp_path / "mine"
+    (target / "audio").mkdir(parents=True)
+    own = target / "audio" / "s2_neu_3.wav"
+    own.write_bytes(b"my own recording")
+
+    result, text = invoke("corpus", "download", "dltest", "--to", str(target))
+    assert result.exit_code == 1, text
+    assert f"{own}: this file was not written by serbench" in text and "it was kept and nothing was unpacked" in text
+    assert "Move it elsewhere (or download into another folder with --to DIR)" in text
+    assert own.read_bytes() == b"my own recording"
+    assert sorted(p.name for p in (target / "audio").iterdir()) == ["s2_neu_3.wav"]  # nothing else moved in
+    assert (target / ".download" / "corpus.zip").exists()  # the verified download is kept
+    assert not (data_dir / "locations.json").exists()
+
+    own.rename(tmp_path / "moved.wav")
+    again, text = invoke("corpus", "download", "dltest", "--to", str(target))
+    assert again.exit_code == 0, text
+    assert "36 clips, as expected (files: 0 downloaded, 1 already here" in text  # the kept download was reused
+    assert "audio/s2_neu_3.wav" in (target / ".serbench-files").read_text().splitlines()
+
+    (target / "audio" / "s1_ang_1.wav").unlink()  # damaged: serbench may write its own files again
+    third, text = invoke("corpus", "download", "dltest", "--to", str(target))
+    assert third.exit_code == 0 and "downloading it again" in text, text
+
+
+def test_a_users_file_in_the_place_of_a_plain_download_is_kept(server, data_dir, monkeypatch, tmp_path):
+    files = clips()
+    archive, notes = zip_of(files), b"about this corpus\n"
+    server.files.update({"/a/corpus.zip": archive, "/c/README.txt": notes})
+    source = DownloadSource((
+        RemoteFile(server.url + "/a/corpus.zip", md5(archive), size=len(archive)),
+        RemoteFile(server.url + "/c/README.txt", sha256(notes), unpack="none", into="docs"),
+    ))
+    with_corpus(monkeypatch, dltest(source))
+    own = data_dir / "dltest" / "docs" / "README.txt"
+    own.parent.mkdir(parents=True)
+    own.write_text("my notes")
+    result, text = invoke("corpus", "download", "dltest")
+    assert result.exit_code == 1 and f"{own}: this file was not written by serbench" in text, text
+    assert "README.txt would replace it" in text and own.read_text() == "my notes"
+    assert len(list((data_dir / "dltest" / "audio").iterdir())) == 36  # what came before it was unpacked and kept
+
+
+def _zip_with(name: str, data: bytes = b"x", mode: int | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        bundle.writestr("audio/s1_ang_1.wav", wav_bytes(660.0, 1))
+        info = zipfile.ZipInfo(name)
+        if mode is not None:
+            info.external_attr = mode << 16
+        bundle.writestr(info, data)
+    return buffer.getvalue()
+
+
+def _tar_with(name: str, kind: bytes = tarfile.REGTYPE, link: str = "") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = kind, link
+        info.size = 0 if kind != tarfile.REGTYPE else 1
+        bundle.addfile(info, io.BytesIO(b"x") if kind == tarfile.REGTYPE else None)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("unpack, data, member, why", [
+    ("zip", _zip_with("../escaped.wav"), "../escaped.wav", "would be written outside the corpus folder"),
+    ("zip", _zip_with("/tmp/serbench-absolute.wav"), "/tmp/serbench-absolute.wav", "has an absolute path"),
+    ("zip", _zip_with("audio/link.wav", b"/etc/passwd", 0o120777), "audio/link.wav", "is a symbolic link"),
+    ("tar", _tar_with("../escaped.wav"), "../escaped.wav", "would be written outside the corpus folder"),
+    ("tar", _tar_with("/tmp/serbench-absolute.wav"), "/tmp/serbench-absolute.wav", "has an absolute path"),
+    ("tar", _tar_with("audio/link.wav", tarfile.SYMTYPE, "../../outside"), "audio/link.wav", "is a link"),
+    ("tar", _tar_with("audio/inside.wav", tarfile.SYMTYPE, "s1_ang_1.wav"), "audio/inside.wav", "is a link"),
+    ("tar", _tar_with("audio/fifo", tarfile.FIFOTYPE), "audio/fifo", "is not a regular file"),
+])
+def test_an_unsafe_archive_is_called_unsafe_and_not_downloaded_again(server, data_dir, monkeypatch, tmp_path,
+                                                                     unpack, data, member, why):
+    source = one_zip_source(server, data)
+    source = dataclasses.replace(source, files=(dataclasses.replace(source.files[0], unpack=unpack),))
+    with_corpus(monkeypatch, dltest(source))
+    result, text = invoke("corpus", "download", "dltest", "--to", str(tmp_path / "corpus"))
+    assert result.exit_code == 1, text
+    assert f"corpus.zip: the archive is unsafe to unpack: member {member!r} {why}" in text, text
+    assert "Downloading it again will not help" in text and "report it to the plugin's authors" in text
+    assert "damaged" not in text and "afresh" not in text and "Traceback" not in text
+    assert not (tmp_path / "escaped.wav").exists() and not Path("/tmp/serbench-absolute.wav").exists()
+    assert not (tmp_path / "corpus" / "audio").exists()  # nothing of it was unpacked
+    assert not (data_dir / "locations.json").exists()
+
+
+def test_a_server_sending_more_than_the_file_is_stopped_and_reported_as_such(server, data_dir, monkeypatch):
+    data = zip_of(clips())
+    with_corpus(monkeypatch, dltest(one_zip_source(server, data)))
+    server.extra["/dl/corpus.zip"] = bytes(40_000)  # no Content-Length, then more bytes than declared
+    result, text = invoke("corpus", "download", "dltest", "--retries", "0")
+    assert result.exit_code == 1, text
+    assert f"sent more than the {ser_core.download._human(len(data))} the plugin declares" in text
+    assert "stopped there and the download was discarded" in text and "Nothing was kept" in text
+    assert "ended after" not in text and "stopped sending after" not in text
+    assert not (data_dir / "dltest" / ".download" / "corpus.zip.part").exists()
+
+    server.extra.clear()
+    again, text = invoke("corpus", "download", "dltest")
+    assert again.exit_code == 0 and "36 clips, as expected" in text, text
+
+
+def test_a_stalled_server_ends_the_attempt_with_network_advice_and_the_partial_file_kept(server, data_dir,
+                                                                                       monkeypatch):
+    """A server that accepts and then stops sending: each wait ends at the read timeout, the message advises
+    about the network or proxy (not the path or disk), what arrived is kept, and the next run resumes it."""
+    import ser_core.download as download
+
+    monkeypatch.setattr(download, "TIMEOUT", (5, 1))
+    data = zip_of(clips())
+    with_corpus(monkeypatch, dltest(one_zip_source(server, data)))
+    server.stall.add("/dl/corpus.zip")
+    server.drop["/dl/corpus.zip"] = len(data) // 2
+
+    result, text = invoke("corpus", "download", "dltest", "--retries", "0")
+    assert result.exit_code == 1, text
+    assert "sent nothing for 1 s" in text and "proxy (HTTPS_PROXY / NO_PROXY)" in text
+    assert "run the same command again" in text and "disk space" not in text and "Traceback" not in text
+    partial = data_dir / "dltest" / ".download" / "corpus.zip.part"
+    assert f"The partial download is kept as {partial}" in text and partial.stat().st_size > 0
+
+    server.stall.clear()
+    resumed, text = invoke("corpus", "download", "dltest")
+    assert resumed.exit_code == 0 and "resuming after" in text and "36 clips, as expected" in text, text
+
+
+def test_a_server_that_accepts_and_never_answers_is_a_bounded_wait(server, data_dir, monkeypatch):
+    import ser_core.download as download
+
+    monkeypatch.setattr(download, "TIMEOUT", (5, 1))
+    with_corpus(monkeypatch, dltest(one_zip_source(server, zip_of(clips()))))
+    server.stall_before_headers.add("/dl/corpus.zip")
+    result, text = invoke("corpus", "download", "dltest", "--retries", "1")
+    assert result.exit_code == 1, text
+    assert "sent nothing for 1 s" in text and "proxy" in text and "nothing was kept" in text
+    assert "disk space" not in text and "Traceback" not in text
+    assert [path for path, _ in server.requests] == ["/dl/corpus.zip"] * 2  # one retry, then the message
+
+
+def test_a_refused_connection_advises_about_the_network(data_dir, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    item = RemoteFile(f"http://127.0.0.1:{port}/corpus.zip", md5(b"x"), size=1)
+    with_corpus(monkeypatch, dltest(DownloadSource((item,))))
+    result, text = invoke("corpus", "download", "dltest", "--retries", "0")
+    assert result.exit_code == 1, text
+    assert f"corpus.zip: the connection to http://127.0.0.1:{port}/corpus.zip failed" in text
+    assert "Check the network connection and any proxy" in text and "nothing was kept" in text
+    assert "disk space" not in text
+
+
+def test_retries_are_bounded():
+    result, text = invoke("corpus", "download", "dltest", "--retries", "1000000")
+    assert result.exit_code == 2 and "1000000 is not in the range 0<=x<=20" in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,16 @@ def test_a_valid_file_resolves_defaults_overrides_and_paths(tmp_path):
         ("[suites.s\ncorpora = 1", r"not valid TOML: .*line 1"),
         (GOOD.replace("seed = 4", "sead = 4"), r"suites\.s\.sead: unknown key"),
         (GOOD.replace('systems = ["a"]', 'systems = ["a", "b"]'), r"suites\.s\.systems\[1\]: unknown system 'b'"),
-        (GOOD.replace("repeats = 2", "repeats = 0"), r"defaults\.repeats: expected a positive integer"),
+        (GOOD.replace("repeats = 2", "repeats = 0"), r"defaults\.repeats: expected an integer from 1 to 100, got 0"),
+        (GOOD.replace("repeats = 2", "repeats = 1000000000"),
+         r"defaults\.repeats: expected an integer from 1 to 100, got 1000000000 \(the limit is 100"),
+        (GOOD.replace("seed = 4", "seed = 4294967296"), r"suites\.s\.seed: expected an integer from 0 to 4294967295"),
+        (GOOD.replace("seed = 4", "seed = -1"), r"suites\.s\.seed: expected an integer from 0 to 4294967295, got -1"),
+        (GOOD.replace('systems = ["a"]', 'systems = ["a", "a"]'),
+         r"suites\.s\.systems\[1\]: 'a' is listed twice \(also as suites\.s\.systems\[0\]\); its cells would be "
+         r"computed twice"),
+        (GOOD.replace('corpora = ["synthetic", "emodb"]', 'corpora = ["synthetic", "emodb", "synthetic"]'),
+         r"suites\.s\.corpora\[2\]: 'synthetic' is listed twice"),
         (GOOD.replace("seed = 4", 'normalisation = "global"'), r"suites\.s\.normalisation: expected one of"),
         (GOOD.replace("seed = 4", 'folds = "by-text"'), r"suites\.s\.folds: expected one of speaker-independent, text-independent"),
         (GOOD.replace('feature = "egemaps"\n', ""), r"systems\.a\.feature: required"),
@@ -242,3 +252,112 @@ def test_the_cpu_and_text_independent_variants_of_the_modern_suite():
     assert text.folds == "text-independent" and modern.folds == cpu.folds == "speaker-independent"
     assert {s.name for s in text.systems} == {"svm-is09", "svm-whisper-tiny.en", "fusion-whisper-is09"}
     assert "emodb" in text.corpora and set(text.corpora) <= set(modern.corpora)
+
+
+# --- unbounded input, and corpora that cannot be benchmarked, before any work ------------------------------
+
+
+def test_a_huge_repeats_is_refused_by_run_and_dry_run_before_any_work(tmp_path):
+    import re
+    import time
+
+    from typer.testing import CliRunner
+
+    from ser_core.cli import app
+
+    path = write(tmp_path, GOOD.replace("repeats = 2", "repeats = 1000000000"))
+    db = tmp_path / "r.db"
+    for extra in (["--dry-run"], []):
+        started = time.monotonic()
+        result = CliRunner().invoke(app, ["run", "--config", str(path), "--suite", "s", "--db", str(db), *extra],
+                                    env={"COLUMNS": "200"})
+        text = re.sub(r"\s+", " ", result.output)
+        assert result.exit_code == 2, text
+        assert f"{path}: defaults.repeats: expected an integer from 1 to 100, got 1000000000" in text
+        assert "Traceback" not in text and time.monotonic() - started < 60  # refused, nothing planned
+    assert not db.exists()  # nothing was computed, not even the database created
+
+
+def test_model_settings_are_bounded_even_without_a_declared_maximum():
+    from ser_core.specs import MAX_INTEGER_SETTING, Setting
+
+    assert Setting(int).problem(10**12) == f"{10**12!r}, beyond the limit of {MAX_INTEGER_SETTING} for integer settings"
+    assert Setting(list, items=int).problem([1, 10**12]).startswith("element 1 is 1000000000000, beyond the limit")
+    assert Setting.of_default(5).problem(MAX_INTEGER_SETTING) is None
+    assert Setting(int, minimum=1, maximum=10**13).problem(10**12) is None  # a declared maximum wins
+
+
+def test_count_settings_of_the_shipped_models_are_bounded_naming_the_system(tmp_path):
+    from ser_core.plugins import load_registry
+    from ser_core.runner import check_suite
+
+    text = GOOD.replace("overrides = { a = { inner_folds = 2 } }", "overrides = { a = { inner_folds = 1000000000 } }")
+    suite = load_benchmarks(write(tmp_path, text)).suite("s")
+    with pytest.raises(ConfigError) as error:
+        check_suite(load_registry(), suite)
+    assert ("system 'a': setting 'inner_folds' of model 'svm' is 1000000000, out of range; expected an integer "
+            "from 2 to 20") in str(error.value) and "nothing was computed" in str(error.value)
+
+
+def _two_corpora_registry(synthetic_manifest, degenerate):
+    from test_runner import Plugin
+
+    from ser_core import CorpusSpec, hookimpl
+    from ser_core.plugins import load_registry
+
+    class Degenerate:
+        @hookimpl
+        def register_corpora(self, register):
+            register(CorpusSpec("oneclass", scan=lambda root: degenerate, needs_path=False))
+
+    return load_registry([("tiny", Plugin(synthetic_manifest)), ("one", Degenerate())], use_entry_points=False)
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda c: replace(c, label="anger"), "corpus 'oneclass' has only one class ('anger', 48 clips): any model scores "
+     "100 % UAR on it, so it cannot be benchmarked"),
+    (lambda c: replace(c, speaker="spk"), "corpus 'oneclass' has 1 speaker (spk): speaker-independent folds need "
+     "at least 2"),
+])
+def test_a_corpus_that_cannot_be_benchmarked_is_skipped_by_name_and_the_rest_runs(synthetic_manifest, tmp_path,
+                                                                                   change, reason):
+    from test_runner import make_suite
+
+    from ser_core.results import ResultStore
+    from ser_core.runner import Runner
+
+    degenerate = replace(synthetic_manifest, corpus="oneclass", clips=[change(c) for c in synthetic_manifest.clips])
+    registry = _two_corpora_registry(synthetic_manifest, degenerate)
+    suite = make_suite(corpora=("oneclass", "tiny"), repeats=1)
+    with ResultStore(tmp_path / "r.db") as store:
+        runner = Runner(registry, store, workers=0)
+        rows, planned = runner.plan(suite)
+        report = runner.run(suite)
+        cells = list(store.cells())
+    for found in (planned, report):
+        (what, why), = found.skipped
+        assert what == "corpus oneclass" and why.startswith("refused, it cannot be cross-validated or scored: " + reason)
+    assert [r.corpus for r in rows] == ["tiny"]
+    assert not report.ok and report.computed == 4 and {c.key.corpus for c in cells} == {"tiny"}
+
+
+def test_a_class_restricted_suite_refuses_a_corpus_whose_folds_train_on_one_class(synthetic_manifest, tmp_path):
+    """After restriction to two classes, each speaker holds one of them: no fold trains on both."""
+    from test_runner import make_suite
+
+    from ser_core.results import ResultStore
+    from ser_core.runner import Runner
+
+    speakers = synthetic_manifest.speakers()
+    keep = [c for c in synthetic_manifest.clips
+            if (c.label == "anger" and c.speaker == speakers[0]) or (c.label == "sadness" and c.speaker != speakers[0])
+            or c.label in ("happiness", "neutral")]
+    degenerate = replace(synthetic_manifest, corpus="oneclass", clips=keep)
+    registry = _two_corpora_registry(synthetic_manifest, degenerate)
+    suite = make_suite(corpora=("oneclass", "tiny"), repeats=1, classes=("anger", "sadness"))
+    with ResultStore(tmp_path / "r.db") as store:
+        report = Runner(registry, store, workers=0).run(suite)
+    (what, why), = report.skipped
+    assert what == "corpus oneclass" and f"fold '{speakers[1]}' trains on only class 'sadness'" not in why
+    assert f"fold '{speakers[0]}' trains on only class 'sadness'" in why, why
+    assert report.computed == 4

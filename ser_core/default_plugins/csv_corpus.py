@@ -3,7 +3,7 @@
 The corpus location is either the CSV file itself or a directory holding ``manifest.csv``
 (``--corpus-path csv=/data/mine/clips.csv``, ``[corpora.csv] path = "..."`` or
 ``SERBENCH_CORPUS_CSV``). The file is UTF-8 with a header row; required columns ``path,speaker,label``,
-optional ``group``, ``clip_id``, ``gender``, ``language``, ``sentence`` (in any order). ``path`` is
+optional ``group``, ``clip_id``, ``gender``, ``language``, ``sentence``, ``sha256`` (in any order). ``path`` is
 relative to the CSV's folder unless absolute; ``label`` is any class name (lower-cased): the shared
 vocabulary's (:data:`ser_core.specs.LABELS`) are shown first, others after them, but a label that
 starts like a shared one without being it (``happy``, ``angry``, ``fearful``) is refused as a likely
@@ -12,6 +12,8 @@ misspelling; ``clip_id`` defaults to ``path``. Every problem
 file and line, all at once, and nothing is read until the file is right. ``csv`` forms folds from
 speakers as the protocol does (a ``group`` column is kept in the manifest); ``csv-grouped`` uses the
 ``group`` column as the cross-validation folds (like IEMOCAP's sessions), so every row needs one.
+The same audio file on two rows (the same path, or the same ``sha256`` content hash when the column
+is given) is refused naming both lines and speakers: folds would test on a recording they trained on.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def misspelt(label: str) -> str | None:
     return next((shared for shared in LABELS if shared != label and shared[:3] == label[:3]), None)
 
 REQUIRED = ("path", "speaker", "label")
-OPTIONAL = ("group", "clip_id", "gender", "language", "sentence")
+OPTIONAL = ("group", "clip_id", "gender", "language", "sentence", "sha256")
 #: Problems listed in one error before the rest is counted.
 SHOWN = 10
 
@@ -81,6 +83,7 @@ def read_manifest(location: Path, *, corpus: str = "csv", require_group: bool = 
     problems: list[str] = []
     clips: list[Clip] = []
     seen: dict[str, int] = {}
+    same: dict[tuple[str, str], tuple[int, str]] = {}  # (file or content, key) -> (first line, its speaker)
     for line, raw in rows:
         row = {(key or "").strip(): (value or "").strip() for key, value in raw.items() if key is not None}
         if None in raw:
@@ -107,9 +110,21 @@ def read_manifest(location: Path, *, corpus: str = "csv", require_group: bool = 
             problems.append(f"{where}: empty group for {row['path']} (csv-grouped folds by the group column)")
         if not audio.is_file():
             problems.append(f"{where}: audio file {audio} not found")
-        if clip_id in seen:
+        repeated = clip_id in seen
+        if repeated:
             problems.append(f"{where}: clip {clip_id!r} is listed twice (also on line {seen[clip_id]})")
         seen.setdefault(clip_id, line)
+        speaker = row.get("speaker", "")
+        for kind, key in (("file", str(audio.resolve())), ("content (sha256)", row.get("sha256", "").lower())):
+            if not key or repeated:
+                continue
+            first = same.setdefault((kind, key), (line, speaker))
+            if first[0] != line:
+                whose = (f"under two speakers, {first[1]!r} (line {first[0]}) and {speaker!r}" if first[1] != speaker
+                         else f"twice for speaker {speaker!r} (also line {first[0]})")
+                problems.append(f"{where}: the same audio {kind} as line {first[0]} ({row['path']}) is listed {whose}; "
+                                "folds would test on a recording they trained on. Keep one row per recording")
+                break
         clips.append(
             Clip(
                 clip_id=clip_id,

@@ -78,10 +78,10 @@ TRAINING_DEFAULTS: dict[str, Any] = {
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 #: Type and range of each training setting (``ModelSpec.setting_types``), checked before a suite runs.
 TRAINING_SETTINGS: dict[str, Setting] = {
-    "epochs": Setting(int, minimum=1),
-    "batch_size": Setting(int, minimum=1),
+    "epochs": Setting(int, minimum=1, maximum=10_000),
+    "batch_size": Setting(int, minimum=1, maximum=65_536),
     "learning_rate": Setting(float, minimum=1e-12),
-    "pad_multiple": Setting(int, minimum=1),
+    "pad_multiple": Setting(int, minimum=1, maximum=65_536),
     "mask_padding": Setting(bool),
     "deterministic": Setting(bool),
     "jit_compile": Setting(bool),

@@ -28,7 +28,7 @@ DEFAULTS = {
 SETTING_TYPES = {
     "C": Setting(list, items=float, minimum=1e-12),
     "gamma": Setting(list, items=float, minimum=1e-12),
-    "inner_folds": Setting(int, minimum=2),
+    "inner_folds": Setting(int, minimum=2, maximum=20),
 }
 
 

@@ -28,18 +28,18 @@ from ser_plugin_svm.tuning import TunedEstimator, full_scores
 LOGREG_DEFAULTS = {"C": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0], "max_iter": 2000, "inner_folds": 5}
 LOGREG_SETTINGS = {
     "C": Setting(list, items=float, minimum=1e-12),
-    "max_iter": Setting(int, minimum=1),
-    "inner_folds": Setting(int, minimum=2),
+    "max_iter": Setting(int, minimum=1, maximum=10_000_000),
+    "inner_folds": Setting(int, minimum=2, maximum=20),
 }
 MLP_DEFAULTS = {"hidden": [128, 256], "alpha": [1e-3, 1e-1, 1.0], "learning_rate": 1e-3, "max_iter": 200,
                 "batch_size": 64, "inner_folds": 5}
 MLP_SETTINGS = {
-    "hidden": Setting(list, items=int, minimum=1),
+    "hidden": Setting(list, items=int, minimum=1, maximum=65_536),
     "alpha": Setting(list, items=float, minimum=0.0),
     "learning_rate": Setting(float, minimum=1e-8),
-    "max_iter": Setting(int, minimum=1),
-    "batch_size": Setting(int, minimum=1),
-    "inner_folds": Setting(int, minimum=2),
+    "max_iter": Setting(int, minimum=1, maximum=10_000_000),
+    "batch_size": Setting(int, minimum=1, maximum=65_536),
+    "inner_folds": Setting(int, minimum=2, maximum=20),
 }
 
 

@@ -37,7 +37,7 @@ FUSION_DEFAULTS = {"members": ["svm", "svm"], "weight_step": 0.1, "inner_folds":
 FUSION_SETTINGS = {
     "members": Setting(list, items=str, choices=("svm", "logreg", "mlp")),
     "weight_step": Setting(float, minimum=0.01, maximum=1.0),
-    "inner_folds": Setting(int, minimum=2),
+    "inner_folds": Setting(int, minimum=2, maximum=20),
 }
 
 

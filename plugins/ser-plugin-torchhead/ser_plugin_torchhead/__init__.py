@@ -36,14 +36,14 @@ DEFAULTS = {
     "validation_fraction": 0.2,
 }
 SETTING_TYPES = {
-    "hidden": Setting(int, minimum=1),
+    "hidden": Setting(int, minimum=1, maximum=65_536),
     "pooling": Setting(str, choices=("mean", "attentive")),
     "dropout": Setting(float, minimum=0.0, maximum=0.9),
     "learning_rate": Setting(float, minimum=1e-8, maximum=1.0),
     "weight_decay": Setting(float, minimum=0.0),
-    "batch_size": Setting(int, minimum=1),
-    "epochs": Setting(int, minimum=1),
-    "patience": Setting(int, minimum=1),
+    "batch_size": Setting(int, minimum=1, maximum=65_536),
+    "epochs": Setting(int, minimum=1, maximum=10_000),
+    "patience": Setting(int, minimum=1, maximum=10_000),
     "validation_fraction": Setting(float, minimum=0.05, maximum=0.5),
 }
 
