@@ -43,7 +43,7 @@ from ser_core.suites import PROTOCOLS  # noqa: E402  (within, cross, leave-one-c
 CROSS_NORMALISATIONS: tuple[str, ...] = ("speaker", "fold", "corpus", "none")
 #: Separates the training corpora from the test corpus in a cross cell's name (``emodb+emovo>urdu``).
 ARROW = ">"
-MIN_CLASSES = 2
+MIN_CLASSES = corpus_mod.MIN_CLASSES  # the same bound as within-corpus benchmarks (corpus.benchmark_problems)
 
 
 def is_cross(name: str) -> bool:

@@ -313,14 +313,14 @@ def _unsafe_zip_member(info: zipfile.ZipInfo) -> str | None:
     import stat
 
     name = info.filename
-    mode = info.external_attr >> 16
+    kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no Unix file type recorded (a plain file)
     if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
         return "has an absolute path"
     if ".." in re.split(r"[/\\]", name):
         return "would be written outside the corpus folder ('..')"
-    if mode and stat.S_ISLNK(mode):
+    if kind == stat.S_IFLNK:
         return "is a symbolic link"
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
         return "is not a regular file (a device or pipe)"
     return None
 
@@ -349,6 +349,8 @@ def _extract(archive: Path, item: RemoteFile, staging: Path) -> None:
         return
     with tarfile.open(archive) as bundle:
         for member in bundle.getmembers():
+            if member.name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", member.name):
+                raise _refuse_unsafe(archive, item, member.name, "has an absolute path")
             try:
                 tarfile.data_filter(member, str(staging))
             except tarfile.FilterError as exc:
