@@ -30,7 +30,7 @@ SAMPLE_RATE = 16_000
 def info(
     name: Annotated[str, typer.Argument(help="Model name (see `serbench list`).")],
     feature: Annotated[str, typer.Option("--feature", "-f", help="Feature the model is built for.")],
-    classes: Annotated[int, typer.Option("--classes", "-C", min=2, help="Number of classes.")] = 4,
+    classes: Annotated[int, typer.Option("--classes", "-C", min=2, max=100, help="Number of classes (2 to 100).")] = 4,
 ) -> None:
     """Print a model's layer summary and parameter count for one feature and number of classes."""
     import numpy as np

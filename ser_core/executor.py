@@ -55,6 +55,9 @@ _EXECUTOR_KEYS = {
     "python", "local_directory", "log_directory", "interface",
 }
 _ADAPTIVE_KEYS = {"minimum", "maximum"}
+#: The largest value of each count of the ``[executor]`` table (per job: cores, worker processes,
+#: GPUs; jobs, fixed or the adaptive maximum): beyond them a value is a typing error, not a cluster.
+EXECUTOR_LIMITS: dict[str, int] = {"cores": 1024, "processes": 1024, "gpus": 64, "jobs": 10_000}
 _WALLTIME = re.compile(r"^(\d+-)?\d{1,3}:\d{2}(:\d{2})?$")
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
@@ -108,8 +111,9 @@ def parse_executor(path: Path, table: Any) -> ExecutorConfig:
         value = table.get(key, default)
         if value is None:
             return None
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise fail(key, f"expected an integer >= {minimum}, got {value!r}")
+        maximum = EXECUTOR_LIMITS[key]
+        if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
+            raise fail(key, f"expected an integer from {minimum} to {maximum}, got {value!r}")
         return value
 
     def text(key: str) -> str | None:
@@ -138,9 +142,10 @@ def parse_executor(path: Path, table: Any) -> ExecutorConfig:
                 raise fail(f"adaptive.{name}", "unknown key; allowed keys: maximum, minimum")
         low, high = entry.get("minimum", 0), entry.get("maximum")
         for name, value in (("minimum", low), ("maximum", high)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "minimum" else 1):
+            if (not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "minimum" else 1)
+                    or value > EXECUTOR_LIMITS["jobs"]):
                 raise fail(f"adaptive.{name}", f"expected a{' non-negative' if name == 'minimum' else ' positive'} "
-                                               f"number of jobs, got {value!r}")
+                                               f"number of jobs up to {EXECUTOR_LIMITS['jobs']}, got {value!r}")
         if low > high:
             raise fail("adaptive", f"minimum ({low}) is above maximum ({high})")
         adaptive = (low, high)

@@ -361,3 +361,31 @@ def test_a_class_restricted_suite_refuses_a_corpus_whose_folds_train_on_one_clas
     assert what == "corpus oneclass" and f"fold '{speakers[1]}' trains on only class 'sadness'" not in why
     assert f"fold '{speakers[0]}' trains on only class 'sadness'" in why, why
     assert report.computed == 4
+
+
+@pytest.mark.parametrize("table, key, message", [
+    ('cores = 100000000', "executor.cores", "expected an integer from 1 to 1024, got 100000000"),
+    ('processes = 5000', "executor.processes", "expected an integer from 1 to 1024, got 5000"),
+    ('gpus = 1000', "executor.gpus", "expected an integer from 0 to 64, got 1000"),
+    ('jobs = 1000000000', "executor.jobs", "expected an integer from 1 to 10000, got 1000000000"),
+    ('adaptive = { minimum = 0, maximum = 1000000000 }', "executor.adaptive.maximum",
+     "expected a positive number of jobs up to 10000, got 1000000000"),
+])
+def test_executor_counts_are_bounded_naming_the_file_and_key(tmp_path, table, key, message):
+    path = write(tmp_path, f'[executor]\nkind = "slurm"\n{table}\n')
+    with pytest.raises(ConfigError) as error:
+        load_benchmarks(path)
+    assert str(error.value).startswith(f"{path}: {key}: {message}")
+
+
+def test_models_info_bounds_the_number_of_classes():
+    import re
+
+    from typer.testing import CliRunner
+
+    from ser_core.cli import app
+
+    result = CliRunner().invoke(app, ["models", "info", "svm", "--feature", "egemaps", "--classes", "1000000000"],
+                                env={"COLUMNS": "200"})
+    text = re.sub(r"\s+", " ", result.output)
+    assert result.exit_code == 2 and "Invalid value for '--classes'" in text and "less than or equal to 100" in text
