@@ -228,6 +228,22 @@ def _protocol(path: Path, key: str, table: dict, base: dict[str, Any]) -> dict[s
     return values
 
 
+def _refuse_twins(path: Path, key: str, suite: Suite) -> None:
+    """Refuse a suite naming one system twice under two names (same model, features, settings and
+    normalisation): every one of its cells would be computed twice."""
+    import json
+
+    seen: dict[str, str] = {}
+    for index, system in enumerate(suite.systems):
+        what = json.dumps([system.model, system.features, suite.settings_for(system), suite.normalisation_for(system)],
+                          sort_keys=True, default=str)
+        if what in seen:
+            raise _fail(path, f"{key}.systems[{index}]", f"{system.name!r} is the same system as {seen[what]!r} (model "
+                        f"{system.model!r}, feature {system.feature!r}, the same settings and normalisation); its "
+                        "cells would be computed twice. List one of them, or make them differ.")
+        seen[what] = system.name
+
+
 def _cross_keys(path: Path, key: str, entry: dict) -> dict[str, Any]:
     """A suite's ``protocol``, ``classes`` and ``cap_per_corpus``, checked."""
     from ser_core.specs import LABELS
@@ -395,6 +411,7 @@ def _parse(path: Path, raw: dict, earlier: Benchmarks | None) -> Benchmarks:
             **protocol,
             **cross,
         )
+        _refuse_twins(path, key, suites[name])
     executor = None
     if "executor" in raw:
         from ser_core.executor import parse_executor

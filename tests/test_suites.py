@@ -72,6 +72,10 @@ def test_a_valid_file_resolves_defaults_overrides_and_paths(tmp_path):
          r"computed twice"),
         (GOOD.replace('corpora = ["synthetic", "emodb"]', 'corpora = ["synthetic", "emodb", "synthetic"]'),
          r"suites\.s\.corpora\[2\]: 'synthetic' is listed twice"),
+        (GOOD.replace("[corpora.emodb]", '[systems.b]\nmodel = "svm"\nfeature = "egemaps"\nsettings = { inner_folds = 3 }\n\n[corpora.emodb]')
+         .replace('systems = ["a"]', 'systems = ["a", "b"]').replace("overrides = { a = { inner_folds = 2 } }", ""),
+         r"suites\.s\.systems\[1\]: 'b' is the same system as 'a' \(model 'svm', feature 'egemaps', the same settings "
+         r"and normalisation\); its cells would be computed twice"),
         (GOOD.replace("seed = 4", 'normalisation = "global"'), r"suites\.s\.normalisation: expected one of"),
         (GOOD.replace("seed = 4", 'folds = "by-text"'), r"suites\.s\.folds: expected one of speaker-independent, text-independent"),
         (GOOD.replace('feature = "egemaps"\n', ""), r"systems\.a\.feature: required"),
@@ -158,6 +162,7 @@ seed = 7
 [systems.svm-egemaps]
 model = "svm"
 feature = "is09"
+settings = { inner_folds = 4 }  # not the same system as svm-is09 (a suite may not list one system twice)
 
 [suites.mine]
 corpora = ["synthetic"]
