@@ -158,3 +158,19 @@ def test_the_same_content_hash_under_two_speakers_is_refused(tmp_path):
     assert result.exit_code == 2, text
     assert ("line 3: the same audio content (sha256) as line 2 (b.wav) is listed under two speakers, 's1' (line 2) "
             "and 's2'") in text
+
+
+def test_serbench_run_refuses_a_single_class_corpus_before_any_work(tmp_path):
+    path = _csv(tmp_path, "a.wav,s1,anger\nb.wav,s2,anger\nc.wav,s3,anger")
+    config = tmp_path / "bench.toml"
+    config.write_text('[systems.svm-egemaps]\nmodel = "svm"\nfeature = "egemaps"\n\n'
+                      '[suites.one]\ncorpora = ["csv"]\nsystems = ["svm-egemaps"]\nrepeats = 1\n')
+    db = tmp_path / "r.db"
+    for extra in (["--dry-run"], []):
+        result, text = invoke("run", "--config", str(config), "--suite", "one", "--db", str(db),
+                              "--corpus-path", f"csv={path}", "--workers", "0", *extra,
+                              SERBENCH_CACHE_DIR=str(tmp_path / "cache"))
+        assert "csv: refused, it cannot be cross-validated or scored: corpus 'csv' has only one class" in text, text
+        assert "any model scores 100 % UAR on it" in text and "Traceback" not in text
+    assert result.exit_code == 1 and "Nothing ran" in text and "0 cells computed" in text
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.npz"))  # nothing extracted
