@@ -650,10 +650,11 @@ def test_declared_setting_types_of_the_shipped_models():
 
     spec = ModelSpec("keras", create=None, accepts=frozenset(), defaults=TRAINING_DEFAULTS, setting_types=TRAINING_SETTINGS)
     assert spec.setting_problems(TRAINING_DEFAULTS) == []
-    assert spec.setting_problems({"epochs": 0, "batch_size": 8.5, "deterministic": "yes"}) == [
-        ("epochs", "0, out of range", "an integer >= 1"),
-        ("batch_size", "float 8.5", "an integer >= 1"),
+    assert spec.setting_problems({"epochs": 0, "batch_size": 8.5, "deterministic": "yes", "pad_multiple": 10**9}) == [
+        ("epochs", "0, out of range", "an integer from 1 to 10000"),
+        ("batch_size", "float 8.5", "an integer from 1 to 65536"),
         ("deterministic", "str 'yes'", "a boolean (true/false)"),
+        ("pad_multiple", "1000000000, out of range", "an integer from 1 to 65536"),
     ]
     svm = load_registry().model("svm").spec
     assert svm.setting_problems(dict(svm.defaults)) == []
