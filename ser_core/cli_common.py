@@ -64,6 +64,10 @@ def debugging() -> bool:
 
 def _explain_os_error(exc: OSError) -> str:
     where = f"{exc.filename}: " if exc.filename else ""
+    if isinstance(exc, (TimeoutError, ConnectionError)):  # the network, not a file
+        what = "timed out" if isinstance(exc, TimeoutError) else f"failed ({type(exc).__name__})"
+        return (f"{where}a network connection {what}: {exc.strerror or exc}. Check the network connection and any "
+                "proxy (HTTPS_PROXY / NO_PROXY), then run the same command again; finished work is kept.")
     return f"{where}{exc.strerror or exc}. Check the path, its permissions and the free disk space."
 
 

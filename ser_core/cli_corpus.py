@@ -324,6 +324,11 @@ def download(
     except DownloadError as failed:  # a failure, not a usage error: exit 1 (what was kept is in the message)
         err_console.print(f"[bold red]Error:[/] {escape(str(failed))}", highlight=False)
         raise typer.Exit(1) from None
+    except (TimeoutError, ConnectionError) as failed:  # the network, wherever it was raised: a failure too
+        from ser_core.cli_common import _explain_os_error
+
+        err_console.print(f"[bold red]Error:[/] {escape(_explain_os_error(failed))}", highlight=False)
+        raise typer.Exit(1) from None
     except NeedsLicence as needs:
         console.print(f"[bold]{name}[/] is distributed under terms you must accept first:", highlight=False)
         console.print(f"  {escape(str(needs))}", highlight=False)

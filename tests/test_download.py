@@ -792,3 +792,20 @@ def test_a_refused_connection_advises_about_the_network(data_dir, monkeypatch):
 def test_retries_are_bounded():
     result, text = invoke("corpus", "download", "dltest", "--retries", "1000000")
     assert result.exit_code == 2 and "Invalid value for '--retries'" in text and "less than or equal to 20" in text
+
+
+@pytest.mark.parametrize("error, words", [
+    (TimeoutError("timed out"), "a network connection timed out: timed out"),
+    (ConnectionResetError(104, "Connection reset by peer"), "a network connection failed (ConnectionResetError)"),
+])
+def test_a_network_error_escaping_anywhere_gets_network_advice_not_disk_advice(monkeypatch, error, words):
+    """Whatever raises it, a timeout or a reset connection is explained as the network's, exit 1, no traceback."""
+    import ser_core.download as download
+
+    def fails(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(download, "download_corpus", fails)
+    result, text = invoke("corpus", "download", "ravdess")
+    assert result.exit_code == 1 and words in text, text
+    assert "Check the network connection and any proxy" in text and "disk space" not in text and "Traceback" not in text
