@@ -464,13 +464,16 @@ def suspect_labels(manifest: Manifest, fold_by: str = "speaker") -> list[str]:
 MIN_CLASSES = 2
 #: The fewest speakers (or CV groups) folds need: with one, no fold has a training part.
 MIN_FOLD_UNITS = 2
+#: The most classes a corpus may have (models size their output by it): more is a wrong label column.
+MAX_CLASSES = 100
 
 
 def benchmark_problems(manifest: Manifest, folds=None, fold_by: str = "speaker") -> list[str]:
     """Why ``manifest`` cannot be cross-validated or scored meaningfully, one sentence each (empty: it can).
 
     Refused (by ``serbench run`` before any work, and as not OK by ``serbench corpus info``): fewer
-    than :data:`MIN_CLASSES` classes (a single class scores 100 % whatever the model does); fewer than
+    than :data:`MIN_CLASSES` classes (a single class scores 100 % whatever the model does), more than
+    :data:`MAX_CLASSES`; fewer than
     :data:`MIN_FOLD_UNITS` speakers (or CV groups, ``fold_by="group"``); and, given the ``folds``
     (:class:`~ser_core.protocol.Folds`), a fold whose training part holds fewer than two classes, or a
     class that no fold trains on (it can never be predicted).
@@ -484,6 +487,12 @@ def benchmark_problems(manifest: Manifest, folds=None, fold_by: str = "speaker")
             f"{where} has {only}: any model scores 100 % UAR on it, so it cannot be benchmarked. It needs at least "
             f"{MIN_CLASSES} classes; check the labels the scan reads (`serbench corpus info {manifest.corpus}`) "
             "or the suite's classes."
+        )
+    if len(labels) > MAX_CLASSES:
+        problems.append(
+            f"{where} has {len(labels)} classes (e.g. {', '.join(map(repr, labels[:3]))}); at most {MAX_CLASSES} "
+            "are allowed, as every model sizes its output by them. Check the column or file names the labels are "
+            "read from."
         )
     unit = "CV group" if fold_by == "group" else "speaker"
     units = sorted({(c.group if fold_by == "group" else c.speaker) or "" for c in manifest.clips})

@@ -330,6 +330,9 @@ def test_benchmark_problems_name_every_family(tmp_path):
     from ser_core.corpus import benchmark_problems, fold_problems
     one_class = Manifest("c", _clips([("s1", "anger"), ("s2", "anger")], tmp_path))
     assert benchmark_problems(one_class)[0].startswith("corpus 'c' has only one class ('anger', 2 clips)")
+    many = Manifest("c", _clips([(f"s{i % 2}", f"class{i:03d}") for i in range(202)], tmp_path))
+    assert benchmark_problems(many)[0].startswith("corpus 'c' has 202 classes (e.g. 'class000', 'class001', "
+                                                  "'class002'); at most 100 are allowed")
     one_speaker = Manifest("c", _clips([("s1", "anger"), ("s1", "fear")], tmp_path))
     assert "has 1 speaker (s1): speaker-independent folds need at least 2" in benchmark_problems(one_speaker)[0]
     split = Manifest("c", _clips([("s1", "anger"), ("s2", "fear")], tmp_path))
