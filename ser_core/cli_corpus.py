@@ -7,7 +7,9 @@ location recorded by a download), its licence, and how to get it (download or ma
 ``serbench corpus download NAME`` fetches a corpus its plugin declares as downloadable, verifies
 every file's hash, unpacks it, runs the strict content check and records the location, so that
 ``serbench run`` finds it with no ``--corpus-path`` (see :mod:`ser_core.download`). For a corpus
-under a licence that must be requested it prints the licence and the manual steps.
+under a licence that must be requested it prints the licence and the manual steps. A failed download
+(a transfer, hash, archive or content check, a user's file in the way, the network) exits 1 with a
+message saying what was kept; it never replaces a file serbench did not write.
 
 ``serbench corpus info NAME`` scans the corpus's directory (``--path``, else the benchmarks file's
 ``[corpora.NAME] path``, else ``SERBENCH_CORPUS_<NAME>``, else the recorded download), prints clips
