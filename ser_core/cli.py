@@ -81,7 +81,11 @@ def _parse_corpus_paths(values: list[str]) -> dict[str, Path]:
         name, sep, directory = value.partition("=")
         if not sep or not name or not directory:
             raise ConfigError(f"--corpus-path {value!r}: expected NAME=DIR, e.g. emodb=/data/emodb/wav")
-        paths_by_name[name] = Path(directory).expanduser()
+        location = Path(directory).expanduser()
+        if name in paths_by_name and paths_by_name[name] != location:
+            raise ConfigError(f"--corpus-path {name}= is given twice, as {paths_by_name[name]} and {location}; "
+                              "a corpus has one location: keep one of them.")
+        paths_by_name[name] = location
     return paths_by_name
 
 
@@ -197,6 +201,7 @@ def run(
 
     benchmarks = load_suites(config)
     chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
+    _parse_corpus_paths(corpus_path or [])  # refused before the database is touched
     registry = load_registry()
     for plugin in registry.plugins:
         if plugin.status == "broken":

@@ -131,7 +131,7 @@ def _refuse_shared_files(where: str, clips: Iterable[Clip]) -> None:
     test on a recording they trained on, and the file would count twice."""
     owner: dict[str, Clip] = {}
     for clip in clips:
-        key = os.path.normcase(os.path.abspath(clip.path))
+        key = os.path.normcase(os.path.realpath(clip.path))  # a link to a file is that file
         first = owner.setdefault(key, clip)
         if first is clip:
             continue

@@ -363,3 +363,10 @@ def test_inspect_marks_a_single_class_corpus_not_ok(toy, tmp_path):
             write_tone(tmp_path / "audio" / f"{speaker}_ang_{take}.wav")
     report = inspect(toy, tmp_path, read_audio=False)
     assert not report.ok and report.unusable[0].startswith("corpus 'toy' has only one class ('anger', 4 clips)")
+
+
+def test_a_link_to_a_file_under_another_speaker_is_the_same_file(tmp_path):
+    a = write_tone(tmp_path / "a.wav")
+    (tmp_path / "link.wav").symlink_to(a)
+    with pytest.raises(CorpusError, match=r"link\.wav is listed under two speakers, 's1' \(clip 'x'\) and 's2'"):
+        validate(Manifest("c", [Clip("x", a, "s1", "anger"), Clip("y", tmp_path / "link.wav", "s2", "neutral")]))

@@ -394,3 +394,18 @@ def test_models_info_bounds_the_number_of_classes():
                                 env={"COLUMNS": "200"})
     text = re.sub(r"\s+", " ", result.output)
     assert result.exit_code == 2 and "Invalid value for '--classes'" in text and "less than or equal to 100" in text
+
+
+def test_one_corpus_given_two_locations_on_the_command_line_is_refused(tmp_path):
+    import re
+
+    from typer.testing import CliRunner
+
+    from ser_core.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--suite", "demo", "--db", str(tmp_path / "r.db"), "--corpus-path",
+                                      "emodb=/data/a", "--corpus-path", "emodb=/data/b", "--dry-run"],
+                                env={"COLUMNS": "200"})
+    text = re.sub(r"\s+", " ", result.output)
+    assert result.exit_code == 2 and "--corpus-path emodb= is given twice, as /data/a and /data/b" in text, text
+    assert not (tmp_path / "r.db").exists()
