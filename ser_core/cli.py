@@ -184,24 +184,35 @@ def run(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print the plan (cells done and missing, estimated compute) and exit.")
     ] = False,
+    worker_wait: Annotated[
+        Optional[float],
+        typer.Option("--worker-wait", metavar="SECONDS",
+                     help="Stop a distributed run (exit 1, finished cells kept) once the scheduler has had no "
+                          "worker for this long \\[default: $SERBENCH_WORKER_WAIT, else [executor] worker_wait, "
+                          "else 300]."),
+    ] = None,
 ) -> None:
     """Run a suite (computing only cells not already stored), then print its leaderboard.
 
     The cells run in this process with --workers 0 or 1, otherwise as one Dask task graph: on a local
     cluster of --workers processes, on the cluster of --scheduler, or on the batch system of the
     benchmarks file's \\[executor] table. Corpora with no directory configured are reported and
-    skipped; the exit status is 1 when a cell failed or something could not run for another reason,
-    130 when interrupted (re-run to resume).
+    skipped; the exit status is 1 when a cell failed or something could not run for another reason
+    (a distributed run that lost all its workers or its scheduler stops with 1 too), 130 when
+    interrupted (re-run to resume).
     """
     from ser_core.plugins import load_registry
     from ser_core.results import ResultStore
     from ser_core.results_check import check_results_db, results_db_errors
     from ser_core.runner import Runner
     from ser_core.suites import load_suites
+    from ser_core.waiting import RunStopped, resolve_waits
 
     benchmarks = load_suites(config)
     chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
     _parse_corpus_paths(corpus_path or [])  # refused before the database is touched
+    waits = resolve_waits(worker_wait=worker_wait, config=benchmarks.executor)
+    _check_where_it_runs(scheduler, workers, benchmarks.executor)
     registry = load_registry()
     for plugin in registry.plugins:
         if plugin.status == "broken":
@@ -222,6 +233,7 @@ def run(
         runner = Runner(
             registry, store, corpus_paths=_parse_corpus_paths(corpus_path or []), workers=workers,
             reporter=_RichReporter(progress), scheduler=scheduler or None, executor=benchmarks.executor,
+            waits=waits,
         )
         if dry_run:
             _print_plan(*runner.plan(chosen, benchmarks.corpus_paths), runner)
@@ -235,6 +247,13 @@ def run(
                 "cache; run the same command again to resume."
             )
             raise typer.Exit(130) from None
+        except RunStopped as exc:  # the run could not go on (no workers, a silent scheduler): a run problem
+            from ser_core.cli_common import debugging
+
+            if debugging():
+                err_console.print_exception()
+            err_console.print(f"[bold red]Run stopped:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(1) from None
         console.print(
             f"{report.computed} cells computed, {report.resumed} already stored, "
             f"{len(report.failed)} failed, {len(report.skipped)} skipped, "
@@ -269,6 +288,18 @@ def run(
         raise typer.Exit(1)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _check_where_it_runs(scheduler: str | None, workers: int | None, executor) -> None:
+    """Usage errors of where the cells run, before the database is touched: a malformed --scheduler
+    (or TLS settings), or more local worker processes than the machine can hold."""
+    from ser_core.executor import check_local_workers, check_scheduler_address, tls_security
+
+    tls_security()  # all three TLS files or none, whichever cluster
+    if scheduler:
+        check_scheduler_address(scheduler)
+    elif workers is not None and not (executor is not None and executor.batch):
+        check_local_workers(workers)
 
 
 def _duration(seconds: float) -> str:

@@ -414,11 +414,11 @@ def _compute(runner, jobs):
         for unit, task, data, details in jobs:
             yield unit, task, compute_cell(task, data), details
         return
-    from distributed import as_completed
-
     from ser_core.executor import DaskExecutor
+    from ser_core.waiting import Watch
 
-    executor = DaskExecutor(workers=runner.workers, scheduler=runner.scheduler, config=runner.executor_config)
+    executor = DaskExecutor(workers=runner.workers, scheduler=runner.scheduler, config=runner.executor_config,
+                            waits=runner.waits)
     runner.executor = executor
     try:
         executor.start()
@@ -430,16 +430,17 @@ def _compute(runner, jobs):
                                    pure=False)
             futures[future] = (unit, task, details)
         try:
-            for future in as_completed(list(futures)):
+            pending = Watch(client, list(futures), runner.waits, address=executor.address)  # bounded waits
+            for future in pending:
                 unit, task, details = futures.pop(future)
                 try:
-                    outcome = future.result()
+                    outcome = pending.result(future)
                 except Exception as exc:
                     outcome = CellOutcome.failure(f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=4), 0.0)
                 yield unit, task, outcome, details
                 future.release()
         except BaseException:
-            client.cancel(list(futures))
+            executor.cancel(futures)
             raise
     finally:
         runner.executor = None

@@ -28,9 +28,11 @@ Nothing here imports dask at module level: ``serbench list`` and ``--help`` stay
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from ser_core.errors import CacheError, ConfigError, FeatureError
+from ser_core.waiting import RunStopped, Waits, bounded, seconds, silent_scheduler
 
 #: Environment variable naming an existing Dask scheduler (``tcp://HOST:PORT``).
 SCHEDULER_ENV = "SERBENCH_SCHEDULER"
@@ -50,9 +53,18 @@ EXECUTOR_KINDS = ("slurm", "pbs", "sge", "lsf")
 #: How many times one task may lose its worker before it is given up (the scheduler's allowed-failures).
 ALLOWED_FAILURES = 2
 
+#: The command each batch system's jobs are submitted with (checked before a cluster is started).
+SUBMIT_COMMANDS = {"slurm": "sbatch", "pbs": "qsub", "sge": "qsub", "lsf": "bsub"}
+#: TLS for an existing scheduler and batch-system clusters: all three files, or none.
+TLS_ENV = ("SERBENCH_TLS_CA_FILE", "SERBENCH_TLS_CERT", "SERBENCH_TLS_KEY")
+#: At most this many local worker processes per core: beyond it they only compete for cores and memory.
+WORKERS_PER_CORE = 4
+
+#: Keys of ``[executor]`` that bound a run's waits (:mod:`ser_core.waiting`); any cluster, local too.
+_WAIT_KEYS = {"worker_wait", "scheduler_wait"}
 _EXECUTOR_KEYS = {
     "kind", "queue", "partition", "cores", "processes", "memory", "walltime", "gpus", "directives", "jobs", "adaptive",
-    "python", "local_directory", "log_directory", "interface",
+    "python", "local_directory", "log_directory", "interface", *_WAIT_KEYS,
 }
 _ADAPTIVE_KEYS = {"minimum", "maximum"}
 #: The largest value of each count of the ``[executor]`` table (per job: cores, worker processes,
@@ -64,15 +76,17 @@ _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNO
 
 @dataclass(frozen=True)
 class ExecutorConfig:
-    """The ``[executor]`` table: a batch-system cluster for dask-jobqueue.
+    """The ``[executor]`` table: a batch-system cluster for dask-jobqueue, and the run's bounds.
 
+    ``kind`` is ``None`` for a table that only sets ``worker_wait`` / ``scheduler_wait`` (seconds,
+    :mod:`ser_core.waiting`), which bound the waits of any distributed run, a local cluster's too.
     Each batch job runs ``processes`` Dask workers on ``cores`` cores (one thread per core split
     between them); with ``gpus`` the job asks for that many GPUs and each worker declares one ``GPU``
     resource (so ``processes`` defaults to ``gpus``). ``adaptive`` (minimum, maximum jobs) lets the
     cluster grow and shrink with the queue of cells; otherwise ``jobs`` jobs are started.
     """
 
-    kind: str
+    kind: str | None
     queue: str | None = None
     cores: int = 1
     processes: int | None = None
@@ -86,6 +100,13 @@ class ExecutorConfig:
     local_directory: str | None = None
     log_directory: str | None = None
     interface: str | None = None
+    worker_wait: float | None = None
+    scheduler_wait: float | None = None
+
+    @property
+    def batch(self) -> bool:
+        """Whether the table describes a batch-system cluster (else only the waits)."""
+        return self.kind is not None
 
     @property
     def worker_processes(self) -> int:
@@ -103,9 +124,13 @@ def parse_executor(path: Path, table: Any) -> ExecutorConfig:
     for name in table:
         if name not in _EXECUTOR_KEYS:
             raise fail(name, f"unknown key; allowed keys: {', '.join(sorted(_EXECUTOR_KEYS))}")
+    waits = {key: seconds(table[key], f"{path}: executor.{key}") for key in _WAIT_KEYS if key in table}
     kind = table.get("kind")
+    if kind is None and not set(table) - _WAIT_KEYS:  # only the bounds of the waits: no batch system
+        return ExecutorConfig(kind=None, **waits)
     if kind not in EXECUTOR_KINDS:
-        raise fail("kind", f"required; expected one of {', '.join(EXECUTOR_KINDS)}, got {kind!r}")
+        raise fail("kind", f"required (unless the table sets only {' and '.join(sorted(_WAIT_KEYS))}); "
+                           f"expected one of {', '.join(EXECUTOR_KINDS)}, got {kind!r}")
 
     def integer(key: str, default: int | None, minimum: int) -> int | None:
         value = table.get(key, default)
@@ -162,7 +187,7 @@ def parse_executor(path: Path, table: Any) -> ExecutorConfig:
         kind=kind, queue=text("queue") or text("partition"), cores=cores, processes=processes, memory=memory.strip(), walltime=walltime,
         gpus=gpus, directives=tuple(directives), jobs=integer("jobs", 1, 1), adaptive=adaptive,
         python=text("python"), local_directory=text("local_directory"), log_directory=text("log_directory"),
-        interface=text("interface"),
+        interface=text("interface"), **waits,
     )
 
 
@@ -174,9 +199,13 @@ _GPU_DIRECTIVE = {
 }
 
 
-def make_cluster(config: ExecutorConfig):
-    """The dask-jobqueue cluster object for ``config`` (no job is submitted until it is scaled)."""
-    import dask_jobqueue
+def make_cluster(config: ExecutorConfig, security=None):
+    """The dask-jobqueue cluster object for ``config`` (no job is submitted until it is scaled).
+
+    ``security`` (a :class:`distributed.Security`, :func:`tls_security`) makes its scheduler and
+    workers talk TLS; the workers read the same certificate files, so they must see them at the same paths.
+    """
+    dask_jobqueue = import_jobqueue()
 
     classes = {
         "slurm": dask_jobqueue.SLURMCluster,
@@ -204,7 +233,102 @@ def make_cluster(config: ExecutorConfig):
         value = getattr(config, name)
         if value is not None:
             options[name] = value
+    if security is not None:
+        options.update(security=security, protocol="tls://")
     return classes[config.kind](**options)
+
+
+def import_jobqueue():
+    """dask_jobqueue, or :class:`RunStopped` naming the package to install."""
+    try:
+        import dask_jobqueue
+    except ImportError as exc:
+        raise RunStopped(
+            f"the [executor] table asks for a batch-system cluster, but dask-jobqueue cannot be imported ({exc}). "
+            "Install it where `serbench run` runs: pip install dask-jobqueue; or remove executor.kind to run on "
+            "this machine."
+        ) from None
+    return dask_jobqueue
+
+
+def check_batch_system(config: ExecutorConfig, which=shutil.which) -> None:
+    """Before any cluster starts: the batch system's submit command must be on this machine's PATH
+    (without it dask-jobqueue fails deep in tornado, after the scheduler has started)."""
+    command = SUBMIT_COMMANDS[config.kind]
+    if which(command) is None:
+        raise RunStopped(
+            f"executor.kind = {config.kind!r} submits worker jobs with `{command}`, which is not on this machine's "
+            f"PATH. Run `serbench run` on a login node of the {config.kind} cluster (or load its module so that "
+            f"`{command}` is found), or remove the [executor] table (its kind key) to run on this machine."
+        )
+    import_jobqueue()
+
+
+def check_scheduler_address(address: str, environ=None) -> str:
+    """``address`` as Dask reads it (``tcp://HOST:PORT``, ``tls://HOST:PORT``, ``HOST:PORT``), else a
+    :class:`ConfigError` (a usage error) saying what is wrong; tls:// and the TLS files go together."""
+    text = address.strip()
+    match = _SCHEDULER.match(text)
+    problem = None
+    if match is None:
+        problem = "expected tcp://HOST:PORT (or tls://HOST:PORT with TLS, or HOST:PORT)"
+    elif match["port"] is not None and not 0 < int(match["port"]) < 65536:
+        problem = f"port {match['port']} is not from 1 to 65535"
+    if problem:
+        raise ConfigError(f"--scheduler / {SCHEDULER_ENV} {address!r}: {problem}, e.g. tcp://login1:8786 (what "
+                          "`dask scheduler` prints as its address)")
+    secure = tls_security(environ) is not None
+    if match["scheme"] == "tls" and not secure:
+        raise ConfigError(f"--scheduler {address!r} is a tls:// address: set {', '.join(TLS_ENV)} to the CA, "
+                          "certificate and key files this client uses")
+    if secure and match["scheme"] != "tls":
+        raise ConfigError(f"{', '.join(TLS_ENV)} are set, so the scheduler is reached over TLS: give its address as "
+                          f"tls://HOST:PORT, not {address!r}")
+    return text
+
+
+_SCHEDULER = re.compile(r"^(?:(?P<scheme>tcp|tls)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?::(?P<port>\d{1,6}))?$")
+
+
+def tls_security(environ=None):
+    """A :class:`distributed.Security` from ``SERBENCH_TLS_CA_FILE`` / ``_CERT`` / ``_KEY`` (all three
+    or none), or ``None`` without them; :class:`ConfigError` names a missing variable or file."""
+    environ = os.environ if environ is None else environ
+    given = {name: environ.get(name, "").strip() for name in TLS_ENV}
+    if not any(given.values()):
+        return None
+    missing = [name for name, value in given.items() if not value]
+    if missing:
+        raise ConfigError(f"TLS needs all of {', '.join(TLS_ENV)}; {', '.join(missing)} is not set (set all three "
+                          "to the CA certificate, this client's certificate and its key, or none)")
+    for name, value in given.items():
+        if not Path(value).is_file():
+            raise ConfigError(f"{name}={value}: no such file (it should be a PEM file readable here)")
+    from distributed import Security
+
+    ca, cert, key = (given[name] for name in TLS_ENV)
+    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key, tls_scheduler_cert=cert,
+                    tls_scheduler_key=key, tls_worker_cert=cert, tls_worker_key=key, require_encryption=True)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_local_workers(workers: int) -> None:
+    """Refuse a local cluster of more than :data:`WORKERS_PER_CORE` processes per core (a usage error)."""
+    cores = available_cores()
+    if workers > WORKERS_PER_CORE * cores:
+        raise ConfigError(
+            f"--workers {workers}: this machine gives serbench {cores} core{'s' if cores > 1 else ''}, and more than "
+            f"{WORKERS_PER_CORE} worker processes per core ({WORKERS_PER_CORE * cores}) only compete for the cores "
+            "and memory (each holds its own copy of the data and model) until the machine runs out of memory. "
+            f"Use --workers {cores} (the default) or fewer, or a cluster (--scheduler, [executor])."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,12 +503,19 @@ def write_probe(directory: str, token: str) -> str:
 
 
 class DaskExecutor:
-    """A Dask client and, unless it connects to an existing scheduler, the cluster it started."""
+    """A Dask client and, unless it connects to an existing scheduler, the cluster it started.
 
-    def __init__(self, *, workers: int, scheduler: str | None = None, config: ExecutorConfig | None = None):
+    Every call it makes to the scheduler is bounded by ``waits.scheduler_wait`` and every wait for a
+    worker by ``waits.worker_wait`` (:mod:`ser_core.waiting`): a run can stop, never hang.
+    """
+
+    def __init__(self, *, workers: int, scheduler: str | None = None, config: ExecutorConfig | None = None,
+                 waits: Waits | None = None, verbose: bool | None = None):
         self.workers = workers
         self.scheduler = scheduler
-        self.config = config
+        self.config = config if config is not None and config.batch else None
+        self.waits = waits or Waits()
+        self.verbose = verbose_from_env() if verbose is None else verbose
         self.client = None
         self.cluster = None
 
@@ -394,65 +525,102 @@ class DaskExecutor:
             return max(1, self.config.cores // self.config.worker_processes)
         return 1
 
+    @property
+    def address(self) -> str:
+        """The scheduler's address, for messages."""
+        if self.scheduler:
+            return self.scheduler
+        return getattr(self.cluster, "scheduler_address", None) or "the local cluster"
+
     def start(self) -> None:
+        """Connect (within ``scheduler_wait``) or start the cluster; :class:`RunStopped` when it cannot."""
+        if self.scheduler:
+            check_scheduler_address(self.scheduler)
+        elif self.config is not None:
+            check_batch_system(self.config)
+        else:
+            check_local_workers(self.workers)
+        quiet_dask_logs(self.verbose)
+        try:
+            self._start()
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            where = self.scheduler or "a new cluster"
+            raise RunStopped(
+                f"cannot connect to the Dask scheduler at {where} within {self.waits.scheduler_wait:g} s "
+                f"({type(exc).__name__}: {exc}). Check that a scheduler is running there and answers (`dask "
+                f"scheduler`, then `dask worker ADDRESS` on each machine), raise the bound with "
+                f"SERBENCH_SCHEDULER_WAIT, or leave out --scheduler / unset {SCHEDULER_ENV} to use a local cluster."
+            ) from None
+
+    def _start(self) -> None:
         import dask
         from distributed import Client, LocalCluster
 
-        try:
-            if self.scheduler:
-                self.client = Client(self.scheduler, timeout="30s")
+        timeout = f"{self.waits.scheduler_wait}s"
+        if self.scheduler:
+            with dask.config.set({"distributed.comm.timeouts.connect": timeout}):
+                self.client = Client(self.scheduler, timeout=timeout, security=tls_security())
+            return
+        # a worker holds only the cell it runs (no queued ones that would share the blame when it dies)
+        settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                    "distributed.scheduler.worker-saturation": 1.0}
+        with dask.config.set(settings):
+            if self.config is not None:
+                self.cluster = make_cluster(self.config, tls_security())
+                if self.config.adaptive:
+                    self.cluster.adapt(minimum_jobs=self.config.adaptive[0], maximum_jobs=self.config.adaptive[1])
+                else:
+                    self.cluster.scale(jobs=self.config.jobs)
             else:
-                # a worker holds only the cell it runs (no queued ones that would share the blame when it dies)
-                settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
-                            "distributed.scheduler.worker-saturation": 1.0}
-                with dask.config.set(settings):
-                    if self.config is not None:
-                        self.cluster = make_cluster(self.config)
-                        if self.config.adaptive:
-                            self.cluster.adapt(minimum_jobs=self.config.adaptive[0], maximum_jobs=self.config.adaptive[1])
-                        else:
-                            self.cluster.scale(jobs=self.config.jobs)
-                    else:
-                        threads = max(1, (os.cpu_count() or 1) // max(1, self.workers))
-                        self.cluster = LocalCluster(
-                            n_workers=self.workers, threads_per_worker=1, processes=True,
-                            dashboard_address=":0", silence_logs=40,
-                            env={"SERBENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)},
-                        )
-                    self.client = Client(self.cluster)
-        except OSError as exc:
-            self.close()
-            where = self.scheduler or "a new cluster"
-            raise ConfigError(
-                f"cannot connect to the Dask scheduler at {where}: {exc}. Start one (`dask scheduler`, then "
-                f"`dask worker ADDRESS` on each machine), or leave out --scheduler / unset {SCHEDULER_ENV} to use "
-                "a local cluster."
-            ) from None
+                threads = max(1, (os.cpu_count() or 1) // max(1, self.workers))
+                # only this machine can reach the scheduler and the dashboard (a scheduler runs any code sent to it)
+                self.cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.WARNING if self.verbose else logging.CRITICAL,
+                    env={"SERBENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)},
+                )
+            self.client = Client(self.cluster, timeout=timeout)
+
+    def _call(self, what: str, call):
+        """A client call bounded by ``scheduler_wait``."""
+        return bounded(call, self.waits.scheduler_wait, lambda: silent_scheduler(self.address, self.waits, what))
 
     @property
     def dashboard(self) -> str | None:
         try:
-            services = self.client.scheduler_info().get("services", {})
+            services = self._call("asked for its dashboard", self.client.scheduler_info).get("services", {})
         except Exception:
             return None
         return self.client.dashboard_link if "dashboard" in services else None
 
+    def where(self) -> str | None:
+        """Where a batch-system cluster's scheduler (and dashboard) listen, for the user to know."""
+        if self.config is None or self.cluster is None:
+            return None
+        dashboard = self.dashboard
+        return (f"the {self.config.kind} cluster's scheduler listens at {self.cluster.scheduler_address}"
+                + (f", its dashboard at {dashboard}" if dashboard else ""))
+
     def worker_count(self) -> int:
-        return len(self.client.scheduler_info().get("workers", {}))
+        return len(self._call("asked how many workers it has", self.client.nthreads))
 
     def has_gpus(self) -> bool:
-        workers = self.client.scheduler_info().get("workers", {}).values()
+        info = self._call("asked for its workers", self.client.scheduler_info)
+        workers = info.get("workers", {}).values()
         return any(w.get("resources", {}).get("GPU") for w in workers) or bool(self.config and self.config.gpus)
 
     def check_shared_cache(self, directory: Path) -> None:
         """Each worker writes a probe file into ``directory``; raise :class:`CacheError` unless this
         process reads every one (the workers and this process must share the cache directory)."""
+        from ser_core.waiting import Watch
+
         token = uuid.uuid4().hex
         if self.worker_count():
-            written = self.client.run(write_probe, str(directory), token)
-        else:  # an adaptive cluster with no job yet: the first worker that starts answers
+            written = self._call("probing the cache directory", lambda: self.client.run(write_probe, str(directory), token))
+        else:  # an adaptive cluster with no job yet: the first worker that starts answers (within worker_wait)
             future = self.client.submit(write_probe, str(directory), token, pure=False)
-            written = {"the first worker": future.result()}
+            written = {"the first worker": Watch(self.client, [future], self.waits, address=self.address).result(future)}
         problems = []
         for worker, path in written.items():
             if path.startswith("error: "):
@@ -473,14 +641,69 @@ class DaskExecutor:
                 "this machine and every worker mount at the same path (a shared home or project directory)."
             )
 
+    def check_worker_imports(self, modules: dict[str, str]) -> None:
+        """Every worker imports each module the cells need (``{module: which plugin needs it}``);
+        :class:`RunStopped` names what a worker lacks, instead of cells failing to unpickle there."""
+        if not modules or not self.worker_count():
+            return  # no worker yet (an adaptive cluster): the cells themselves will say
+        answers = self._call("asking the workers to import the plugins",
+                             lambda: self.client.run(import_probe, sorted(modules)))
+        missing: dict[str, list[str]] = {}
+        for worker, problems in answers.items():
+            for module, error in problems:
+                missing.setdefault(f"{module} ({modules[module]}): {error}", []).append(worker)
+        if missing:
+            lines = [f"{what} on {len(where)} of {len(answers)} workers ({', '.join(sorted(where)[:3])})"
+                     for what, where in missing.items()]
+            raise RunStopped(
+                f"the Dask workers at {self.address} cannot import what the cells need:\n  " + "\n  ".join(lines)
+                + "\nInstall serbench and these plugins (pip install ser-plugin-NAME, the same versions) in the "
+                "Python environment the workers run, restart the workers, and run the same command again."
+            )
+
+    def cancel(self, futures) -> None:
+        """Cancel the run's futures (bounded: the scheduler may be what stopped the run)."""
+        try:
+            self._call("cancelling the run's tasks", lambda: self.client.cancel(list(futures)))
+        except Exception:
+            pass  # the interruption matters more
+
     def close(self) -> None:
+        limit = self.waits.scheduler_wait
         for thing in (self.client, self.cluster):
             if thing is not None:
                 try:
-                    thing.close()
+                    bounded(lambda: thing.close(timeout=limit), limit + 5, lambda: TimeoutError("close"))
                 except Exception:
                     pass
         self.client = self.cluster = None
+
+
+def import_probe(modules: list[str]) -> list[tuple[str, str]]:
+    """Worker: the modules it cannot import, with the error."""
+    import importlib
+
+    problems = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except BaseException as exc:  # an import error, or a plugin that exits on import
+            problems.append((module, f"{type(exc).__name__}: {exc}"))
+    return problems
+
+
+def verbose_from_env() -> bool:
+    """``serbench --verbose`` (``SERBENCH_VERBOSE``, set by the CLI) or ``SERBENCH_DEBUG``."""
+    debug = os.environ.get("SERBENCH_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+    return debug or os.environ.get("SERBENCH_VERBOSE", "") == "1"
+
+
+def quiet_dask_logs(verbose: bool) -> None:
+    """Dask's own log lines (and the tracebacks they carry) in this process only with ``--verbose``:
+    everything they report reaches the user as serbench's own message."""
+    level = logging.WARNING if verbose else logging.CRITICAL
+    for name in ("distributed", "dask_jobqueue", "tornado"):
+        logging.getLogger(name).setLevel(level)
 
 
 def describe_failure(exc: BaseException, cell: str) -> str:

@@ -355,6 +355,20 @@ def layout_of(manifest: Manifest, folds: Folds, kind: str, normalisation: str):
     )
 
 
+def plugin_modules(units) -> dict[str, str]:
+    """The modules a worker imports to run these units' cells (their model's and feature's code), each
+    with the plugin it comes from, for :meth:`ser_core.executor.DaskExecutor.check_worker_imports`."""
+    modules: dict[str, str] = {}
+    for unit in units:
+        for registered, code in ((unit.model, unit.model.spec.create), (unit.feature, unit.feature.spec.extract)):
+            module = getattr(code, "__module__", None)
+            if module and module != "__main__" and module.split(".")[0] != "ser_core":
+                source = registered.plugin
+                modules.setdefault(module, f"{registered.kind} {registered.name!r} of {source.distribution} "
+                                           f"{source.version}")
+    return modules
+
+
 class Runner:
     """Runs suites against a registry and a results store.
 
@@ -377,6 +391,7 @@ class Runner:
         reporter: Reporter | None = None,
         scheduler: str | None = None,
         executor: Any = None,
+        waits: Any = None,
     ):
         self.registry = registry
         self.store = store
@@ -386,7 +401,13 @@ class Runner:
         self.workers = max(1, os.cpu_count() or 1) if workers is None else workers
         self.reporter = reporter or Reporter()
         self.scheduler = scheduler
-        self.executor_config = executor
+        # an [executor] table that only bounds the waits is no batch system (ser_core.executor.ExecutorConfig)
+        self.executor_config = executor if executor is not None and getattr(executor, "batch", True) else None
+        if waits is None:
+            from ser_core.waiting import resolve_waits
+
+            waits = resolve_waits(config=executor)
+        self.waits = waits  # every wait of a distributed run is bounded (ser_core.waiting)
         self.executor = None  # the DaskExecutor while a distributed run is going on
         self._revision = git_revision()
         self._run_row: int | None = None
@@ -655,13 +676,17 @@ class Runner:
         if not remote:
             return
         features.check_cache_dir()
-        executor = DaskExecutor(workers=self.workers, scheduler=self.scheduler, config=self.executor_config)
+        executor = DaskExecutor(workers=self.workers, scheduler=self.scheduler, config=self.executor_config,
+                                waits=self.waits)
         self.executor = executor
         try:
             executor.start()
-            if executor.dashboard:
+            if executor.where():
+                self.reporter.note(escape(executor.where()))
+            elif executor.dashboard:
                 self.reporter.note(f"Dask dashboard: {executor.dashboard}")
             executor.check_shared_cache(features.cache_dir() / "features")
+            executor.check_worker_imports(plugin_modules(unit for unit, _ in remote))
             if self.scheduler or self.executor_config:
                 self._threads = executor.threads_per_worker
             self._submit_and_collect(suite, remote, report, executor)
@@ -670,8 +695,11 @@ class Runner:
             executor.close()
 
     def _submit_and_collect(self, suite, remote, report: RunReport, executor) -> None:
-        from distributed import KilledWorker, as_completed
+        """Submit the plan as one graph and store each cell as it arrives; every wait is bounded
+        (:class:`ser_core.waiting.Watch`): no workers for ``worker_wait`` or a silent scheduler stop the run."""
+        from distributed import KilledWorker
 
+        from ser_core.waiting import Watch
         from ser_core.executor import (
             TableInfo, assemble_table, describe_failure, ensure_table, extract_chunk, is_extraction_error,
             keep_finished_chunks, run_cell,
@@ -731,7 +759,9 @@ class Runner:
         skipped: set[int] = set()
         try:
             self.reporter.plan(totals)
-            pending = as_completed(list(futures))
+            hint = ("Cells whose worker died are stored as failed. " if self.scheduler or self.executor_config
+                    else "")
+            pending = Watch(client, list(futures), self.waits, address=executor.address, hint=hint)
             for future in pending:
                 unit, task = futures.pop(future)
                 if id(unit) in skipped:
@@ -741,7 +771,7 @@ class Runner:
                     # the table's description (small); waits only if the worker holding it died since
                     table_future = tables[(unit.manifest.corpus, unit.feature.name)]
                     try:
-                        info: TableInfo = table_future.result()
+                        info: TableInfo = pending.result(table_future)
                     except Exception as exc:
                         if isinstance(exc, CacheError):
                             raise
@@ -757,7 +787,7 @@ class Runner:
                         infos[id(unit)] = (info, self._details(unit, info.key, info.failures))
                 try:
                     # a result lost with its worker after it finished is computed again, and waited for
-                    _, outcome = future.result()
+                    _, outcome = pending.result(future)
                 except Exception as exc:
                     if isinstance(exc, KilledWorker) and task.key not in resubmitted:
                         # A dying worker's deaths count against every cell it held, so a cell that only
@@ -778,11 +808,12 @@ class Runner:
                 self.reporter.cell_done(unit.corpus.name, outcome.ok)
                 future.release()
         except BaseException:
-            client.cancel(list(futures))
+            executor.cancel(futures)
             for table_id, (clip_ids, key, path, header, chunks) in extractions.items():
                 if tables[table_id].status != "finished":
                     try:
-                        keep_finished_chunks(client, clip_ids, key, path, header, chunks)
+                        executor._call("keeping finished extraction chunks", lambda: keep_finished_chunks(
+                            client, clip_ids, key, path, header, chunks))
                     except Exception:
                         pass  # the interruption matters more than a lost checkpoint
             raise
