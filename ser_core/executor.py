@@ -558,9 +558,15 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         timeout = f"{self.waits.scheduler_wait}s"
-        if self.scheduler:
+
+        def connect(*where, **options):
+            # Client(timeout=) alone waits forever on a port that accepts and never answers
+            silent = lambda: TimeoutError(f"no answer within {self.waits.scheduler_wait:g} s")  # noqa: E731
             with dask.config.set({"distributed.comm.timeouts.connect": timeout}):
-                self.client = Client(self.scheduler, timeout=timeout, security=tls_security())
+                return bounded(lambda: Client(*where, timeout=timeout, **options), self.waits.scheduler_wait + 1, silent)
+
+        if self.scheduler:
+            self.client = connect(self.scheduler, security=tls_security())
             return
         # a worker holds only the cell it runs (no queued ones that would share the blame when it dies)
         settings = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
@@ -580,7 +586,7 @@ class DaskExecutor:
                     dashboard_address="127.0.0.1:0", silence_logs=logging.WARNING if self.verbose else logging.CRITICAL,
                     env={"SERBENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)},
                 )
-            self.client = Client(self.cluster, timeout=timeout)
+            self.client = connect(self.cluster)
 
     def _call(self, what: str, call):
         """A client call bounded by ``scheduler_wait``."""

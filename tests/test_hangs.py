@@ -1,0 +1,357 @@
+"""No distributed run waits forever: every worker lost, a scheduler that never answers, a batch system
+that is not there, a malformed address, workers without the plugin, too many local workers, and the
+settings that bound the waits. Each command runs in a subprocess with a hard ``timeout``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import CHEAP_PARTS, write_distribution
+
+from ser_core.errors import ConfigError
+from ser_core.results import ResultStore
+from ser_core.waiting import RunStopped, Waits, Watch, bounded, resolve_waits
+
+#: The hard bound of every command a test runs: far above what it needs, far below forever.
+BOUND = 240
+
+#: A plugin for the hang tests: a cheap feature and a nearest-centroid model that, while
+#: ``$SERBENCH_TEST_POISON`` names a folder, ends its own worker process once three fits have finished
+#: there, after poisoning the folder so that no worker can start again (the preload below refuses).
+PARTS = {
+    "serbench_hang_parts": """
+    import os
+    import uuid
+
+    from ser_core import FeatureSpec, ModelSpec, hookimpl
+    from serbench_test_parts import Centroid, loudness
+
+
+    class Poisoner(Centroid):
+        def fit(self, X, y, groups):
+            folder = os.environ.get("SERBENCH_TEST_POISON")
+            if folder:
+                if len([n for n in os.listdir(folder) if n.startswith("done-")]) >= 3:
+                    open(os.path.join(folder, "poison"), "w").close()
+                    os._exit(1)  # as the OOM killer would
+            super().fit(X, y, groups)
+            if folder:
+                open(os.path.join(folder, f"done-{uuid.uuid4().hex}"), "w").close()
+
+
+    @hookimpl
+    def register_features(register):
+        register(FeatureSpec("hloud", "functionals", extract=loudness))
+
+
+    @hookimpl
+    def register_models(register):
+        register(ModelSpec("poisoner", create=Poisoner, accepts=frozenset({"functionals"})))
+    """,
+    # a Dask worker preload: once the folder is poisoned, a worker fails to start (its nanny gives up)
+    "serbench_hang_preload": """
+    import os
+
+
+    def dask_setup(worker):
+        folder = os.environ.get("SERBENCH_TEST_POISON")
+        if folder and os.path.exists(os.path.join(folder, "poison")):
+            raise RuntimeError("this test's workers cannot start again")
+    """,
+    **CHEAP_PARTS,
+}
+
+CONFIG = """
+[systems.p]
+model = "poisoner"
+feature = "hloud"
+
+[suites.hang]
+corpora = ["synthetic"]
+systems = ["p"]
+repeats = 1
+seed = 0
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The plugin as an installed distribution, for serbench processes (and their workers) to import."""
+    return write_distribution(tmp_path_factory.mktemp("hang-site"), "serbench-hang-parts", "1.0",
+                              {"hangparts": "serbench_hang_parts"}, PARTS)
+
+
+def environment(site: Path | None = None, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SERBENCH_TLS_", "SERBENCH_WORKER_WAIT", "SERBENCH_SCHEDULER", "SERBENCH_DEBUG",
+                                "SERBENCH_VERBOSE", "DASK_"))}
+    if site is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env["COLUMNS"] = "200"
+    return {**env, **extra}
+
+
+def serbench(*args, env, timeout=BOUND):
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "ser_core.cli", *args], capture_output=True, text=True, env=env,
+                         timeout=timeout)
+    out.seconds = time.monotonic() - started
+    return out
+
+
+def write_config(tmp_path: Path, extra: str = "") -> Path:
+    config = tmp_path / "benchmarks.toml"
+    config.write_text(CONFIG + extra)
+    return config
+
+
+def statuses(db: Path) -> list[str]:
+    with ResultStore(db) as store:
+        return [c.status for c in store.cells()]
+
+
+def test_a_run_whose_workers_all_die_for_good_stops_keeps_its_cells_and_resumes(site, tmp_path):
+    """The reported hang: every worker of the local cluster gone and none restarting. The run ends
+    within worker_wait (10 s here) with what happened and what to do, exit 1; the cells that
+    finished are stored, and the same command (workers healthy again) computes only the rest."""
+    poison = tmp_path / "poison"
+    poison.mkdir()
+    config, db = write_config(tmp_path), tmp_path / "r.db"
+    args = ("run", "--config", str(config), "--db", str(db), "--suite", "hang", "--workers", "2")
+    env = environment(site, SERBENCH_TEST_POISON=str(poison),
+                      DASK_DISTRIBUTED__WORKER__PRELOAD='["serbench_hang_preload"]')
+    stopped = serbench(*args, "--worker-wait", "10", env=env)
+    both = stopped.stdout + stopped.stderr
+    assert stopped.returncode == 1, both
+    assert (poison / "poison").exists(), "the workers were killed for good"
+    assert "Run stopped:" in stopped.stderr and "has had no worker for" in stopped.stderr, both
+    assert "--worker-wait" in stopped.stderr and "run the same command again to resume" in stopped.stderr
+    assert "Traceback" not in both, both
+    kept = statuses(db)
+    assert 3 <= len(kept) < 8 and set(kept) == {"ok"}, kept
+    again = serbench(*args, env=environment(site))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"{8 - len(kept)} cells computed, {len(kept)} already stored, 0 failed" in again.stdout, again.stdout
+    assert statuses(db) == ["ok"] * 8
+
+
+@pytest.fixture
+def silent_server():
+    """A TCP server that accepts connections and never answers (a wrong port, a hung scheduler)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held, stop = [], threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"tcp://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(5)
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+def test_a_scheduler_that_accepts_and_never_answers_ends_the_run_within_scheduler_wait(site, tmp_path, silent_server):
+    config = write_config(tmp_path)
+    out = serbench("run", "--config", str(config), "--db", str(tmp_path / "r.db"), "--suite", "hang",
+                   "--scheduler", silent_server, env=environment(site, SERBENCH_SCHEDULER_WAIT="5"))
+    both = out.stdout + out.stderr
+    assert out.returncode == 1, both
+    assert f"cannot connect to the Dask scheduler at {silent_server} within 5 s" in out.stderr, both
+    assert "SERBENCH_SCHEDULER_WAIT" in out.stderr and "Traceback" not in both
+    assert out.seconds < 120, out.seconds
+
+
+@pytest.mark.parametrize("address", ["tcp://", "foo:bar:baz", ":99999", "tcp://host:99999", "http://host:8786"])
+def test_a_malformed_scheduler_address_is_a_usage_error(tmp_path, address):
+    config = write_config(tmp_path)
+    db = tmp_path / "r.db"
+    out = serbench("run", "--config", str(config), "--db", str(db), "--suite", "hang", "--scheduler", address,
+                   env=environment(), timeout=60)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"--scheduler / SERBENCH_SCHEDULER {address!r}" in out.stderr and "tcp://login1:8786" in out.stderr
+    assert not db.exists(), "refused before the database is touched"
+
+
+def test_well_formed_scheduler_addresses_are_accepted():
+    from ser_core.executor import check_scheduler_address
+
+    for address in ("tcp://10.0.0.5:8786", "login1:8786", "tcp://node-3.cluster.example", "tcp://[::1]:8786"):
+        assert check_scheduler_address(address, environ={}) == address
+
+
+def test_too_many_local_workers_are_refused_with_why(tmp_path):
+    from ser_core.executor import WORKERS_PER_CORE, available_cores
+
+    cores = available_cores()
+    out = serbench("run", "--config", str(write_config(tmp_path)), "--db", str(tmp_path / "r.db"), "--suite", "hang",
+                   "--workers", str(WORKERS_PER_CORE * cores + 1), env=environment(), timeout=60)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert f"more than {WORKERS_PER_CORE} worker processes per core" in out.stderr
+    assert f"--workers {cores} (the default) or fewer" in out.stderr
+
+
+def test_a_batch_system_whose_submit_command_is_missing_is_named_before_anything_starts(site, tmp_path):
+    if shutil.which("sbatch"):
+        pytest.skip("this machine has sbatch")
+    config = write_config(tmp_path, '\n[executor]\nkind = "slurm"\ncores = 2\n')
+    out = serbench("run", "--config", str(config), "--db", str(tmp_path / "r.db"), "--suite", "hang",
+                   env=environment(site), timeout=120)
+    both = out.stdout + out.stderr
+    assert out.returncode == 1, both
+    assert "executor.kind = 'slurm' submits worker jobs with `sbatch`, which is not on this machine's PATH" in out.stderr
+    assert "Traceback" not in both and "tornado" not in both, both
+
+
+def test_batch_commands_and_dask_jobqueue_are_checked(monkeypatch):
+    from ser_core.executor import ExecutorConfig, check_batch_system
+
+    for kind, command in (("pbs", "qsub"), ("lsf", "bsub"), ("sge", "qsub")):
+        with pytest.raises(RunStopped, match=f"`{command}`"):
+            check_batch_system(ExecutorConfig(kind=kind), which=lambda name: None)
+    monkeypatch.setitem(sys.modules, "dask_jobqueue", None)  # as if not installed
+    with pytest.raises(RunStopped, match="pip install dask-jobqueue"):
+        check_batch_system(ExecutorConfig(kind="slurm"), which=lambda name: f"/usr/bin/{name}")
+
+
+def test_workers_without_the_models_plugin_are_reported_not_waited_on(site, tmp_path):
+    """An external cluster whose workers lack the plugin: named, with what to install, exit 1."""
+    dask = Path(sys.executable).parent / "dask"
+    scheduler_file = tmp_path / "scheduler.json"
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment())  # no plugin there
+    processes = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                   "--scheduler-file", str(scheduler_file)], **quiet)]
+    try:
+        deadline = time.time() + 60
+        while not scheduler_file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        processes.append(subprocess.Popen([str(dask), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                           "--host", "127.0.0.1"], **quiet))
+        out = serbench("run", "--config", str(write_config(tmp_path)), "--db", str(tmp_path / "r.db"), "--suite",
+                       "hang", "--scheduler", address, "--worker-wait", "60", env=environment(site))
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+    both = out.stdout + out.stderr
+    assert out.returncode == 1, both
+    assert "cannot import what the cells need" in out.stderr, both
+    assert "serbench_hang_parts (model 'poisoner' of serbench-hang-parts 1.0)" in out.stderr, both
+    assert "ModuleNotFoundError" in out.stderr and "pip install" in out.stderr and "Traceback" not in both
+
+
+# -- the waiting itself, in this process ---------------------------------------------------
+
+
+def test_a_scheduler_with_no_worker_stops_the_wait_after_worker_wait():
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        future = client.submit(sum, [1, 2])
+        started = time.monotonic()
+        with pytest.raises(RunStopped, match=r"has had no worker for \d+ s \(the bound is 1 s\)"):
+            list(Watch(client, [future], Waits(worker_wait=1, scheduler_wait=10), poll=0.2))
+        assert time.monotonic() - started < 10
+
+
+def test_a_call_that_never_returns_is_given_up_after_its_bound():
+    started = time.monotonic()
+    with pytest.raises(RunStopped, match="silent"):
+        bounded(threading.Event().wait, 0.5, lambda: RunStopped("silent"))
+    assert time.monotonic() - started < 5
+    assert bounded(lambda: 7, 1, lambda: RunStopped("never")) == 7
+    with pytest.raises(KeyError):
+        bounded(lambda: {}["x"], 1, lambda: RunStopped("never"))
+
+
+# -- the settings ----------------------------------------------------------------------------
+
+
+def test_the_waits_come_from_the_option_else_the_environment_else_the_executor_table(tmp_path):
+    from ser_core.executor import parse_executor
+
+    table = parse_executor(tmp_path / "b.toml", {"worker_wait": 30, "scheduler_wait": 20.5})
+    assert not table.batch and table.worker_wait == 30.0
+    assert resolve_waits(environ={}) == Waits(300.0, 60.0)
+    assert resolve_waits(config=table, environ={}) == Waits(30.0, 20.5)
+    env = {"SERBENCH_WORKER_WAIT": "45", "SERBENCH_SCHEDULER_WAIT": "9"}
+    assert resolve_waits(config=table, environ=env) == Waits(45.0, 9.0)
+    assert resolve_waits(worker_wait=12, config=table, environ=env) == Waits(12.0, 9.0)
+    slurm = parse_executor(tmp_path / "b.toml", {"kind": "slurm", "worker_wait": 900})
+    assert slurm.batch and resolve_waits(config=slurm, environ={}).worker_wait == 900.0
+
+
+@pytest.mark.parametrize("given, where", [
+    ({"worker_wait": 0}, "executor.worker_wait"),
+    ({"worker_wait": "soon"}, "executor.worker_wait"),
+    ({"scheduler_wait": -5}, "executor.scheduler_wait"),
+    ({"scheduler_wait": True}, "executor.scheduler_wait"),
+    ({"worker_wait": 10, "cores": 2}, "executor.kind"),
+])
+def test_wrong_waits_in_the_executor_table_name_the_file_and_key(tmp_path, given, where):
+    from ser_core.executor import parse_executor
+
+    path = tmp_path / "benchmarks.toml"
+    with pytest.raises(ConfigError) as error:
+        parse_executor(path, given)
+    assert str(error.value).startswith(f"{path}: {where}:"), error.value
+
+
+def test_wrong_waits_from_the_environment_or_the_option_are_usage_errors(tmp_path):
+    with pytest.raises(ConfigError, match=r"\$SERBENCH_WORKER_WAIT: expected a number of seconds, got 'ten'"):
+        resolve_waits(environ={"SERBENCH_WORKER_WAIT": "ten"})
+    with pytest.raises(ConfigError, match="--worker-wait: expected a number of seconds above 0"):
+        resolve_waits(worker_wait=-1, environ={})
+    config = write_config(tmp_path, "\n[executor]\nworker_wait = 0\n")
+    out = serbench("run", "--config", str(config), "--db", str(tmp_path / "r.db"), "--suite", "hang",
+                   env=environment(), timeout=60)
+    assert out.returncode == 2 and f"{config}: executor.worker_wait: expected a number of seconds" in out.stderr
+    out = serbench("run", "--config", str(write_config(tmp_path)), "--db", str(tmp_path / "r.db"), "--suite", "hang",
+                   env=environment(SERBENCH_SCHEDULER_WAIT="-3"), timeout=60)
+    assert out.returncode == 2 and "$SERBENCH_SCHEDULER_WAIT: expected a number of seconds" in out.stderr
+
+
+def test_tls_settings_are_all_three_files_or_none(tmp_path):
+    from distributed import Security
+
+    from ser_core.executor import TLS_ENV, check_scheduler_address, tls_security
+
+    assert tls_security({}) is None
+    files = {}
+    for name in TLS_ENV:
+        files[name] = str(tmp_path / f"{name.lower()}.pem")
+        Path(files[name]).write_text("PEM")
+    with pytest.raises(ConfigError, match="SERBENCH_TLS_KEY is not set"):
+        tls_security({k: v for k, v in files.items() if k != "SERBENCH_TLS_KEY"})
+    with pytest.raises(ConfigError, match="SERBENCH_TLS_CERT=.*no such file"):
+        tls_security({**files, "SERBENCH_TLS_CERT": str(tmp_path / "absent.pem")})
+    security = tls_security(files)
+    assert isinstance(security, Security) and security.require_encryption
+    assert security.tls_ca_file == files["SERBENCH_TLS_CA_FILE"] and security.tls_client_key == files["SERBENCH_TLS_KEY"]
+    with pytest.raises(ConfigError, match="give its address as tls://HOST:PORT"):
+        check_scheduler_address("tcp://login1:8786", environ=files)
+    assert check_scheduler_address("tls://login1:8786", environ=files) == "tls://login1:8786"
+    with pytest.raises(ConfigError, match="is a tls:// address: set SERBENCH_TLS_CA_FILE"):
+        check_scheduler_address("tls://login1:8786", environ={})
