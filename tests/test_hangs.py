@@ -30,6 +30,7 @@ BOUND = 240
 PARTS = {
     "serbench_hang_parts": """
     import os
+    import time
     import uuid
 
     from ser_core import FeatureSpec, ModelSpec, hookimpl
@@ -42,6 +43,7 @@ PARTS = {
             if folder:
                 if len([n for n in os.listdir(folder) if n.startswith("done-")]) >= 3:
                     open(os.path.join(folder, "poison"), "w").close()
+                    time.sleep(3)  # the client fetches the results this worker holds (lost with it otherwise)
                     os._exit(1)  # as the OOM killer would
             super().fit(X, y, groups)
             if folder:
@@ -57,7 +59,8 @@ PARTS = {
     def register_models(register):
         register(ModelSpec("poisoner", create=Poisoner, accepts=frozenset({"functionals"})))
     """,
-    # a Dask worker preload: once the folder is poisoned, a worker fails to start (its nanny gives up)
+    # a Dask worker preload: once the folder is poisoned, a new worker process dies while it starts, so
+    # the nanny restarts it over and over and the scheduler never sees a worker again
     "serbench_hang_preload": """
     import os
 
@@ -65,7 +68,7 @@ PARTS = {
     def dask_setup(worker):
         folder = os.environ.get("SERBENCH_TEST_POISON")
         if folder and os.path.exists(os.path.join(folder, "poison")):
-            raise RuntimeError("this test's workers cannot start again")
+            os._exit(1)
     """,
     **CHEAP_PARTS,
 }
@@ -136,8 +139,9 @@ def test_a_run_whose_workers_all_die_for_good_stops_keeps_its_cells_and_resumes(
     assert "Run stopped:" in stopped.stderr and "has had no worker for" in stopped.stderr, both
     assert "--worker-wait" in stopped.stderr and "run the same command again to resume" in stopped.stderr
     assert "Traceback" not in both, both
-    kept = statuses(db)
-    assert 3 <= len(kept) < 8 and set(kept) == {"ok"}, kept
+    kept = statuses(db)  # a result still on a worker when it died is lost with it (and computed again)
+    assert 1 <= len(kept) < 8 and set(kept) == {"ok"}, kept
+    assert f"{len(kept)} cells computed" not in stopped.stdout, "a stopped run prints no summary"
     again = serbench(*args, env=environment(site))
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"{8 - len(kept)} cells computed, {len(kept)} already stored, 0 failed" in again.stdout, again.stdout
