@@ -20,6 +20,11 @@ from ser_core.plugins import load_registry
 from ser_core.results import ResultStore
 from ser_core.runner import Reporter, Runner
 from ser_core.suites import Suite, System, load_benchmarks
+from ser_core.waiting import Waits
+
+#: Every distributed run of these tests is bounded: a minute without any worker, or a scheduler that
+#: does not answer for a minute, ends it (ser_core.waiting.RunStopped) instead of hanging the suite.
+BOUNDED = Waits(worker_wait=60, scheduler_wait=60)
 
 #: Cheap parts importable in worker processes: a two-value feature, a nearest-centroid model that
 #: takes ``delay`` seconds to train (so a run lasts long enough to kill a worker in it), and one
@@ -139,7 +144,7 @@ def test_two_local_workers_equal_one_in_process_run_cell_for_cell(registry, tmp_
     suite = suite_of(System("slow", "slow-centroid", "loud"))
     for workers, db in ((0, "one.db"), (2, "two.db")):
         with ResultStore(tmp_path / db) as store:
-            report = Runner(registry, store, workers=workers).run(suite)
+            report = Runner(registry, store, workers=workers, waits=BOUNDED).run(suite)
         assert report.ok and report.computed == 8, report
     assert cells(tmp_path / "one.db") == cells(tmp_path / "two.db")
     with ResultStore(tmp_path / "two.db") as store:
@@ -168,7 +173,7 @@ def test_killing_a_worker_mid_run_still_stores_every_cell_with_the_same_uars(reg
             killed.append(pid)
 
     with ResultStore(tmp_path / "killed.db") as store:
-        runner = Runner(registry, store, workers=2, reporter=KillOne())
+        runner = Runner(registry, store, waits=BOUNDED, workers=2, reporter=KillOne())
         report = runner.run(suite)
     assert killed, "a worker was killed while it had a cell"
     assert report.ok and report.computed == 8
@@ -179,7 +184,7 @@ def test_a_cell_whose_model_raises_is_stored_failed_and_not_retried(registry, tm
     log = tmp_path / "attempts.log"
     suite = suite_of(System("bad", "raiser", "loud", settings={"log": str(log)}), repeats=1)
     with ResultStore(tmp_path / "r.db") as store:
-        report = Runner(registry, store, workers=2).run(suite)
+        report = Runner(registry, store, waits=BOUNDED, workers=2).run(suite)
         stored = list(store.cells())
     assert len(report.failed) == 4 and report.computed == 0
     assert all(c.status == "failed" and "this model always fails" in c.error for c in stored)
@@ -190,7 +195,7 @@ def test_a_cell_that_keeps_killing_its_worker_is_stored_failed_with_its_name(reg
     victim = synthetic_manifest.speakers()[0]
     suite = suite_of(System("k", "killer", "loud", settings={"die_without": victim}), repeats=1)
     with ResultStore(tmp_path / "r.db") as store:
-        report = Runner(registry, store, workers=2).run(suite)
+        report = Runner(registry, store, waits=BOUNDED, workers=2).run(suite)
         stored = list(store.cells())
     assert report.computed == 3 and len(report.failed) == 1, [e for _, e in report.failed]
     (dead,) = [c for c in stored if c.details["fold_name"] == victim]
@@ -215,7 +220,7 @@ def test_an_interrupted_extraction_keeps_its_finished_clips_and_the_next_run_con
                 time.sleep(0.02)
 
     with ResultStore(tmp_path / "r.db") as store:
-        runner = Runner(registry, store, workers=2, reporter=InterruptAfterAChunk())
+        runner = Runner(registry, store, waits=BOUNDED, workers=2, reporter=InterruptAfterAChunk())
         with pytest.raises(KeyboardInterrupt):
             runner.run(suite)
     (partial,) = [t for t in features.cached_tables() if t["feature"] == "slowloud" and t["status"] == "partial"]
@@ -227,7 +232,7 @@ def test_an_interrupted_extraction_keeps_its_finished_clips_and_the_next_run_con
             notes.append(message)
 
     with ResultStore(tmp_path / "r.db") as store:
-        report = Runner(registry, store, workers=2, reporter=Notes()).run(suite)
+        report = Runner(registry, store, waits=BOUNDED, workers=2, reporter=Notes()).run(suite)
     assert report.ok and report.computed == 4
     assert any(f"{partial['clips']} of 48 clips were already done" in n for n in notes), notes
     assert not [t for t in features.cached_tables() if t["feature"] == "slowloud" and t["status"] == "partial"]
@@ -272,6 +277,7 @@ seed = 0
 
 def serbench(*args, env=None, timeout=300):
     env = dict(env or os.environ, COLUMNS="200")
+    env.setdefault("SERBENCH_WORKER_WAIT", "60")
     return subprocess.run([sys.executable, "-m", "ser_core.cli", *args], capture_output=True, text=True,
                           env=env, timeout=timeout)
 
@@ -292,7 +298,7 @@ def test_a_suite_runs_on_an_external_scheduler_with_two_workers(tmp_path):
                                                "--host", "127.0.0.1"], **quiet))
         config = tmp_path / "benchmarks.toml"
         config.write_text(CONFIG)
-        env = dict(os.environ, SERBENCH_SCHEDULER=address)
+        env = dict(os.environ, SERBENCH_SCHEDULER=address, SERBENCH_WORKER_WAIT="60", SERBENCH_SCHEDULER_WAIT="60")
         out = serbench("run", "--config", str(config), "--db", str(tmp_path / "r.db"), "--suite", "small", env=env)
     finally:
         for process in reversed(processes):
