@@ -699,13 +699,14 @@ class Runner:
         (:class:`ser_core.waiting.Watch`): no workers for ``worker_wait`` or a silent scheduler stop the run."""
         from distributed import KilledWorker
 
-        from ser_core.waiting import Watch
+        from ser_core.waiting import RunStopped, Watch
         from ser_core.executor import (
             TableInfo, assemble_table, describe_failure, ensure_table, extract_chunk, is_extraction_error,
             keep_finished_chunks, run_cell,
         )
 
         client = executor.client
+        stored_before = report.computed + len(report.failed)
         gpus = executor.has_gpus()
         workers = max(1, executor.worker_count() or self.workers)
         tables: dict[tuple[str, str], Any] = {}
@@ -807,7 +808,7 @@ class Runner:
                 self.reporter.cell_result(task.key, outcome)
                 self.reporter.cell_done(unit.corpus.name, outcome.ok)
                 future.release()
-        except BaseException:
+        except BaseException as exc:
             executor.cancel(futures)
             for table_id, (clip_ids, key, path, header, chunks) in extractions.items():
                 if tables[table_id].status != "finished":
@@ -816,6 +817,10 @@ class Runner:
                             client, clip_ids, key, path, header, chunks))
                     except Exception:
                         pass  # the interruption matters more than a lost checkpoint
+            if isinstance(exc, RunStopped):  # say how far it got
+                stored = report.computed + len(report.failed) - stored_before
+                raise RunStopped(f"{exc} This run stored {stored} of its {sum(totals.values())} cells before it "
+                                 "stopped.") from None
             raise
 
     def _run_id(self, suite: Suite) -> int:

@@ -138,6 +138,7 @@ def test_a_run_whose_workers_all_die_for_good_stops_keeps_its_cells_and_resumes(
     assert (poison / "poison").exists(), "the workers were killed for good"
     assert "Run stopped:" in stopped.stderr and "has had no worker for" in stopped.stderr, both
     assert "--worker-wait" in stopped.stderr and "run the same command again to resume" in stopped.stderr
+    assert f"This run stored {len(statuses(db))} of its 8 cells before it stopped." in stopped.stderr, both
     assert "Traceback" not in both, both
     kept = statuses(db)  # a result still on a worker when it died is lost with it (and computed again)
     assert 1 <= len(kept) < 8 and set(kept) == {"ok"}, kept
