@@ -778,8 +778,10 @@ class Runner:
                             raise
                         if is_extraction_error(exc):
                             name = f"{unit.system.name} on {unit.corpus.name}"
-                            report.skipped.append((name, str(exc)))
-                            self.reporter.note(f"[yellow]skipped {name}[/]: {escape(str(exc))}")
+                            source = unit.feature.plugin  # whose code it was, for the report to go to
+                            why = f"{exc} (feature {unit.feature.name!r} of {source.distribution} {source.version})"
+                            report.skipped.append((name, why))
+                            self.reporter.note(f"[yellow]skipped {name}[/]: {escape(why)}")
                             skipped.add(id(unit))
                             self.reporter.cell_done(unit.corpus.name, False)
                             continue

@@ -33,6 +33,8 @@ PARTS = {
     import time
     import uuid
 
+    import numpy as np
+
     from ser_core import FeatureSpec, ModelSpec, hookimpl
     from serbench_test_parts import Centroid, loudness
 
@@ -50,9 +52,15 @@ PARTS = {
                 open(os.path.join(folder, f"done-{uuid.uuid4().hex}"), "w").close()
 
 
+    def wobbly(signal, rate):
+        # a bug in a feature plugin: the width depends on the clip
+        return np.full(2 + int(abs(float(signal[:400].sum())) * 1e4) % 2, loudness(signal, rate)[0], np.float32)
+
+
     @hookimpl
     def register_features(register):
         register(FeatureSpec("hloud", "functionals", extract=loudness))
+        register(FeatureSpec("wobbly", "functionals", extract=wobbly))
 
 
     @hookimpl
@@ -360,3 +368,38 @@ def test_tls_settings_are_all_three_files_or_none(tmp_path):
     assert check_scheduler_address("tls://login1:8786", environ=files) == "tls://login1:8786"
     with pytest.raises(ConfigError, match="is a tls:// address: set SERBENCH_TLS_CA_FILE"):
         check_scheduler_address("tls://login1:8786", environ={})
+
+
+def test_a_feature_whose_width_varies_on_two_workers_is_named_with_its_plugin_not_a_dask_traceback(site, tmp_path):
+    config = tmp_path / "benchmarks.toml"
+    config.write_text(CONFIG.replace('feature = "hloud"', 'feature = "wobbly"'))
+    out = serbench("run", "--config", str(config), "--db", str(tmp_path / "r.db"), "--suite", "hang", "--workers", "2",
+                   env=environment(site, SERBENCH_WORKER_WAIT="60"))
+    both = out.stdout + out.stderr
+    assert out.returncode == 1, both
+    assert "feature 'wobbly' returned items of different widths" in out.stderr, both
+    assert "(feature 'wobbly' of serbench-hang-parts 1.0)" in out.stderr, both
+    assert "Traceback" not in both and "distributed." not in both, both
+
+
+def test_a_local_cluster_listens_on_this_machine_only_and_a_batch_cluster_says_where_it_listens():
+    from distributed import Client
+
+    from ser_core.executor import DaskExecutor, ExecutorConfig, make_cluster
+
+    local = DaskExecutor(workers=1, waits=Waits(worker_wait=60, scheduler_wait=60))
+    local.start()
+    try:
+        assert local.cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert local.dashboard is None or local.dashboard.startswith("http://127.0.0.1:")
+        assert local.where() is None, "a local cluster's dashboard is printed as before"
+    finally:
+        local.close()
+    batch = DaskExecutor(workers=1, config=ExecutorConfig(kind="slurm"), waits=Waits(60, 60))
+    batch.cluster = make_cluster(batch.config)  # no job is submitted: only its scheduler starts, here
+    try:
+        batch.client = Client(batch.cluster)
+        where = batch.where()
+    finally:
+        batch.close()
+    assert where.startswith("the slurm cluster's scheduler listens at tcp://"), where
