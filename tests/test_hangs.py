@@ -403,3 +403,38 @@ def test_a_local_cluster_listens_on_this_machine_only_and_a_batch_cluster_says_w
     finally:
         batch.close()
     assert where.startswith("the slurm cluster's scheduler listens at tcp://"), where
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_a_suite_runs_on_a_tls_scheduler_with_the_three_tls_files(site, tmp_path):
+    """A real TLS round trip: a self-signed certificate, a scheduler and a worker that require it."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True, timeout=60)
+    tls = ["--tls-ca-file", str(cert), "--tls-cert", str(cert), "--tls-key", str(key)]
+    dask = Path(sys.executable).parent / "dask"
+    scheduler_file = tmp_path / "scheduler.json"
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment(site))
+    processes = [subprocess.Popen([str(dask), "scheduler", "--protocol", "tls", "--host", "127.0.0.1", "--port", "0",
+                                   "--no-dashboard", "--scheduler-file", str(scheduler_file), *tls], **quiet)]
+    try:
+        deadline = time.time() + 60
+        while not scheduler_file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tls://")
+        processes.append(subprocess.Popen([str(dask), "worker", address, "--nthreads", "1", "--no-dashboard",
+                                           "--host", "127.0.0.1", *tls], **quiet))
+        args = ("run", "--config", str(write_config(tmp_path)), "--db", str(tmp_path / "r.db"), "--suite", "hang",
+                "--scheduler", address, "--worker-wait", "60")
+        files = dict(SERBENCH_TLS_CA_FILE=str(cert), SERBENCH_TLS_CERT=str(cert), SERBENCH_TLS_KEY=str(key))
+        refused = serbench(*args, env=environment(site), timeout=60)
+        out = serbench(*args, env=environment(site, **files))
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+    assert refused.returncode == 2 and "is a tls:// address: set SERBENCH_TLS_CA_FILE" in refused.stderr
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "8 cells computed, 0 already stored, 0 failed" in out.stdout, out.stdout
