@@ -707,8 +707,13 @@ def verbose_from_env() -> bool:
 def quiet_dask_logs(verbose: bool) -> None:
     """Dask's own log lines (and the tracebacks they carry) in this process only with ``--verbose``:
     everything they report reaches the user as serbench's own message."""
+    import distributed  # noqa: F401  (importing it configures its loggers: set them after)
+
     level = logging.WARNING if verbose else logging.CRITICAL
-    for name in ("distributed", "dask_jobqueue", "tornado"):
+    roots = ("distributed", "dask_jobqueue", "tornado")
+    # dask's logging config gives some of them (distributed.client, ...) a level of their own
+    names = [name for name in logging.root.manager.loggerDict if name.split(".")[0] in roots]
+    for name in {*roots, *names}:
         logging.getLogger(name).setLevel(level)
 
 

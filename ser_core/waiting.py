@@ -17,6 +17,8 @@ is already stored, and running the same command again computes only the rest.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import math
 import os
 import threading
@@ -152,13 +154,29 @@ class Watch:
         while self.pending:
             for future in self._wait(list(self.pending)):
                 self.pending.discard(future)
+                self._refuse_cancelled(future)
                 yield future
 
     def result(self, future):
         """``future.result()``, waiting as the loop does (a result lost with its worker is computed again)."""
         while future.status not in ("finished", "error", "cancelled"):
             self._wait([future])
+        self._refuse_cancelled(future)
         return future.result()
+
+    def _refuse_cancelled(self, future) -> None:
+        """The run cancels nothing itself while it waits: a cancelled task means the connection to the
+        scheduler was lost (the client cancels every task then) or someone else cancelled it. Either
+        way the run stops, rather than storing every remaining cell as failed."""
+        if future.status == "cancelled":
+            raise self._cancelled()
+
+    def _cancelled(self) -> RunStopped:
+        return RunStopped(
+            f"the connection to the Dask scheduler at {self.address} was lost (or it cancelled the run's tasks), "
+            "so the cells still running there are gone. Check that the scheduler is running, then run the same "
+            "command again to resume: every finished cell is stored."
+        )
 
     def _wait(self, futures: list) -> set:
         from distributed import wait
@@ -171,6 +189,8 @@ class Watch:
             )
         except TimeoutError:
             done = set()
+        except (asyncio.CancelledError, concurrent.futures.CancelledError):  # the connection was lost
+            raise self._cancelled() from None
         if done:
             self._seen_worker = self.clock()
             return set(done)

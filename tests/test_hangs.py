@@ -40,13 +40,16 @@ PARTS = {
 
 
     class Poisoner(Centroid):
+        # marks each fit done in $SERBENCH_TEST_MARKS; takes $SERBENCH_TEST_SLOW seconds; with
+        # SERBENCH_TEST_POISON=1, kills its worker for good once three fits are done
         def fit(self, X, y, groups):
-            folder = os.environ.get("SERBENCH_TEST_POISON")
-            if folder:
+            folder = os.environ.get("SERBENCH_TEST_MARKS")
+            if folder and os.environ.get("SERBENCH_TEST_POISON") == "1":
                 if len([n for n in os.listdir(folder) if n.startswith("done-")]) >= 3:
                     open(os.path.join(folder, "poison"), "w").close()
                     time.sleep(3)  # the client fetches the results this worker holds (lost with it otherwise)
                     os._exit(1)  # as the OOM killer would
+            time.sleep(float(os.environ.get("SERBENCH_TEST_SLOW", "0")))
             super().fit(X, y, groups)
             if folder:
                 open(os.path.join(folder, f"done-{uuid.uuid4().hex}"), "w").close()
@@ -74,7 +77,7 @@ PARTS = {
 
 
     def dask_setup(worker):
-        folder = os.environ.get("SERBENCH_TEST_POISON")
+        folder = os.environ.get("SERBENCH_TEST_MARKS")
         if folder and os.path.exists(os.path.join(folder, "poison")):
             os._exit(1)
     """,
@@ -104,7 +107,7 @@ def site(tmp_path_factory):
 def environment(site: Path | None = None, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SERBENCH_TLS_", "SERBENCH_WORKER_WAIT", "SERBENCH_SCHEDULER", "SERBENCH_DEBUG",
-                                "SERBENCH_VERBOSE", "DASK_"))}
+                                "SERBENCH_VERBOSE", "SERBENCH_TEST_", "DASK_"))}
     if site is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
     env["COLUMNS"] = "200"
@@ -138,7 +141,7 @@ def test_a_run_whose_workers_all_die_for_good_stops_keeps_its_cells_and_resumes(
     poison.mkdir()
     config, db = write_config(tmp_path), tmp_path / "r.db"
     args = ("run", "--config", str(config), "--db", str(db), "--suite", "hang", "--workers", "2")
-    env = environment(site, SERBENCH_TEST_POISON=str(poison),
+    env = environment(site, SERBENCH_TEST_MARKS=str(poison), SERBENCH_TEST_POISON="1",
                       DASK_DISTRIBUTED__WORKER__PRELOAD='["serbench_hang_preload"]')
     stopped = serbench(*args, "--worker-wait", "10", env=env)
     both = stopped.stdout + stopped.stderr
@@ -272,6 +275,51 @@ def test_workers_without_the_models_plugin_are_reported_not_waited_on(site, tmp_
     assert "cannot import what the cells need" in out.stderr, both
     assert "serbench_hang_parts (model 'poisoner' of serbench-hang-parts 1.0)" in out.stderr, both
     assert "ModuleNotFoundError" in out.stderr and "pip install" in out.stderr and "Traceback" not in both
+
+
+def start_scheduler(tmp_path: Path, env: dict, *options: str) -> tuple[list, str]:
+    """A ``dask scheduler`` on this machine and its address (the caller terminates the processes)."""
+    scheduler_file = tmp_path / "scheduler.json"
+    process = subprocess.Popen([str(Path(sys.executable).parent / "dask"), "scheduler", "--host", "127.0.0.1",
+                                "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file), *options],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 60
+    while not scheduler_file.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    return [process], json.loads(scheduler_file.read_text())["address"]
+
+
+def test_losing_the_scheduler_mid_run_stops_the_run_and_keeps_the_finished_cells(site, tmp_path):
+    """The scheduler killed while cells run: the run stops within the bound, exit 1, and the cells it
+    lost are not stored as failed (the finished ones are stored, as ok)."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = environment(site, SERBENCH_TEST_MARKS=str(marks), SERBENCH_TEST_SLOW="1")
+    processes, address = start_scheduler(tmp_path, env)
+    db = tmp_path / "r.db"
+    try:
+        processes.append(subprocess.Popen([str(Path(sys.executable).parent / "dask"), "worker", address,
+                                           "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+        run = subprocess.Popen([sys.executable, "-m", "ser_core.cli", "run", "--config", str(write_config(tmp_path)),
+                                "--db", str(db), "--suite", "hang", "--scheduler", address],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**env, "SERBENCH_SCHEDULER_WAIT": "10"})
+        deadline = time.time() + BOUND
+        while len(list(marks.glob("done-*"))) < 2 and time.time() < deadline and run.poll() is None:
+            time.sleep(0.1)
+        processes[0].kill()  # the scheduler, gone without a word
+        stdout, stderr = run.communicate(timeout=BOUND)
+    finally:
+        for process in reversed(processes):
+            process.kill()
+        for process in processes:
+            process.wait(timeout=30)
+    assert run.returncode == 1, stdout + stderr
+    assert "Run stopped:" in stderr and address in stderr and "connection to the Dask scheduler" in stderr, stderr
+    assert "Traceback" not in stdout + stderr and "distributed.client" not in stderr, "Dask's logs only with --verbose"
+    kept = statuses(db)
+    assert 1 <= len(kept) < 8 and set(kept) == {"ok"}, kept
 
 
 # -- the waiting itself, in this process ---------------------------------------------------
