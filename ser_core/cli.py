@@ -188,7 +188,7 @@ def run(
         Optional[float],
         typer.Option("--worker-wait", metavar="SECONDS",
                      help="Stop a distributed run (exit 1, finished cells kept) once the scheduler has had no "
-                          "worker for this long \\[default: $SERBENCH_WORKER_WAIT, else [executor] worker_wait, "
+                          "worker for this long \\[default: $SERBENCH_WORKER_WAIT, else \\[executor] worker_wait, "
                           "else 300]."),
     ] = None,
 ) -> None:

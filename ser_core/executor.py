@@ -23,6 +23,13 @@ models that declare ``ModelSpec.accelerator`` ask for one GPU each and run in a 
 (thread pools, GPU memory growth, the openSMILE-before-TensorFlow import order) belongs to the
 plugins: ``ser-keras`` does it whenever it imports TensorFlow, in whatever process that is.
 
+Nothing is waited on forever (:mod:`ser_core.waiting`): connecting to the scheduler and every call to
+it are bounded by ``scheduler_wait``, and a scheduler with no worker for ``worker_wait`` stops the run.
+Before anything starts, the scheduler's address, the TLS files (:func:`tls_security`), a batch system's
+submit command and the number of local workers are checked; once the workers are there, each is asked
+to import the plugins the cells need (:meth:`DaskExecutor.check_worker_imports`). A local cluster
+listens on 127.0.0.1 only: a Dask scheduler runs whatever code it is sent.
+
 Nothing here imports dask at module level: ``serbench list`` and ``--help`` stay light.
 """
 
