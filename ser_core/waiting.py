@@ -131,29 +131,42 @@ def bounded(call: Callable[[], Any], limit: float, on_timeout: Callable[[], Base
 class Watch:
     """Futures of a distributed run, yielded as they complete, with every wait bounded.
 
-    Each poll (:data:`POLL_SECONDS`) that nothing completes, the scheduler is asked how many workers
+    Completed futures are collected by :class:`distributed.as_completed` and taken without blocking;
+    each poll (:data:`POLL_SECONDS`) that nothing completes, the scheduler is asked how many workers
     it has (bounded by ``scheduler_wait``); once it has had none for ``worker_wait`` seconds the run
     stops with :class:`RunStopped`. Futures may be added while iterating (a cell submitted again).
     """
 
+    #: How long the loop sleeps between looks at the completed futures (the latency of a result).
+    NAP = 0.05
+
     def __init__(self, client, futures: Iterable, waits: Waits, *, address: str = "", hint: str = "",
                  clock: Callable[[], float] = time.monotonic, poll: float = POLL_SECONDS):
+        from distributed import as_completed
+
         self.client = client
-        self.pending = set(futures)
+        self.completed = as_completed(list(futures))
         self.waits = waits
         self.address = address or getattr(client, "scheduler_address", None) or "its address"
         self.hint = hint
         self.clock = clock
         self.poll = poll
-        self._seen_worker = clock()
+        self._seen_worker = self._checked = clock()
 
     def add(self, future) -> None:
-        self.pending.add(future)
+        self.completed.add(future)
 
     def __iter__(self) -> Iterator:
-        while self.pending:
-            for future in self._wait(list(self.pending)):
-                self.pending.discard(future)
+        while not self.completed.is_empty():
+            batch = self.completed.next_batch(block=False)
+            if not batch:
+                time.sleep(self.NAP)
+                if self.clock() - self._checked >= self.poll:
+                    self._checked = self.clock()
+                    self.check_workers()
+                continue
+            self._seen_worker = self.clock()
+            for future in batch:
                 self._refuse_cancelled(future)
                 yield future
 
