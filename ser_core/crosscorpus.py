@@ -415,7 +415,7 @@ def _compute(runner, jobs):
             yield unit, task, compute_cell(task, data), details
         return
     from ser_core.executor import DaskExecutor
-    from ser_core.waiting import Watch
+    from ser_core.waiting import RunStopped, Watch
 
     executor = DaskExecutor(workers=runner.workers, scheduler=runner.scheduler, config=runner.executor_config,
                             waits=runner.waits)
@@ -435,6 +435,8 @@ def _compute(runner, jobs):
                 unit, task, details = futures.pop(future)
                 try:
                     outcome = pending.result(future)
+                except RunStopped:  # no workers, or a silent scheduler: not this cell's fault
+                    raise
                 except Exception as exc:
                     outcome = CellOutcome.failure(f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=4), 0.0)
                 yield unit, task, outcome, details

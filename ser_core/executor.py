@@ -595,14 +595,14 @@ class DaskExecutor:
                 )
             self.client = connect(self.cluster)
 
-    def _call(self, what: str, call):
+    def call(self, what: str, call):
         """A client call bounded by ``scheduler_wait``."""
         return bounded(call, self.waits.scheduler_wait, lambda: silent_scheduler(self.address, self.waits, what))
 
     @property
     def dashboard(self) -> str | None:
         try:
-            services = self._call("asked for its dashboard", self.client.scheduler_info).get("services", {})
+            services = self.call("asked for its dashboard", self.client.scheduler_info).get("services", {})
         except Exception:
             return None
         return self.client.dashboard_link if "dashboard" in services else None
@@ -616,10 +616,10 @@ class DaskExecutor:
                 + (f", its dashboard at {dashboard}" if dashboard else ""))
 
     def worker_count(self) -> int:
-        return len(self._call("asked how many workers it has", self.client.nthreads))
+        return len(self.call("asked how many workers it has", self.client.nthreads))
 
     def has_gpus(self) -> bool:
-        info = self._call("asked for its workers", self.client.scheduler_info)
+        info = self.call("asked for its workers", self.client.scheduler_info)
         workers = info.get("workers", {}).values()
         return any(w.get("resources", {}).get("GPU") for w in workers) or bool(self.config and self.config.gpus)
 
@@ -630,7 +630,7 @@ class DaskExecutor:
 
         token = uuid.uuid4().hex
         if self.worker_count():
-            written = self._call("probing the cache directory", lambda: self.client.run(write_probe, str(directory), token))
+            written = self.call("probing the cache directory", lambda: self.client.run(write_probe, str(directory), token))
         else:  # an adaptive cluster with no job yet: the first worker that starts answers (within worker_wait)
             future = self.client.submit(write_probe, str(directory), token, pure=False)
             written = {"the first worker": Watch(self.client, [future], self.waits, address=self.address).result(future)}
@@ -659,7 +659,7 @@ class DaskExecutor:
         :class:`RunStopped` names what a worker lacks, instead of cells failing to unpickle there."""
         if not modules or not self.worker_count():
             return  # no worker yet (an adaptive cluster): the cells themselves will say
-        answers = self._call("asking the workers to import the plugins",
+        answers = self.call("asking the workers to import the plugins",
                              lambda: self.client.run(import_probe, sorted(modules)))
         missing: dict[str, list[str]] = {}
         for worker, problems in answers.items():
@@ -677,7 +677,7 @@ class DaskExecutor:
     def cancel(self, futures) -> None:
         """Cancel the run's futures (bounded: the scheduler may be what stopped the run)."""
         try:
-            self._call("cancelling the run's tasks", lambda: self.client.cancel(list(futures)))
+            self.call("cancelling the run's tasks", lambda: self.client.cancel(list(futures)))
         except Exception:
             pass  # the interruption matters more
 

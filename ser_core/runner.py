@@ -760,9 +760,7 @@ class Runner:
         skipped: set[int] = set()
         try:
             self.reporter.plan(totals)
-            hint = ("Cells whose worker died are stored as failed. " if self.scheduler or self.executor_config
-                    else "")
-            pending = Watch(client, list(futures), self.waits, address=executor.address, hint=hint)
+            pending = Watch(client, list(futures), self.waits, address=executor.address)
             for future in pending:
                 unit, task = futures.pop(future)
                 if id(unit) in skipped:
@@ -774,7 +772,7 @@ class Runner:
                     try:
                         info: TableInfo = pending.result(table_future)
                     except Exception as exc:
-                        if isinstance(exc, CacheError):
+                        if isinstance(exc, (CacheError, RunStopped)):
                             raise
                         if is_extraction_error(exc):
                             name = f"{unit.system.name} on {unit.corpus.name}"
@@ -792,6 +790,8 @@ class Runner:
                     # a result lost with its worker after it finished is computed again, and waited for
                     _, outcome = pending.result(future)
                 except Exception as exc:
+                    if isinstance(exc, RunStopped):  # no workers, or a silent scheduler: not this cell's fault
+                        raise
                     if isinstance(exc, KilledWorker) and task.key not in resubmitted:
                         # A dying worker's deaths count against every cell it held, so a cell that only
                         # shared a worker with the real culprit can be given up too: it gets one more round.
@@ -815,7 +815,7 @@ class Runner:
             for table_id, (clip_ids, key, path, header, chunks) in extractions.items():
                 if tables[table_id].status != "finished":
                     try:
-                        executor._call("keeping finished extraction chunks", lambda: keep_finished_chunks(
+                        executor.call("keeping finished extraction chunks", lambda: keep_finished_chunks(
                             client, clip_ids, key, path, header, chunks))
                     except Exception:
                         pass  # the interruption matters more than a lost checkpoint
