@@ -4,6 +4,12 @@ No command shows a Python traceback for bad input or a failing environment: :fun
 turns every :class:`~ser_core.errors.SerbenchError` and ``OSError`` into a one-paragraph message
 (exit status 2), Ctrl-C into "Interrupted" (130), and anything unexpected into a one-line internal
 error (3). Tracebacks are printed only with ``serbench --verbose`` or ``SERBENCH_DEBUG=1``.
+
+The consoles fit any terminal (:class:`SafeConsole`): on one whose encoding cannot show the board's
+marks (``LANG=C``, ``PYTHONIOENCODING=ascii``, Latin-1) each mark is written as its ASCII equivalent
+(:data:`ser_core.outputs.ASCII_MARKS`: ``±`` as ``+/-``, ``▲`` as ``^``, ...), before the table is laid out, so columns
+stay aligned; and a table too wide for the terminal is printed one line per cell instead of cutting
+its numbers to ``1…``.
 """
 
 from __future__ import annotations
@@ -11,13 +17,19 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import sys
+from typing import Annotated, Any
 
+import click
 import typer
 from typer.exceptions import TyperException
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
+from rich.padding import Padding
+from rich.table import Table
 
 from ser_core.errors import SerbenchError
+from ser_core.outputs import encodable
 
 #: Width of output that is not a terminal (a log file, a pipe) when $COLUMNS does not set one: rich's
 #: 80 would cut system names in leaderboard headers and wrap long lines in logs.
@@ -25,8 +37,6 @@ LOG_WIDTH = 200
 
 
 def _output_width() -> int | None:
-    import sys
-
     if os.environ.get("COLUMNS", "").strip():
         return None  # rich reads it
     try:
@@ -35,8 +45,90 @@ def _output_width() -> int | None:
         return LOG_WIDTH
 
 
-console = Console(width=_output_width())
-err_console = Console(stderr=True, soft_wrap=True)  # never break a path in an error
+class _Stream:
+    """``sys.stdout`` or ``sys.stderr`` as it is at each write (tests and rich's live display swap them),
+    writing only what its encoding can show: the last guard, for text that reaches the stream without
+    passing :meth:`SafeConsole.render_str` (tracebacks, progress bars)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    @property
+    def _target(self):
+        target = getattr(sys, self._name)
+        return getattr(target, "rich_proxied_file", target)  # rich's live display: write beneath it
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        return self._target.write(encodable(text, self.encoding))
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        isatty = getattr(self._target, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except ValueError:  # closed
+            return False
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+class SafeConsole(Console):
+    """A rich console that writes only what its stream's encoding can show and never cuts a number:
+    a table whose narrowest layout is wider than the terminal is printed one line per cell."""
+
+    def render_str(self, text: str, **kwargs) -> Any:
+        return super().render_str(encodable(text, self.encoding), **kwargs)
+
+    def print(self, *objects: Any, **kwargs) -> None:
+        super().print(*(self._fit(o) for o in objects), **kwargs)
+
+    def _fit(self, renderable: Any) -> Any:
+        if not isinstance(renderable, Table) or not renderable.columns:
+            return renderable
+        needed = table_min_width(self, renderable)
+        return renderable if needed <= self.width else cell_lines(renderable, needed, self.width)
+
+
+def table_min_width(console: Console, table: Table) -> int:
+    """Columns ``table`` needs to show every word of every cell whole (rich cuts words only below this)."""
+    wide = console.options.update_width(10**6)
+    return table.__rich_measure__(console, wide).minimum
+
+
+def cell_lines(table: Table, needed: int, width: int) -> Group:
+    """``table`` as one line per cell (``header: value``), rows headed by their first cell: for a
+    terminal narrower than the table's narrowest layout (``needed`` columns)."""
+    columns = table.columns
+    cells = [list(c.cells) for c in columns]
+    parts: list[Any] = []
+    if table.title:
+        parts.append(table.title)
+    parts.append(f"[dim](one line per cell: the table needs {needed} columns, the terminal has {width})[/]")
+    for r in range(table.row_count):
+        for i, column in enumerate(columns):
+            value = cells[i][r] if r < len(cells[i]) else ""
+            header = column.header if isinstance(column.header, str) else ""
+            indent = 0 if i == 0 else 2
+            if isinstance(value, str):
+                if value.strip() or i == 0:
+                    parts.append(Padding(f"{header}: {value}" if header else value, (0, 0, 0, indent)))
+            else:
+                parts.append(Padding(Group(f"{header}:", Padding(value, (0, 0, 0, 2))), (0, 0, 0, indent)))
+    return Group(*parts)
+
+
+console = SafeConsole(file=_Stream("stdout"), width=_output_width())
+err_console = SafeConsole(file=_Stream("stderr"), soft_wrap=True)  # never break a path in an error
 
 #: Set to 1 to print the traceback behind every error message.
 DEBUG_ENV = "SERBENCH_DEBUG"
@@ -79,8 +171,8 @@ def friendly_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort, TyperException):
-            raise
+        except (typer.Exit, typer.Abort, TyperException, click.ClickException):
+            raise  # exits and usage errors (a bad option value: exit status 2) are click's to report
         except KeyboardInterrupt:
             if debugging():
                 err_console.print_exception()
@@ -111,3 +203,26 @@ def friendly_errors(command):
             raise typer.Exit(code) from None
 
     return wrapper
+
+
+def _check_resamples(value: int) -> int:
+    """``--resamples``: 0 (statistics off) or a count a 95% interval can be read from, within a bound on
+    time and memory (:func:`ser_core.stats.resamples_problem`); anything else is a usage error (2)."""
+    from ser_core import stats
+
+    problem = stats.resamples_problem(value)
+    if problem:
+        raise typer.BadParameter(problem)
+    return value
+
+
+#: ``--resamples`` of every command that computes statistics (leaderboard, compare, crossboard, results
+#: export, board build): one bound, one message.
+ResamplesOption = Annotated[
+    int, typer.Option("--resamples", callback=_check_resamples, help="Bootstrap resamples and permutations per "
+                      "statistic: 100 to 100000, or 0 to turn the statistics off.")
+]
+#: ``--stats-seed``: numpy's generators take only non-negative seeds, so a negative one is a usage error.
+StatsSeedOption = Annotated[
+    int, typer.Option("--stats-seed", min=0, help="Seed of the bootstrap and permutations (0 or more).")
+]

@@ -7,14 +7,13 @@ systems, in the terminal or exported to Markdown, CSV, JSON or HTML (a heat map 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ser_core import config as paths
-from ser_core.cli_common import console, friendly_errors
+from ser_core.cli_common import ResamplesOption, StatsSeedOption, console, friendly_errors
 from ser_core.errors import ConfigError
 
 
@@ -27,9 +26,8 @@ def crossboard(
                                                "\\[default: from the --output suffix, else table].")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the export here instead of "
                                                    "stdout.")] = None,
-    resamples: Annotated[int, typer.Option("--resamples", min=0, help="Bootstrap resamples and permutations per "
-                                           "statistic; 0 turns the statistics off.")] = 1000,
-    stats_seed: Annotated[int, typer.Option("--stats-seed", help="Seed of the bootstrap and permutations.")] = 0,
+    resamples: ResamplesOption = 1000,
+    stats_seed: StatsSeedOption = 0,
 ) -> None:
     """The cross-corpus board: per system a train x test matrix with CIs, leave-one-corpus-out rows, paired tests."""
     from ser_core import crossboard as board_mod
@@ -56,7 +54,7 @@ def crossboard(
         return
     text = board_mod.render(board, fmt)
     if output is None:
-        sys.stdout.write(text)
+        outputs.write_stdout(text)
     else:
         outputs.write_text(output, text)
         console.print(f"wrote {output} ({sum(len(c) for c in board.cells.values())} cells)")

@@ -123,6 +123,7 @@ def record(entry: Entry) -> dict[str, Any]:
         "labels": entry.labels,
         "confusion": entry.confusion,
         "verification": entry.verification,
+        "stored_uar_mismatches": [dict(m) for m in entry.stored_uar_mismatches],
     }
 
 
@@ -130,7 +131,7 @@ def record(entry: Entry) -> dict[str, Any]:
 CSV_FIELDS = ("corpus", "system", "column", "protocol_key", "uar_mean", "uar_sd", "ci_low", "ci_high", "mark",
               "n_folds", "repeats_complete", "repeats_seen", "failed_cells", "clips_scored", "clips_in_corpus",
               "pooled_uar", "weighted_accuracy", "worst_speaker", "worst_speaker_uar", "speaker_uar_sd",
-              "parameter_count", "wall_time_s", "overrides", "verification")
+              "parameter_count", "wall_time_s", "overrides", "verification", "stored_uar_mismatches")
 
 
 def to_csv(board: Board) -> str:
@@ -146,6 +147,7 @@ def to_csv(board: Board) -> str:
             "worst_speaker": r["worst_speaker"]["speaker"] if r["worst_speaker"] else None,
             "worst_speaker_uar": r["worst_speaker"]["uar"] if r["worst_speaker"] else None,
             "overrides": json.dumps(r["overrides"], sort_keys=True),
+            "stored_uar_mismatches": len(r["stored_uar_mismatches"]),
         })
     return buffer.getvalue()
 

@@ -14,7 +14,9 @@ the clips both were tested on); across corpora, average ranks, the Friedman test
 critical difference.
 
 A stored row that cannot be scored (unreadable predictions, class indices out of range) is counted
-as failed and named in the board's notes; it never stops the board.
+as failed and named in the board's notes; it never stops the board. The UAR stored with each cell is
+never shown: every figure is recomputed from the cell's predictions (:func:`ser_core.protocol.uar`),
+and a stored UAR that disagrees with them (a hand edit, a damaged row) is named in the notes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 
 from ser_core import stats
 from ser_core.errors import ConfigError
+from ser_core.protocol import uar as recomputed_uar
 from ser_core.records import CorpusInstance, SystemProtocol, differing_keys, flatten
 from ser_core.results import ResultStore, StoredCell
 
@@ -65,6 +68,8 @@ class Entry:
     repeats_seen: int = 0
     failed_cells: int = 0
     invalid: list[str] = field(default_factory=list)  # stored rows that could not be scored, and why
+    #: cells whose stored UAR disagrees with their predictions: ``{repeat, fold, stored, recomputed}``
+    stored_uar_mismatches: list[dict] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)  # rows: true label, columns: predicted
     wall_time_s: float = 0.0
@@ -163,7 +168,9 @@ def compute(
     :param all_configs: show every (protocol, corpus instance) of a system on a corpus, not only the newest.
     :param resamples: bootstrap resamples (and permutations) per statistic; 0 turns the statistics off.
     :param seed: seeds every resampling, so the board is reproducible.
+    :raises ConfigError: ``resamples`` outside 0 or 100..100000 (:func:`stats.check_resamples`), a negative seed.
     """
+    check_statistics(resamples, seed)
     protocols = store.protocols()
     instances = store.instances()
     groups: dict[tuple[str, str, str, str], list[StoredCell]] = defaultdict(list)
@@ -207,8 +214,20 @@ def compute(
                          f"({str(mark.get('content_hash'))[:19]}) without verification: {why}")
         for problem in e.invalid:
             notes.append(f"{e.column} on {e.corpus}: a stored cell cannot be scored and counts as failed: {problem}")
+        mismatch = mismatch_note(e)
+        if mismatch:
+            notes.append(mismatch)
     ranks = _rank_test(columns, rows) if use_stats else None
     return Board(shown, hidden, columns, rows, notes, ranks, resamples if use_stats else 0, seed, all_configs)
+
+
+def check_statistics(resamples: int, seed: int) -> None:
+    """Refuse resamples or a seed the statistics cannot use, before any work (a :class:`ConfigError`)."""
+    try:
+        stats.check_resamples(resamples)
+        stats.check_seed(seed)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, cells) -> Entry:
@@ -232,8 +251,12 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
             entry.invalid.append(f"repeat {cell.key.repeat} fold {cell.key.fold}: {problem}")
             continue
         good.append(cell)
-        by_repeat[cell.key.repeat][cell.key.fold] = cell.uar
         p = cell.predictions
+        score = recomputed_uar(p.y_true, p.y_pred)
+        if not _agrees(cell.uar, score):
+            entry.stored_uar_mismatches.append(
+                {"repeat": cell.key.repeat, "fold": cell.key.fold, "stored": cell.uar, "recomputed": score})
+        by_repeat[cell.key.repeat][cell.key.fold] = score
         np.add.at(confusion, (list(p.y_true), list(p.y_pred)), 1)
         scored.update(p.clip_ids)
     complete = sorted(r for r, folds in by_repeat.items() if len(folds) == entry.n_folds)
@@ -263,13 +286,39 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
     return entry
 
 
+#: A stored UAR further than this from the one recomputed from the cell's predictions is reported:
+#: the two are computed by the same function, so only float rounding (JSON, another platform) may differ.
+UAR_TOLERANCE = 1e-9
+
+
+def _agrees(stored: float | None, recomputed: float) -> bool:
+    return stored is not None and math.isfinite(stored) and abs(stored - recomputed) <= UAR_TOLERANCE
+
+
 def _unscorable(cell: StoredCell, n_classes: int) -> str | None:
     if cell.predictions is None:
         return "its predictions are missing or unreadable"
-    if cell.uar is None or not math.isfinite(cell.uar):
-        return "its UAR is missing"
+    if not cell.predictions.clip_ids:
+        return "it has no predictions (no test clips)"
     problems = cell.predictions.problems(n_classes)
     return "; ".join(problems) if problems else None
+
+
+def mismatch_note(entry: Entry) -> str | None:
+    """The note naming the cells of ``entry`` whose stored UAR disagrees with their predictions."""
+    found = entry.stored_uar_mismatches
+    if not found:
+        return None
+
+    def shown(value):
+        return "missing" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
+
+    cells = "; ".join(f"repeat {m['repeat']} fold {m['fold']}: stored {shown(m['stored'])}, predictions give "
+                      f"{shown(m['recomputed'])}" for m in found[:5])
+    more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
+    return (f"{entry.column or entry.system} on {entry.corpus}: the UAR stored with {len(found)} cell(s) disagrees "
+            f"with the cell's predictions ({cells}{more}): the database was edited or is damaged. Every figure here "
+            "is recomputed from the predictions.")
 
 
 def _describe(entry: Entry) -> dict[str, Any]:
@@ -549,22 +598,35 @@ def load_reference(path: str | Path) -> Reference:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--reference {path}: cannot be read ({exc})") from None
-    reader = csv.DictReader(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    # (line number in the file, line) of every line the CSV reader sees: comments are left out, so the
+    # reader's own line count is mapped back to the file's to name the line of a problem
+    kept = [(i + 1, line) for i, line in enumerate(text.splitlines()) if not line.lstrip().startswith("#")]
+    reader = csv.DictReader(line for _, line in kept)
     needed = {"corpus", "system", "uar"}
     if reader.fieldnames is None or not needed <= set(reader.fieldnames):
         raise ConfigError(f"--reference {path}: the header must name the columns corpus,system,uar "
                           f"(found {', '.join(reader.fieldnames or []) or 'nothing'})")
-    values, sources = {}, {}
-    data_lines = [i + 1 for i, line in enumerate(text.splitlines()) if not line.lstrip().startswith("#")][1:]
-    for line_no, row in zip(data_lines, reader):
+    values, sources, first_line = {}, {}, {}
+    for row in reader:
+        line_no = kept[reader.line_num - 1][0]
+        corpus, system = (row.get("corpus") or "").strip(), (row.get("system") or "").strip()
+        if not corpus or not system:
+            raise ConfigError(f"{path}:{line_no}: a row needs a corpus and a system (found corpus {corpus!r}, "
+                              f"system {system!r})")
         try:
             value = float(row["uar"])
         except (TypeError, ValueError):
             raise ConfigError(f"{path}:{line_no}: uar {row['uar']!r} is not a number (a UAR in percent)") from None
         if not 0 <= value <= 100:
             raise ConfigError(f"{path}:{line_no}: uar {value} is not a percentage between 0 and 100")
-        values[(row["corpus"], row["system"])] = value / 100
-        sources[(row["corpus"], row["system"])] = row.get("source") or ""
+        if (corpus, system) in first_line:
+            raise ConfigError(
+                f"{path}:{line_no}: {system} on {corpus} is given twice, on lines {first_line[(corpus, system)]} and "
+                f"{line_no}; which published number is meant cannot be known. Keep one row (or comment one out "
+                "with #).")
+        first_line[(corpus, system)] = line_no
+        values[(corpus, system)] = value / 100
+        sources[(corpus, system)] = row.get("source") or ""
     return Reference(path, values, sources)
 
 

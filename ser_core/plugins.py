@@ -6,12 +6,18 @@ to import, implements a hook that does not exist, or raises while registering be
 distributions, or twice by one) is refused for every claimant, whatever the load order: the name is
 not usable and each plugin involved is marked broken with a message naming all of them. Set ``SERBENCH_STRICT_PLUGINS=1`` to re-raise instead. A registry is built by a factory on
 each call, never at import time, so tests get a fresh one.
+
+Whatever a plugin prints while it is imported or registers goes to stderr (:func:`_quiet_stdout`):
+stdout belongs to the command, and ``serbench list --json`` or ``leaderboard --format json`` must stay
+parseable whatever the installed plugins print.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -151,6 +157,11 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+def _quiet_stdout() -> contextlib.AbstractContextManager:
+    """Send what plugin code prints to stderr while it runs: stdout carries the command's output."""
+    return contextlib.redirect_stdout(sys.stderr)
+
+
 def load_registry(
     extra_plugins: Iterable[tuple[str, object]] = (),
     *,
@@ -174,7 +185,8 @@ def load_registry(
                 module=ep.value,
             )
             try:
-                candidates.append((info, ep.load()))
+                with _quiet_stdout():
+                    candidates.append((info, ep.load()))
             except Exception as exc:  # a broken plugin must not break the others
                 message = f"failed to import {ep.value}: {_describe(exc)}"
                 if isinstance(exc, ModuleNotFoundError) and exc.name:
@@ -195,8 +207,9 @@ def load_registry(
             manager_name += "'"
         by_manager_name[manager_name] = info
         try:
-            pm.register(obj, name=manager_name)
-            pm.check_pending()
+            with _quiet_stdout():
+                pm.register(obj, name=manager_name)
+                pm.check_pending()
         except Exception as exc:
             if pm.is_registered(obj):
                 pm.unregister(obj)
@@ -250,7 +263,8 @@ def _collect(
         claims.setdefault((kind, spec.name), []).append(Registered(kind, spec, info))
 
     try:
-        hook(register=register)
+        with _quiet_stdout():
+            hook(register=register)
     except PluginError:
         raise  # only reached in strict mode: _fail already recorded it
     except Exception as exc:

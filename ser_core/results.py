@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ser_core.errors import ResultsDbError
+from ser_core.results_check import refuse_unreadable_schema
 from ser_core.records import (
     FOLD_POLICY,
     CellOutcome,
@@ -135,6 +136,8 @@ class ResultStore:
         self.path = Path(path)
         self.migrated_from: int | None = None  # the schema version this database was migrated from
         self.migrated_in_memory = False  # migrated for reading only; the file is unchanged
+        if str(path) != ":memory:":
+            refuse_unreadable_schema(self.path)  # read-only: a refused file is never touched
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
