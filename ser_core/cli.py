@@ -321,6 +321,13 @@ def _print_leaderboard(store, corpora: list[str] | None = None, systems: list[st
     if not board:
         console.print("No results stored yet. Run `serbench run` first.")
         return
+    _print_board(board, reference)
+
+
+def _print_board(board, reference=None) -> None:
+    """The board in the terminal: the table, its legend, settings, notes, ranks, published numbers."""
+    from ser_core import leaderboard
+
     title = "UAR % (mean ± sd over repeats of the fold mean [95% speaker-bootstrap CI])" if board.resamples else (
         "UAR % (mean ± sd over repeats of the fold mean)")
     table = Table("corpus", *board.columns, title=title)
@@ -398,13 +405,23 @@ def show_leaderboard(
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
         _note_migration(store)
         _check_stored_names(store, corpus, system)
-        if fmt == "table":
-            _print_leaderboard(store, corpus, system, all_configs=all_configs, resamples=resamples, seed=stats_seed,
-                               reference=ref)
-            return
         board = leaderboard.compute(store, corpus, system, all_configs=all_configs, resamples=resamples, seed=stats_seed)
+        stored = store.names()
     if not board:
-        raise ConfigError(f"{db_path}: no stored results match; run `serbench run` first.")
+        if not corpus and not system:
+            if fmt == "table":
+                console.print("No results stored yet. Run `serbench run` first.")
+                return
+            raise ConfigError(f"{db_path}: no stored results match; run `serbench run` first.")
+        asked = " and ".join(part for part in (
+            f"--corpus {', '.join(corpus)}" if corpus else "", f"--system {', '.join(system)}" if system else "") if part)
+        raise ConfigError(f"{db_path}: no stored within-corpus result matches {asked}: each name is stored, but "
+                          f"not together (stored corpora: {', '.join(stored[0])}; systems: {', '.join(stored[1])}). "
+                          "Check the combination, or run the missing cells with `serbench run` (cross-corpus "
+                          "results are shown by `serbench crossboard`).")
+    if fmt == "table":
+        _print_board(board, ref)
+        return
     text = export.render(board, fmt, reference=ref)
     if output is None:
         outputs.write_stdout(text)

@@ -36,12 +36,23 @@ from ser_core.outputs import encodable
 LOG_WIDTH = 200
 
 
+#: Below this width a word-wrapped line could split a number ("[100.0," is 7 characters): lines are
+#: then left whole for the terminal to wrap (rich's soft wrap), and tables become one line per cell.
+MIN_WIDTH = 10
+
+
 def _output_width() -> int | None:
-    if os.environ.get("COLUMNS", "").strip():
+    """The console's width: ``$COLUMNS`` when it is a positive number (rich reads it), else the
+    terminal's own width, else :data:`LOG_WIDTH`. ``COLUMNS=0``, ``-5`` or ``abc`` count as unset:
+    rich would print nothing at width 0, and 80 columns in a log file."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
         return None  # rich reads it
     try:
-        return None if sys.stdout.isatty() else LOG_WIDTH
-    except (AttributeError, ValueError):
+        if not sys.stdout.isatty():
+            return LOG_WIDTH
+        return os.get_terminal_size(sys.stdout.fileno()).columns if columns else None
+    except (AttributeError, ValueError, OSError):
         return LOG_WIDTH
 
 
@@ -90,13 +101,28 @@ class SafeConsole(Console):
         return super().render_str(encodable(text, self.encoding), **kwargs)
 
     def print(self, *objects: Any, **kwargs) -> None:
-        super().print(*(self._fit(o) for o in objects), **kwargs)
+        if self.width < MIN_WIDTH:
+            kwargs["soft_wrap"] = True  # nothing is cut or folded here; the terminal wraps the lines
+        fitted: list[Any] = []
+        for renderable in objects:
+            lines = self._too_wide(renderable)
+            if lines is None:
+                fitted.append(renderable)
+                continue
+            if fitted:
+                super().print(*fitted, **kwargs)
+                fitted = []
+            for line in lines:  # word-wrapped (numbers are shorter than MIN_WIDTH), never cut
+                super().print(line, **{k: v for k, v in kwargs.items() if k != "end"})
+        if fitted or not objects:
+            super().print(*fitted, **kwargs)
 
-    def _fit(self, renderable: Any) -> Any:
+    def _too_wide(self, renderable: Any) -> list[Any] | None:
+        """``renderable`` as one line per cell when it is a table too wide for this console; else ``None``."""
         if not isinstance(renderable, Table) or not renderable.columns:
-            return renderable
+            return None
         needed = table_min_width(self, renderable)
-        return renderable if needed <= self.width else cell_lines(renderable, needed, self.width)
+        return None if needed <= self.width else cell_lines(renderable, needed, self.width)
 
 
 def table_min_width(console: Console, table: Table) -> int:
@@ -105,26 +131,26 @@ def table_min_width(console: Console, table: Table) -> int:
     return table.__rich_measure__(console, wide).minimum
 
 
-def cell_lines(table: Table, needed: int, width: int) -> Group:
-    """``table`` as one line per cell (``header: value``), rows headed by their first cell: for a
-    terminal narrower than the table's narrowest layout (``needed`` columns)."""
+def cell_lines(table: Table, needed: int, width: int) -> list[Any]:
+    """``table`` as one line per cell (``header: value``; empty cells left out), each row headed by its
+    first cell: for a terminal narrower than the table's narrowest layout (``needed`` columns)."""
     columns = table.columns
     cells = [list(c.cells) for c in columns]
-    parts: list[Any] = []
+    lines: list[Any] = []
     if table.title:
-        parts.append(table.title)
-    parts.append(f"[dim](one line per cell: the table needs {needed} columns, the terminal has {width})[/]")
+        lines.append(table.title)
+    lines.append(f"[dim](one line per cell: the table needs {needed} columns, the terminal has {width})[/]")
     for r in range(table.row_count):
         for i, column in enumerate(columns):
             value = cells[i][r] if r < len(cells[i]) else ""
             header = column.header if isinstance(column.header, str) else ""
-            indent = 0 if i == 0 else 2
+            indent = "" if i == 0 else "  "
             if isinstance(value, str):
                 if value.strip() or i == 0:
-                    parts.append(Padding(f"{header}: {value}" if header else value, (0, 0, 0, indent)))
+                    lines.append(f"{indent}{header}: {value}" if header else f"{indent}{value}")
             else:
-                parts.append(Padding(Group(f"{header}:", Padding(value, (0, 0, 0, 2))), (0, 0, 0, indent)))
-    return Group(*parts)
+                lines.append(Group(f"{indent}{header}:", Padding(value, (0, 0, 0, len(indent) + 2))))
+    return lines
 
 
 console = SafeConsole(file=_Stream("stdout"), width=_output_width())

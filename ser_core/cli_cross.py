@@ -45,6 +45,7 @@ def crossboard(
                           "cross-smoke`) or pass --db PATH.")
     check_results_db(db_path, write=False)
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
+        _check_systems(store, system)
         board = board_mod.compute(store, system, resamples=resamples, seed=stats_seed)
     if not board:
         raise ConfigError(f"{db_path}: no cross-corpus results stored; run a suite with protocol = \"cross\" or "
@@ -58,3 +59,20 @@ def crossboard(
     else:
         outputs.write_text(output, text)
         console.print(f"wrote {output} ({sum(len(c) for c in board.cells.values())} cells)")
+
+
+def _check_systems(store, systems: list[str] | None) -> None:
+    """Refuse a --system with no cross-corpus result stored, naming those that have one (closest first)."""
+    import difflib
+
+    from ser_core.crosscorpus import is_cross
+
+    if not systems:
+        return
+    stored = sorted({system for corpus, system in store.pairs() if is_cross(corpus)})
+    for name in systems:
+        if stored and name not in stored:
+            close = difflib.get_close_matches(name, stored, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"--system {name!r}: no cross-corpus results stored under this name.{hint} Systems with "
+                              f"cross-corpus results: {', '.join(stored)}.")

@@ -288,10 +288,11 @@ def to_terminal(board: CrossBoard, console) -> None:
 
 
 def to_text(board: CrossBoard, width: int = 120) -> str:
-    """What :func:`to_terminal` prints, as plain text (for files)."""
-    from rich.console import Console
+    """What :func:`to_terminal` prints, as plain text (for files): ``width`` columns, a matrix too wide
+    for them one line per cell (:class:`ser_core.cli_common.SafeConsole`), so no number is cut."""
+    from ser_core.cli_common import SafeConsole
 
-    console = Console(record=True, width=width, file=io.StringIO(), color_system=None)
+    console = SafeConsole(record=True, width=width, file=io.StringIO(), color_system=None)
     to_terminal(board, console)
     return console.export_text()
 

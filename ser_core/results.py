@@ -351,6 +351,10 @@ class ResultStore:
         return {i: RunProvenance.from_record(json.loads(r))
                 for i, r in self._db.execute("SELECT id, provenance FROM runs")}
 
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every stored (corpus, system), without reading the cells' predictions."""
+        return [tuple(r) for r in self._db.execute("SELECT DISTINCT corpus, system FROM cells ORDER BY corpus, system")]
+
     def names(self) -> tuple[list[str], list[str]]:
         """The stored corpus and system names."""
         corpora = [r[0] for r in self._db.execute("SELECT DISTINCT corpus FROM cells ORDER BY corpus")]

@@ -53,15 +53,25 @@ def _tables(path: Path) -> list[str]:
 
 
 def _schema_version(path: Path) -> str | None:
-    """The stored ``schema_version`` value, or ``None`` when the file is not a serbench database."""
+    """The stored ``schema_version`` value, or ``None`` when the file is not a serbench database.
+
+    :raises sqlite3.DatabaseError: the file is damaged where the marker table is.
+    """
     db = _read_only(path)
     try:
         row = db.execute(f"SELECT value FROM {MARKER_TABLE} WHERE key='schema_version'").fetchone()
         return None if row is None else str(row[0])
-    except sqlite3.Error:
-        return None
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc) or "no such column" in str(exc):
+            return None  # another application's database
+        raise
     finally:
         db.close()
+
+
+def _damaged_error(path: Path, what: str) -> ResultsDbError:
+    return ResultsDbError(f"results database {path} is damaged ({what}). Restore a backup or {NEW_DB_ADVICE}. It "
+                          "was not changed.")
 
 
 def refuse_unreadable_schema(path: Path) -> None:
@@ -73,9 +83,25 @@ def refuse_unreadable_schema(path: Path) -> None:
                 return  # new, empty or not SQLite: the store's own errors say so
         version = _schema_version(path)
     except (OSError, sqlite3.Error):
-        return
+        return  # unreadable or damaged: the store's own errors say so
     if version is not None:
         _check_version(path, version)
+
+
+def _damage(path: Path) -> str | None:
+    """What SQLite's ``quick_check`` finds wrong with the file (read-only), or ``None`` when it is whole."""
+    try:
+        db = _read_only(path)
+        try:
+            rows = [str(r[0]) for r in db.execute("PRAGMA quick_check(5)")]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if rows == ["ok"]:
+        return None
+    findings = [line.strip() for row in rows for line in row.splitlines() if line.strip() and not line.startswith("***")]
+    return "; ".join(findings[:3]) + ("; ..." if len(findings) > 3 else "")
 
 
 def _check_version(path: Path, stored: str) -> None:
@@ -133,7 +159,10 @@ def check_results_db(path: str | Path, *, write: bool) -> None:
                     f"results database {path} cannot be read as SQLite ({exc}); it may be damaged. Restore a "
                     f"backup or {NEW_DB_ADVICE}. It was not changed."
                 ) from None
-            version = _schema_version(path) if tables else None
+            try:
+                version = _schema_version(path) if tables else None
+            except sqlite3.DatabaseError as exc:
+                raise _damaged_error(path, str(exc)) from None
             if tables and version is None:
                 shown = ", ".join(tables[:6]) + (", ..." if len(tables) > 6 else "")
                 raise ResultsDbError(
@@ -143,6 +172,10 @@ def check_results_db(path: str | Path, *, write: bool) -> None:
                 )
             if version is not None:
                 _check_version(path, version)
+            if write and tables:  # the command would write to it (WAL mode first): only if it is whole
+                damage = _damage(path)
+                if damage:
+                    raise _damaged_error(path, damage)
     if not write:
         return
     if path.exists():

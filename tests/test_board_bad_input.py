@@ -276,6 +276,40 @@ def test_a_narrow_terminal_never_cuts_a_number(db, columns):
     assert "one line per cell" not in wide.stdout.decode(), "a table that fits is a table"
 
 
+@pytest.mark.parametrize("columns", ["0", "-5", "abc", ""])
+def test_an_unusable_columns_value_counts_as_unset(db, columns):
+    """Rich would print nothing at COLUMNS=0 and use 80 columns for a log at COLUMNS=abc."""
+    result = serbench("leaderboard", "--db", str(db), "--resamples", "200", env={"COLUMNS": columns})
+    assert result.returncode == 0, result.stderr
+    text = result.stdout.decode()
+    assert "┏" in text and "one line per cell" not in text and "100.0 [100.0, 100.0] ▲" in text
+    legend = next(line for line in text.splitlines() if "best on the corpus" in line)
+    assert len(legend) > 150, "a log gets the wide console, not rich's 80 columns"
+
+
+def test_a_terminal_narrower_than_a_number_gets_whole_lines(db):
+    result = serbench("leaderboard", "--db", str(db), "--resamples", "200", env={"COLUMNS": "3"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().splitlines()
+    assert "corpus: tiny" in lines and "  bee: 100.0 [100.0, 100.0] ▲" in lines, lines
+    assert any(line.startswith("  a: 75.0 [") for line in lines)
+
+
+def test_the_cross_corpus_text_export_never_cuts_a_number(tmp_path):
+    pairs = [CorpusInstance(corpus=f"{a}>{b}", version=None, manifest="m", n_clips=6, labels=tuple(LABELS),
+                            fold_method="cross", fold_names=(f"{a}>{b}",), fold_assignment=(0,) * 6)
+             for a, b in (("one", "two"), ("two", "one"), ("one", "three"), ("three", "one"))]
+    with ResultStore(tmp_path / "cross.db") as store:
+        for pair in pairs:
+            put(store, pair, "a", protocol(), 0, 0, [0, 0, 1, 1, 0, 1], [0, 1, 1, 1, 0, 0],
+                speakers=["t1", "t1", "t1", "t2", "t2", "t2"])
+        board = crossboard.compute(store, resamples=200)
+    narrow = crossboard.to_text(board, width=24)
+    assert "…" not in narrow and "one line per cell" in flat(narrow)
+    assert "66.7 [" in narrow
+    assert "one line per cell" not in crossboard.to_text(board), "120 columns hold this matrix"
+
+
 # -- 4. stdout belongs to the command ----------------------------------------------------------------------
 
 CHATTY = {
@@ -340,7 +374,18 @@ def _not_sqlite(path: Path) -> Path:
     return path
 
 
-REFUSED = {"newer": (_newer, "newer serbench"), "newer-wal": (lambda p: _newer(p, wal=True), "newer serbench"),
+def _truncated(path: Path) -> Path:
+    whole = _store(path.with_name("whole.db"))
+    with sqlite3.connect(whole) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    data = whole.read_bytes()
+    whole.unlink()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+REFUSED = {"truncated": (_truncated, "cannot be read as SQLite"), "newer": (_newer, "newer serbench"), "newer-wal": (lambda p: _newer(p, wal=True), "newer serbench"),
            "garbled-version": (_garbled_version, "unreadable schema version"),
            "foreign": (_foreign, "another application"), "not-sqlite": (_not_sqlite, "not an SQLite database")}
 DB_COMMANDS = {
@@ -382,6 +427,49 @@ def test_a_newer_database_in_use_is_read_without_touching_it(tmp_path):
         holder.close()
 
 
+def _damaged(path: Path) -> Path:
+    """A serbench database with one b-tree page overwritten: its tables list, but SQLite's check fails."""
+    tiny = instance("tiny", LABELS, [f"s{i}" for i in range(8)], n_clips=800)
+    whole = path.with_name("whole.db")
+    with ResultStore(whole) as store:
+        for fold in range(8):
+            put(store, tiny, "a", protocol(), 0, fold, [0, 1] * 50, [0, 0] * 50)
+    with sqlite3.connect(whole) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    data = whole.read_bytes()
+    whole.unlink()
+    for page in range(2, len(data) // page_size):
+        damaged = bytearray(data)
+        damaged[page * page_size: page * page_size + 16] = b"\xff" * 16
+        path.write_bytes(bytes(damaged))
+        con = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        try:
+            con.execute("SELECT name FROM sqlite_master").fetchall()
+            if con.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                return path
+        except sqlite3.DatabaseError:
+            pass
+        finally:
+            con.close()
+    raise AssertionError("no page whose damage leaves the schema readable")
+
+
+@pytest.mark.parametrize("name", ["run", "import"])
+def test_a_damaged_database_is_refused_before_a_command_writes_to_it(tmp_path, name):
+    path = _damaged(tmp_path / "results.db")
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    siblings = sorted(p.name for p in tmp_path.iterdir())
+    args = [part.format(tmp=tmp_path) for part in DB_COMMANDS[name]]
+    result = CliRunner().invoke(app, [*args, "--db", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "is damaged (" in result.output and "another application" not in result.output
+    assert "It was not changed" in flat(result.output)
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == siblings
+
+
 # -- 6. suspicious input is refused or explained ---------------------------------------------------------------
 
 def test_a_published_number_given_twice_is_refused_naming_both_lines(tmp_path):
@@ -403,6 +491,12 @@ def test_a_reference_row_without_names_or_with_a_bad_number_names_its_line(tmp_p
     ref.write_text(f"corpus,system,uar\n# note\n{row}\n")
     with pytest.raises(ConfigError, match=f"^{ref}:3: .*{says}"):
         leaderboard.load_reference(ref)
+
+
+def test_a_reference_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(tmp_path):
+    ref = tmp_path / "ref.csv"
+    ref.write_bytes("corpus,system,uar\nemodb,svm,71.0\n".encode("utf-8-sig"))
+    assert leaderboard.load_reference(ref).values == {("emodb", "svm"): 0.71}
 
 
 def test_the_cli_refuses_a_duplicate_reference_before_reading_the_database(db, tmp_path):
@@ -435,3 +529,26 @@ def test_compare_names_the_corpora_it_left_out_beside_those_it_compared(db):
                                 env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "not compared: solo (only a has results there)" in " ".join(result.stdout.split())
+
+
+def test_names_that_are_stored_but_never_together_are_explained(db):
+    result = CliRunner().invoke(app, ["leaderboard", "--db", str(db), "--corpus", "solo", "--system", "bee"])
+    assert result.exit_code == 2, result.output
+    message = flat(result.output)
+    assert "no stored within-corpus result matches --corpus solo and --system bee" in message
+    assert "stored corpora: solo, tiny; systems: a, bee" in message
+    exported = CliRunner().invoke(app, ["leaderboard", "--db", str(db), "--corpus", "solo", "--system", "bee",
+                                        "-f", "json"])
+    assert exported.exit_code == 2 and "not together" in exported.output and "{" not in exported.stdout
+
+
+def test_crossboard_names_the_systems_with_cross_corpus_results(tmp_path):
+    pair = CorpusInstance(corpus="one>two", version=None, manifest="m", n_clips=6, labels=tuple(LABELS),
+                          fold_method="cross", fold_names=("one>two",), fold_assignment=(0,) * 6)
+    db = tmp_path / "cross.db"
+    with ResultStore(db) as store:
+        put(store, pair, "svm-one", protocol(), 0, 0, [0, 0, 1, 1, 0, 1], [0, 1, 1, 1, 0, 0],
+            speakers=["t1", "t1", "t1", "t2", "t2", "t2"])
+    result = CliRunner().invoke(app, ["crossboard", "--db", str(db), "--system", "svm-on"])
+    assert result.exit_code == 2, result.output
+    assert "--system 'svm-on': no cross-corpus results" in flat(result.output) and "Did you mean 'svm-one'?" in result.output
