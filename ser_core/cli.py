@@ -361,6 +361,9 @@ def _print_board(board, reference=None) -> None:
             console.print(ref)
         else:
             console.print(f"  {reference.path.name}: no published number matches a (corpus, system) of this board.")
+        unmatched = leaderboard.unmatched_note(board, reference)
+        if unmatched:
+            console.print(f"  {escape(unmatched)}", highlight=False)
 
 
 @app.command("leaderboard")
@@ -669,6 +672,9 @@ _add_command_groups()
 
 def main() -> None:
     """Console-script entry point."""
+    from ser_core.cli_common import fit_standard_streams
+
+    fit_standard_streams()
     app()
 
 

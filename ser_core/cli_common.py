@@ -56,6 +56,19 @@ def _output_width() -> int | None:
         return LOG_WIDTH
 
 
+def fit_standard_streams() -> None:
+    """Let stdout and stderr write any text (called once by the ``serbench`` entry point): a character
+    their encoding lacks becomes its ASCII mark (or ``?``) instead of a ``UnicodeEncodeError``, for what
+    no console of ours writes (typer's help and usage errors, plain ``print``)."""
+    from ser_core.outputs import MARKS_HANDLER
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors=MARKS_HANDLER)
+        except (AttributeError, ValueError, OSError):  # not a TextIOWrapper, or closed
+            pass
+
+
 class _Stream:
     """``sys.stdout`` or ``sys.stderr`` as it is at each write (tests and rich's live display swap them),
     writing only what its encoding can show: the last guard, for text that reaches the stream without

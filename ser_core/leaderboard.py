@@ -182,11 +182,18 @@ def compute(
         if systems is not None and cell.key.system not in systems:
             continue
         groups[(cell.key.corpus, cell.key.system, cell.key.protocol, cell.key.instance)].append(cell)
+    unreadable = getattr(store, "unreadable", {})
     entries = [
-        _aggregate(corpus, system, pk, ik, protocols.get(pk), instances.get(ik), cells)
+        _aggregate(corpus, system, pk, ik, protocols.get(pk), instances.get(ik), cells,
+                   missing_instance=None if ik in instances else _missing(ik, unreadable))
         for (corpus, system, pk, ik), cells in sorted(groups.items())
     ]
     shown, hidden, notes = _select(entries, all_configs)
+    for e in entries:
+        if e.protocol is None:
+            notes.append(f"{e.system} on {e.corpus}: the record of its protocol (@{e.protocol_key[:6]}) is "
+                         f"{_missing(e.protocol_key, unreadable)}, so its settings cannot be shown or compared; the "
+                         "database was edited or is damaged")
     columns, rows = _layout(shown, all_configs, notes)
     notes.extend(normalisation_notes(shown))
     notes.extend(fold_policy_notes(shown))
@@ -230,7 +237,15 @@ def check_statistics(resamples: int, seed: int) -> None:
         raise ConfigError(str(exc)) from None
 
 
-def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, cells) -> Entry:
+def _missing(key: str, unreadable: dict[str, str]) -> str:
+    """Why the record ``key`` is not in the store's records: unreadable (with the reason) or missing."""
+    return f"unreadable ({unreadable[key]})" if key in unreadable else "missing"
+
+
+def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, cells, *,
+               missing_instance: str | None = None) -> Entry:
+    """One entry from its stored cells. ``missing_instance``: why the corpus instance's record is absent
+    (every cell then counts as failed: without it the classes and folds are unknown)."""
     entry = Entry(corpus, system, protocol_key, instance_key, protocol, instance, cells)
     labels = list(instance.labels) if instance else []
     n_classes = len(labels)
@@ -246,6 +261,11 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
             entry.failed_cells += 1
             continue
         problem = _unscorable(cell, n_classes)
+        if instance is None:
+            problem = (f"the record of the corpus instance it was computed on (@{instance_key[:6]}) is "
+                       f"{missing_instance or 'missing'}; the database was edited or is damaged")
+        elif instance.fold_names and not problem and not 0 <= cell.key.fold < len(instance.fold_names):
+            problem = f"fold {cell.key.fold} is not one of the corpus instance's {len(instance.fold_names)} folds"
         if problem:
             entry.failed_cells += 1
             entry.invalid.append(f"repeat {cell.key.repeat} fold {cell.key.fold}: {problem}")
@@ -266,7 +286,7 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
     entry.repeats_complete = len(complete)
     entry.repeats_seen = len({c.key.repeat for c in cells})
     entry.confusion = confusion.tolist()
-    entry.wall_time_s = float(sum(c.wall_time or 0.0 for c in cells))
+    entry.wall_time_s = float(sum(c.wall_time for c in cells if _finite(c.wall_time)))
     entry.parameter_count = next((c.outcome.parameter_count for c in good), None)
     entry.overrides = dict(cells[0].details.get("overrides", {})) if cells else {}
     entry.newest = max((c.created_at for c in cells), default="")
@@ -291,11 +311,17 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
 UAR_TOLERANCE = 1e-9
 
 
-def _agrees(stored: float | None, recomputed: float) -> bool:
-    return stored is not None and math.isfinite(stored) and abs(stored - recomputed) <= UAR_TOLERANCE
+def _agrees(stored: Any, recomputed: float) -> bool:
+    return _finite(stored) and abs(stored - recomputed) <= UAR_TOLERANCE
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _unscorable(cell: StoredCell, n_classes: int) -> str | None:
+    if cell.damage:
+        return cell.damage
     if cell.predictions is None:
         return "its predictions are missing or unreadable"
     if not cell.predictions.clip_ids:
@@ -311,7 +337,7 @@ def mismatch_note(entry: Entry) -> str | None:
         return None
 
     def shown(value):
-        return "missing" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
+        return f"{100 * value:.1f}%" if _finite(value) else "missing"
 
     cells = "; ".join(f"repeat {m['repeat']} fold {m['fold']}: stored {shown(m['stored'])}, predictions give "
                       f"{shown(m['recomputed'])}" for m in found[:5])
@@ -586,6 +612,7 @@ class Reference:
     path: Path
     values: dict[tuple[str, str], float]
     sources: dict[tuple[str, str], str]
+    lines: dict[tuple[str, str], int] = field(default_factory=dict)  # where each row is in the file
 
 
 def load_reference(path: str | Path) -> Reference:
@@ -606,6 +633,10 @@ def load_reference(path: str | Path) -> Reference:
     if reader.fieldnames is None or not needed <= set(reader.fieldnames):
         raise ConfigError(f"--reference {path}: the header must name the columns corpus,system,uar "
                           f"(found {', '.join(reader.fieldnames or []) or 'nothing'})")
+    twice = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
+    if twice:
+        raise ConfigError(f"--reference {path}: the header names the column {', '.join(twice)} twice; which one "
+                          "holds the numbers cannot be known. Keep one.")
     values, sources, first_line = {}, {}, {}
     for row in reader:
         line_no = kept[reader.line_num - 1][0]
@@ -619,6 +650,9 @@ def load_reference(path: str | Path) -> Reference:
             raise ConfigError(f"{path}:{line_no}: uar {row['uar']!r} is not a number (a UAR in percent)") from None
         if not 0 <= value <= 100:
             raise ConfigError(f"{path}:{line_no}: uar {value} is not a percentage between 0 and 100")
+        if 0 < value <= 1:  # below chance for any corpus of at most 100 classes: a fraction, not percent
+            raise ConfigError(f"{path}:{line_no}: uar {row['uar']} looks like a fraction; the column is in percent "
+                              f"(write {100 * value:g}, not {row['uar']})")
         if (corpus, system) in first_line:
             raise ConfigError(
                 f"{path}:{line_no}: {system} on {corpus} is given twice, on lines {first_line[(corpus, system)]} and "
@@ -627,7 +661,28 @@ def load_reference(path: str | Path) -> Reference:
         first_line[(corpus, system)] = line_no
         values[(corpus, system)] = value / 100
         sources[(corpus, system)] = row.get("source") or ""
-    return Reference(path, values, sources)
+    return Reference(path, values, sources, first_line)
+
+
+def unmatched_reference(board: Board, reference: Reference) -> list[str]:
+    """Rows of ``reference`` on a corpus of the board whose system is not on it (a misspelt name, most
+    likely), each as ``"corpus/system (line N)"``. Rows of other corpora are not listed: a published
+    table usually covers more corpora than one database."""
+    corpora = {e.corpus for e in board.entries}
+    systems = {e.system for e in board.entries}
+    return [f"{corpus}/{system} (line {reference.lines.get((corpus, system), '?')})"
+            for corpus, system in sorted(reference.values, key=lambda k: reference.lines.get(k, 0))
+            if corpus in corpora and system not in systems]
+
+
+def unmatched_note(board: Board, reference: Reference) -> str | None:
+    """The sentence naming :func:`unmatched_reference` rows, with the board's systems, or ``None``."""
+    rows = unmatched_reference(board, reference)
+    if not rows:
+        return None
+    systems = ", ".join(sorted({e.system for e in board.entries}))
+    return (f"{reference.path.name}: {len(rows)} published number(s) on this board's corpora name a system the "
+            f"board does not have: {', '.join(rows[:6])}{' ...' if len(rows) > 6 else ''} (systems here: {systems})")
 
 
 def reference_rows(board: Board, reference: Reference) -> list[dict[str, Any]]:

@@ -120,7 +120,8 @@ ASCII_MARKS = {
     "±": "+/-", "▲": "^", "△": "~", "▼": "v", "†": "*", "‡": "**", "…": "...", "α": "alpha", "≥": ">=",
     "≤": "<=", "²": "^2", "×": "x", "→": "->", "—": "--", "–": "-", "’": "'", "“": '"', "”": '"', "·": ".",
 }
-_HANDLER = "serbench-ascii-marks"
+#: The codec error handler that writes :data:`ASCII_MARKS` (``text.encode(enc, MARKS_HANDLER)``).
+MARKS_HANDLER = "serbench-ascii-marks"
 
 
 def _ascii_marks(error: UnicodeError) -> tuple[str, int]:
@@ -129,7 +130,7 @@ def _ascii_marks(error: UnicodeError) -> tuple[str, int]:
     return "".join(ASCII_MARKS.get(ch, "?") for ch in error.object[error.start:error.end]), error.end
 
 
-codecs.register_error(_HANDLER, _ascii_marks)
+codecs.register_error(MARKS_HANDLER, _ascii_marks)
 
 
 def encodable(text: str, encoding: str | None) -> str:
@@ -139,7 +140,7 @@ def encodable(text: str, encoding: str | None) -> str:
         text.encode(encoding)
         return text
     except UnicodeEncodeError:
-        return text.encode(encoding, _HANDLER).decode(encoding)
+        return text.encode(encoding, MARKS_HANDLER).decode(encoding)
     except LookupError:  # an encoding Python does not know: leave it to the stream
         return text
 

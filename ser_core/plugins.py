@@ -157,9 +157,44 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def _quiet_stdout() -> contextlib.AbstractContextManager:
-    """Send what plugin code prints to stderr while it runs: stdout carries the command's output."""
-    return contextlib.redirect_stdout(sys.stderr)
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Send what plugin code prints to stderr while it runs: stdout carries the command's output.
+
+    Python's ``print`` is redirected; so is file descriptor 1 when ``sys.stdout`` is the process's own
+    stdout, for libraries that write to it from C (their buffered output is flushed before it is put back).
+    """
+    with contextlib.redirect_stdout(sys.stderr):
+        saved = _redirect_descriptor()
+        try:
+            yield
+        finally:
+            if saved is not None:
+                _restore_descriptor(saved)
+
+
+def _redirect_descriptor() -> int | None:
+    """Point file descriptor 1 at 2, returning a copy of the old 1 (``None`` when stdout is not fd 1)."""
+    try:
+        if sys.__stdout__ is None or sys.__stdout__.fileno() != 1 or sys.__stderr__ is None:
+            return None
+        sys.__stdout__.flush()
+        saved = os.dup(1)
+        os.dup2(sys.__stderr__.fileno(), 1)
+        return saved
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _restore_descriptor(saved: int) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers written while fd 1 was stderr go there
+    except (OSError, AttributeError, TypeError):
+        pass
+    os.dup2(saved, 1)
+    os.close(saved)
 
 
 def load_registry(

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -144,6 +145,41 @@ def test_the_cross_corpus_board_reports_an_edited_cell(tmp_path):
     assert "| 66.7 [" in markdown and markdown.count("99.0") == 1, "the stored value in the note only"
 
 
+EDITS = {
+    "uar as text": ("UPDATE cells SET uar='abc' WHERE system='a' AND fold=0", "stored missing, predictions give 75.0%"),
+    "details not JSON": ("UPDATE cells SET details='not json' WHERE system='a' AND fold=0",
+                         "repeat 0 fold 0: its details are not a JSON object"),
+    "fractional class": ("UPDATE cells SET predictions='{\"clip_ids\": [\"x\"], \"speakers\": [\"s1\"], "
+                         "\"y_true\": [0], \"y_pred\": [1.5]}' WHERE system='a' AND fold=0",
+                         "repeat 0 fold 0: its predictions are missing or unreadable"),
+    "fold out of range": ("UPDATE cells SET fold=7 WHERE system='a' AND fold=0", "fold 7 is not one of the corpus"),
+    "fold as text": ("UPDATE cells SET fold='x' WHERE system='a' AND fold=0", "or fold ('x') is not an integer"),
+    "instance record": ("UPDATE instances SET record='{}'", "is unreadable (KeyError"),
+    "protocol record": ("UPDATE protocols SET record='not json'", "the record of its protocol"),
+    "protocols deleted": ("DELETE FROM protocols", "is missing, so its settings cannot be shown"),
+    "wall time as text": ("UPDATE cells SET wall_time='abc' WHERE system='a'", ""),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_a_row_edited_by_hand_is_named_and_never_breaks_a_command(db, tmp_path, edit):
+    statement, says = EDITS[edit]
+    with sqlite3.connect(db) as con:
+        con.execute(statement)
+    con.close()
+    shown = CliRunner().invoke(app, ["leaderboard", "--db", str(db), "--resamples", "100"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert says in flat(shown.stdout)
+    for command in (["leaderboard", "-f", "json"], ["leaderboard", "-o", str(tmp_path / "b.html")],
+                    ["compare", "a", "bee"], ["results", "export", "-o", str(tmp_path / "b.json")],
+                    ["board", "build", "-o", str(tmp_path / "site")]):
+        result = CliRunner().invoke(app, [*command, "--db", str(db), "--resamples", "100"])
+        assert result.exit_code in (0, 1, 2), f"{command}: {result.output}"  # never 3, an internal error
+        assert "internal error" not in result.output
+    document = json.loads(CliRunner().invoke(app, ["leaderboard", "-f", "json", "--db", str(db)]).stdout)
+    assert all(isinstance(e["wall_time_s"], float) for e in document["entries"])
+
+
 # -- 2. bounded statistics -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("resamples, accepted", [(0, True), (1, False), (99, False), (100, True), (100_000, True),
@@ -249,6 +285,19 @@ def test_a_terminal_that_cannot_show_the_marks_gets_ascii_ones(db, encoding, com
         assert ("±" in text) == (encoding == "latin-1"), "latin-1 shows ± itself"
 
 
+@pytest.mark.parametrize("command", [[], ["results", "import"], ["leaderboard"], ["run"], ["crossboard"],
+                                     ["corpus", "download"]])
+def test_help_and_usage_errors_on_an_ascii_terminal(command):
+    """typer's own output (help, usage errors) goes through the same ASCII marks: `results import --help`
+    says ‡, which an ASCII stdout cannot hold."""
+    shown = serbench(*command, "--help", env={"PYTHONIOENCODING": "ascii"})
+    assert shown.returncode == 0, shown.stdout.decode("ascii", "replace")[-2000:]
+    assert b"Traceback" not in shown.stdout + shown.stderr and b"Usage" in shown.stdout
+    shown.stdout.decode("ascii")
+    if command == ["results", "import"]:
+        assert b"marks them **" in shown.stdout
+
+
 def test_an_export_on_a_redirected_ascii_stdout_is_the_utf8_file(db, tmp_path):
     out = tmp_path / "board.md"
     for fmt in ("md", "json", "csv", "html"):
@@ -314,7 +363,14 @@ def test_the_cross_corpus_text_export_never_cuts_a_number(tmp_path):
 
 CHATTY = {
     "ser_plugin_chatty": """
+    import ctypes
+    import os
+    import sys
+
     print("chatty: hello from import")
+    sys.stdout.write("chatty: a write\\n")
+    os.write(1, b"chatty: straight to descriptor 1\\n")
+    ctypes.CDLL(None).printf(b"chatty: from C\\n")
     from ser_core import FeatureSpec, hookimpl
     import numpy as np
 
@@ -338,7 +394,8 @@ def test_a_plugin_that_prints_cannot_break_json_on_stdout(tmp_path):
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     assert any(r["name"] == "chatty-mean" and r["status"] == "ok" for r in rows)
-    assert b"chatty: hello from import" in listed.stderr and b"chatty: registering" in listed.stderr
+    for line in (b"hello from import", b"a write", b"straight to descriptor 1", b"from C", b"registering"):
+        assert b"chatty: " + line in listed.stderr, line
 
 
 # -- 5. a refused file is never modified ---------------------------------------------------------------------
@@ -491,6 +548,33 @@ def test_a_reference_row_without_names_or_with_a_bad_number_names_its_line(tmp_p
     ref.write_text(f"corpus,system,uar\n# note\n{row}\n")
     with pytest.raises(ConfigError, match=f"^{ref}:3: .*{says}"):
         leaderboard.load_reference(ref)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("corpus,system,uar,uar\nemodb,svm,71,72\n", "names the column uar twice"),
+    ("corpus,system,uar\nemodb,svm,0.71\n", "0.71 looks like a fraction; the column is in percent (write 71, not 0.71)"),
+])
+def test_a_reference_whose_numbers_are_ambiguous_is_refused(tmp_path, text, says):
+    ref = tmp_path / "ref.csv"
+    ref.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        leaderboard.load_reference(ref)
+
+
+def test_a_published_number_for_a_system_the_board_lacks_is_named(db, tmp_path):
+    """A misspelt system in the reference would otherwise be silently left out of the comparison."""
+    ref = tmp_path / "ref.csv"
+    ref.write_text("corpus,system,uar\ntiny,a,70\ntiny,be,80\nemodb,svm,71\n")
+    shown = CliRunner().invoke(app, ["leaderboard", "--db", str(db), "--reference", str(ref), "--resamples", "100"],
+                               env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    note = "ref.csv: 1 published number(s) on this board's corpora name a system the board does not have: tiny/be (line 3)"
+    assert note in flat(shown.stdout) and "emodb/svm" not in shown.stdout, "other corpora are not this board's"
+    with ResultStore(db, readonly=True) as store:
+        board = leaderboard.compute(store, resamples=0)
+    reference = leaderboard.load_reference(ref)
+    assert json.loads(render(board, "json", reference=reference))["reference_unmatched"] == ["tiny/be (line 3)"]
+    assert note in render(board, "md", reference=reference)
 
 
 def test_a_reference_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(tmp_path):
