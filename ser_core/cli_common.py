@@ -41,18 +41,22 @@ LOG_WIDTH = 200
 MIN_WIDTH = 10
 
 
+def _ignore_unusable_columns() -> None:
+    """Treat a ``$COLUMNS`` that is not a positive number (``0``, ``-5``, ``abc``) as unset, for our consoles
+    and typer's: at ``COLUMNS=0`` rich prints nothing at all, not even an error message."""
+    columns = os.environ.get("COLUMNS")
+    if columns is not None and not (columns.strip().isdigit() and int(columns) > 0):
+        del os.environ["COLUMNS"]
+
+
 def _output_width() -> int | None:
-    """The console's width: ``$COLUMNS`` when it is a positive number (rich reads it), else the
-    terminal's own width, else :data:`LOG_WIDTH`. ``COLUMNS=0``, ``-5`` or ``abc`` count as unset:
-    rich would print nothing at width 0, and 80 columns in a log file."""
-    columns = os.environ.get("COLUMNS", "").strip()
-    if columns.isdigit() and int(columns) > 0:
+    """The console's width: ``$COLUMNS`` when set (rich reads it), else the terminal's own width, else
+    :data:`LOG_WIDTH`."""
+    if os.environ.get("COLUMNS", "").strip():
         return None  # rich reads it
     try:
-        if not sys.stdout.isatty():
-            return LOG_WIDTH
-        return os.get_terminal_size(sys.stdout.fileno()).columns if columns else None
-    except (AttributeError, ValueError, OSError):
+        return None if sys.stdout.isatty() else LOG_WIDTH
+    except (AttributeError, ValueError):
         return LOG_WIDTH
 
 
@@ -166,6 +170,7 @@ def cell_lines(table: Table, needed: int, width: int) -> list[Any]:
     return lines
 
 
+_ignore_unusable_columns()
 console = SafeConsole(file=_Stream("stdout"), width=_output_width())
 err_console = SafeConsole(file=_Stream("stderr"), soft_wrap=True)  # never break a path in an error
 

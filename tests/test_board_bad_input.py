@@ -334,6 +334,10 @@ def test_an_unusable_columns_value_counts_as_unset(db, columns):
     assert "┏" in text and "one line per cell" not in text and "100.0 [100.0, 100.0] ▲" in text
     legend = next(line for line in text.splitlines() if "best on the corpus" in line)
     assert len(legend) > 150, "a log gets the wide console, not rich's 80 columns"
+    for args in (["--db", str(db.with_name("nowhere.db"))], ["--db", str(db), "--stats-seed", "-1"]):
+        refused = serbench("leaderboard", *args, env={"COLUMNS": columns})
+        assert refused.returncode == 2 and len(refused.stderr.strip()) > 40, "the error is printed, whole"
+        assert b"nowhere.db: no results database here" in refused.stderr or b"--stats-seed" in refused.stderr
 
 
 def test_a_terminal_narrower_than_a_number_gets_whole_lines(db):
