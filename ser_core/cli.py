@@ -21,7 +21,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ser_core import config as paths
-from ser_core.cli_common import DEBUG_ENV, console, err_console, friendly_errors, set_verbose
+from ser_core.cli_common import (DEBUG_ENV, ResamplesOption, StatsSeedOption, console, err_console, friendly_errors,
+                                 set_verbose)
 from ser_core.errors import ConfigError
 
 app = typer.Typer(
@@ -343,13 +344,6 @@ def _print_plan(rows, report, runner) -> None:
         err_console.print(f"[yellow]would skip[/] {escape(what)}: {escape(why)}", highlight=False)
 
 
-ResamplesOption = Annotated[
-    int, typer.Option("--resamples", min=0, help="Bootstrap resamples and permutations per statistic; 0 turns "
-                      "the statistics off.")
-]
-StatsSeedOption = Annotated[int, typer.Option("--stats-seed", help="Seed of the bootstrap and permutations.")]
-
-
 def _print_leaderboard(store, corpora: list[str] | None = None, systems: list[str] | None = None, *,
                        all_configs: bool = False, resamples: int = 1000, seed: int = 0, reference=None) -> None:
     from ser_core import leaderboard
@@ -358,6 +352,13 @@ def _print_leaderboard(store, corpora: list[str] | None = None, systems: list[st
     if not board:
         console.print("No results stored yet. Run `serbench run` first.")
         return
+    _print_board(board, reference)
+
+
+def _print_board(board, reference=None) -> None:
+    """The board in the terminal: the table, its legend, settings, notes, ranks, published numbers."""
+    from ser_core import leaderboard
+
     title = "UAR % (mean ± sd over repeats of the fold mean [95% speaker-bootstrap CI])" if board.resamples else (
         "UAR % (mean ± sd over repeats of the fold mean)")
     table = Table("corpus", *board.columns, title=title)
@@ -391,6 +392,9 @@ def _print_leaderboard(store, corpora: list[str] | None = None, systems: list[st
             console.print(ref)
         else:
             console.print(f"  {reference.path.name}: no published number matches a (corpus, system) of this board.")
+        unmatched = leaderboard.unmatched_note(board, reference)
+        if unmatched:
+            console.print(f"  {escape(unmatched)}", highlight=False)
 
 
 @app.command("leaderboard")
@@ -435,16 +439,26 @@ def show_leaderboard(
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
         _note_migration(store)
         _check_stored_names(store, corpus, system)
-        if fmt == "table":
-            _print_leaderboard(store, corpus, system, all_configs=all_configs, resamples=resamples, seed=stats_seed,
-                               reference=ref)
-            return
         board = leaderboard.compute(store, corpus, system, all_configs=all_configs, resamples=resamples, seed=stats_seed)
+        stored = store.names()
     if not board:
-        raise ConfigError(f"{db_path}: no stored results match; run `serbench run` first.")
+        if not corpus and not system:
+            if fmt == "table":
+                console.print("No results stored yet. Run `serbench run` first.")
+                return
+            raise ConfigError(f"{db_path}: no stored results match; run `serbench run` first.")
+        asked = " and ".join(part for part in (
+            f"--corpus {', '.join(corpus)}" if corpus else "", f"--system {', '.join(system)}" if system else "") if part)
+        raise ConfigError(f"{db_path}: no stored within-corpus result matches {asked}: each name is stored, but "
+                          f"not together (stored corpora: {', '.join(stored[0])}; systems: {', '.join(stored[1])}). "
+                          "Check the combination, or run the missing cells with `serbench run` (cross-corpus "
+                          "results are shown by `serbench crossboard`).")
+    if fmt == "table":
+        _print_board(board, ref)
+        return
     text = export.render(board, fmt, reference=ref)
     if output is None:
-        sys.stdout.write(text)
+        outputs.write_stdout(text)
     else:
         outputs.write_text(output, text)
         console.print(f"wrote {output} ({len(board.entries)} entries)")
@@ -481,6 +495,12 @@ def compare(
     from ser_core.results import ResultStore
     from ser_core.results_check import check_results_db, results_db_errors
 
+    if resamples == 0:
+        raise typer.BadParameter("0 turns the statistics off, but compare is a statistical test; give 100 to "
+                                 "100000 (default 1000).", param_hint="'--resamples'")
+    if system_a == system_b:
+        raise typer.BadParameter(f"both systems are {system_a!r}; name two different systems.",
+                                 param_hint="'SYSTEM_A' and 'SYSTEM_B'")
     db_path = db or paths.default_db()
     if not db_path.exists():
         raise ConfigError(f"{db_path}: no results database here. Run `serbench run` or pass --db PATH.")
@@ -493,10 +513,12 @@ def compare(
                   title=f"serbench compare {system_a} {system_b}")
     compared = 0
     across: list[str] = []  # corpora where A and B ran on the same clips under different folds
+    skipped: list[str] = []  # corpora with a result of only one of the two, and which
     for row, by_column in board.rows:
         a = next((e for e in by_column.values() if e.system == system_a), None)
         b = next((e for e in by_column.values() if e.system == system_b), None)
         if a is None or b is None:
+            skipped.append(f"{row} (only {system_a if b is None else system_b} has results there)")
             continue
         result = leaderboard.compare_entries(a, b, resamples=resamples, seed=stats_seed, across_folds=True)
         if result is None:
@@ -512,9 +534,14 @@ def compare(
         p = f"{result.p_value:.3g}" + (" *" if result.significant else "") + ("" if result.exact else " (MC)")
         table.add_row(row, leaderboard.pct(result.uar_a), leaderboard.pct(result.uar_b),
                       f"{100 * result.difference:+.1f}", ci, p, str(result.n_speakers), str(result.n_clips))
-    if not board.rows:
-        raise ConfigError(f"no corpus has results of both {system_a!r} and {system_b!r}.")
+    if not table.rows:
+        where = f" among --corpus {', '.join(corpus)}" if corpus else ""
+        raise ConfigError(f"no corpus{where} has results of both {system_a!r} and {system_b!r}, so there is nothing to "
+                          f"compare: {'; '.join(skipped) or 'no stored results match'}. Run both systems on the same "
+                          "corpus first (`serbench run --system ...`).")
     console.print(table)
+    if skipped:
+        console.print(f"  not compared: {escape('; '.join(skipped))}.", highlight=False)
     console.print(
         "  UARs here are recomputed on the clips both systems were tested on. p: two-sided speaker-level paired "
         f"permutation test (* p < 0.05; exact for up to 12 speakers, else {resamples} random permutations, "
@@ -532,6 +559,8 @@ def compare(
             "so the speaker-level pairing holds, but the difference includes the change of folds.", highlight=False,
         )
     if compared == 0:
+        err_console.print("[bold red]Nothing compared:[/] no corpus has results of both systems that can be paired "
+                          "(see 'not comparable' in the table for why); exit status 1.", highlight=False)
         raise typer.Exit(1)
 
 
@@ -674,6 +703,9 @@ _add_command_groups()
 
 def main() -> None:
     """Console-script entry point."""
+    from ser_core.cli_common import fit_standard_streams
+
+    fit_standard_streams()
     app()
 
 

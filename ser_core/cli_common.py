@@ -4,6 +4,12 @@ No command shows a Python traceback for bad input or a failing environment: :fun
 turns every :class:`~ser_core.errors.SerbenchError` and ``OSError`` into a one-paragraph message
 (exit status 2), Ctrl-C into "Interrupted" (130), and anything unexpected into a one-line internal
 error (3). Tracebacks are printed only with ``serbench --verbose`` or ``SERBENCH_DEBUG=1``.
+
+The consoles fit any terminal (:class:`SafeConsole`): on one whose encoding cannot show the board's
+marks (``LANG=C``, ``PYTHONIOENCODING=ascii``, Latin-1) each mark is written as its ASCII equivalent
+(:data:`ser_core.outputs.ASCII_MARKS`: ``±`` as ``+/-``, ``▲`` as ``^``, ...), before the table is laid out, so columns
+stay aligned; and a table too wide for the terminal is printed one line per cell instead of cutting
+its numbers to ``1…``.
 """
 
 from __future__ import annotations
@@ -11,22 +17,41 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import sys
+from typing import Annotated, Any
 
+import click
 import typer
 from typer.exceptions import TyperException
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
+from rich.padding import Padding
+from rich.table import Table
 
 from ser_core.errors import SerbenchError
+from ser_core.outputs import encodable
 
 #: Width of output that is not a terminal (a log file, a pipe) when $COLUMNS does not set one: rich's
 #: 80 would cut system names in leaderboard headers and wrap long lines in logs.
 LOG_WIDTH = 200
 
 
-def _output_width() -> int | None:
-    import sys
+#: Below this width a word-wrapped line could split a number ("[100.0," is 7 characters): lines are
+#: then left whole for the terminal to wrap (rich's soft wrap), and tables become one line per cell.
+MIN_WIDTH = 10
 
+
+def _ignore_unusable_columns() -> None:
+    """Treat a ``$COLUMNS`` that is not a positive number (``0``, ``-5``, ``abc``) as unset, for our consoles
+    and typer's: at ``COLUMNS=0`` rich prints nothing at all, not even an error message."""
+    columns = os.environ.get("COLUMNS")
+    if columns is not None and not (columns.strip().isdigit() and int(columns) > 0):
+        del os.environ["COLUMNS"]
+
+
+def _output_width() -> int | None:
+    """The console's width: ``$COLUMNS`` when set (rich reads it), else the terminal's own width, else
+    :data:`LOG_WIDTH`."""
     if os.environ.get("COLUMNS", "").strip():
         return None  # rich reads it
     try:
@@ -35,8 +60,119 @@ def _output_width() -> int | None:
         return LOG_WIDTH
 
 
-console = Console(width=_output_width())
-err_console = Console(stderr=True, soft_wrap=True)  # never break a path in an error
+def fit_standard_streams() -> None:
+    """Let stdout and stderr write any text (called once by the ``serbench`` entry point): a character
+    their encoding lacks becomes its ASCII mark (or ``?``) instead of a ``UnicodeEncodeError``, for what
+    no console of ours writes (typer's help and usage errors, plain ``print``)."""
+    from ser_core.outputs import MARKS_HANDLER
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors=MARKS_HANDLER)
+        except (AttributeError, ValueError, OSError):  # not a TextIOWrapper, or closed
+            pass
+
+
+class _Stream:
+    """``sys.stdout`` or ``sys.stderr`` as it is at each write (tests and rich's live display swap them),
+    writing only what its encoding can show: the last guard, for text that reaches the stream without
+    passing :meth:`SafeConsole.render_str` (tracebacks, progress bars)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    @property
+    def _target(self):
+        target = getattr(sys, self._name)
+        return getattr(target, "rich_proxied_file", target)  # rich's live display: write beneath it
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        return self._target.write(encodable(text, self.encoding))
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        isatty = getattr(self._target, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except ValueError:  # closed
+            return False
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+class SafeConsole(Console):
+    """A rich console that writes only what its stream's encoding can show and never cuts a number:
+    a table whose narrowest layout is wider than the terminal is printed one line per cell."""
+
+    def render_str(self, text: str, **kwargs) -> Any:
+        return super().render_str(encodable(text, self.encoding), **kwargs)
+
+    def print(self, *objects: Any, **kwargs) -> None:
+        if self.width < MIN_WIDTH:
+            kwargs["soft_wrap"] = True  # nothing is cut or folded here; the terminal wraps the lines
+        fitted: list[Any] = []
+        for renderable in objects:
+            lines = self._too_wide(renderable)
+            if lines is None:
+                fitted.append(renderable)
+                continue
+            if fitted:
+                super().print(*fitted, **kwargs)
+                fitted = []
+            for line in lines:  # word-wrapped (numbers are shorter than MIN_WIDTH), never cut
+                super().print(line, **{k: v for k, v in kwargs.items() if k != "end"})
+        if fitted or not objects:
+            super().print(*fitted, **kwargs)
+
+    def _too_wide(self, renderable: Any) -> list[Any] | None:
+        """``renderable`` as one line per cell when it is a table too wide for this console; else ``None``."""
+        if not isinstance(renderable, Table) or not renderable.columns:
+            return None
+        needed = table_min_width(self, renderable)
+        return None if needed <= self.width else cell_lines(renderable, needed, self.width)
+
+
+def table_min_width(console: Console, table: Table) -> int:
+    """Columns ``table`` needs to show every word of every cell whole (rich cuts words only below this)."""
+    wide = console.options.update_width(10**6)
+    return table.__rich_measure__(console, wide).minimum
+
+
+def cell_lines(table: Table, needed: int, width: int) -> list[Any]:
+    """``table`` as one line per cell (``header: value``; empty cells left out), each row headed by its
+    first cell: for a terminal narrower than the table's narrowest layout (``needed`` columns)."""
+    columns = table.columns
+    cells = [list(c.cells) for c in columns]
+    lines: list[Any] = []
+    if table.title:
+        lines.append(table.title)
+    lines.append(f"[dim](one line per cell: the table needs {needed} columns, the terminal has {width})[/]")
+    for r in range(table.row_count):
+        for i, column in enumerate(columns):
+            value = cells[i][r] if r < len(cells[i]) else ""
+            header = column.header if isinstance(column.header, str) else ""
+            indent = "" if i == 0 else "  "
+            if isinstance(value, str):
+                if value.strip() or i == 0:
+                    lines.append(f"{indent}{header}: {value}" if header else f"{indent}{value}")
+            else:
+                lines.append(Group(f"{indent}{header}:", Padding(value, (0, 0, 0, len(indent) + 2))))
+    return lines
+
+
+_ignore_unusable_columns()
+console = SafeConsole(file=_Stream("stdout"), width=_output_width())
+err_console = SafeConsole(file=_Stream("stderr"), soft_wrap=True)  # never break a path in an error
 
 #: Set to 1 to print the traceback behind every error message.
 DEBUG_ENV = "SERBENCH_DEBUG"
@@ -79,8 +215,8 @@ def friendly_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort, TyperException):
-            raise
+        except (typer.Exit, typer.Abort, TyperException, click.ClickException):
+            raise  # exits and usage errors (a bad option value: exit status 2) are click's to report
         except KeyboardInterrupt:
             if debugging():
                 err_console.print_exception()
@@ -111,3 +247,26 @@ def friendly_errors(command):
             raise typer.Exit(code) from None
 
     return wrapper
+
+
+def _check_resamples(value: int) -> int:
+    """``--resamples``: 0 (statistics off) or a count a 95% interval can be read from, within a bound on
+    time and memory (:func:`ser_core.stats.resamples_problem`); anything else is a usage error (2)."""
+    from ser_core import stats
+
+    problem = stats.resamples_problem(value)
+    if problem:
+        raise typer.BadParameter(problem)
+    return value
+
+
+#: ``--resamples`` of every command that computes statistics (leaderboard, compare, crossboard, results
+#: export, board build): one bound, one message.
+ResamplesOption = Annotated[
+    int, typer.Option("--resamples", callback=_check_resamples, help="Bootstrap resamples and permutations per "
+                      "statistic: 100 to 100000, or 0 to turn the statistics off.")
+]
+#: ``--stats-seed``: numpy's generators take only non-negative seeds, so a negative one is a usage error.
+StatsSeedOption = Annotated[
+    int, typer.Option("--stats-seed", min=0, help="Seed of the bootstrap and permutations (0 or more).")
+]

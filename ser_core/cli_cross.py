@@ -7,14 +7,13 @@ systems, in the terminal or exported to Markdown, CSV, JSON or HTML (a heat map 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ser_core import config as paths
-from ser_core.cli_common import console, friendly_errors
+from ser_core.cli_common import ResamplesOption, StatsSeedOption, console, friendly_errors
 from ser_core.errors import ConfigError
 
 
@@ -27,9 +26,8 @@ def crossboard(
                                                "\\[default: from the --output suffix, else table].")] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the export here instead of "
                                                    "stdout.")] = None,
-    resamples: Annotated[int, typer.Option("--resamples", min=0, help="Bootstrap resamples and permutations per "
-                                           "statistic; 0 turns the statistics off.")] = 1000,
-    stats_seed: Annotated[int, typer.Option("--stats-seed", help="Seed of the bootstrap and permutations.")] = 0,
+    resamples: ResamplesOption = 1000,
+    stats_seed: StatsSeedOption = 0,
 ) -> None:
     """The cross-corpus board: per system a train x test matrix with CIs, leave-one-corpus-out rows, paired tests."""
     from ser_core import crossboard as board_mod
@@ -47,6 +45,7 @@ def crossboard(
                           "cross-smoke`) or pass --db PATH.")
     check_results_db(db_path, write=False)
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
+        _check_systems(store, system)
         board = board_mod.compute(store, system, resamples=resamples, seed=stats_seed)
     if not board:
         raise ConfigError(f"{db_path}: no cross-corpus results stored; run a suite with protocol = \"cross\" or "
@@ -56,7 +55,24 @@ def crossboard(
         return
     text = board_mod.render(board, fmt)
     if output is None:
-        sys.stdout.write(text)
+        outputs.write_stdout(text)
     else:
         outputs.write_text(output, text)
         console.print(f"wrote {output} ({sum(len(c) for c in board.cells.values())} cells)")
+
+
+def _check_systems(store, systems: list[str] | None) -> None:
+    """Refuse a --system with no cross-corpus result stored, naming those that have one (closest first)."""
+    import difflib
+
+    from ser_core.crosscorpus import is_cross
+
+    if not systems:
+        return
+    stored = sorted({system for corpus, system in store.pairs() if is_cross(corpus)})
+    for name in systems:
+        if stored and name not in stored:
+            close = difflib.get_close_matches(name, stored, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"--system {name!r}: no cross-corpus results stored under this name.{hint} Systems with "
+                              f"cross-corpus results: {', '.join(stored)}.")

@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ser_core import config as paths
-from ser_core.cli_common import console, err_console, friendly_errors
+from ser_core.cli_common import ResamplesOption, StatsSeedOption, console, err_console, friendly_errors
 from ser_core.errors import ConfigError
 
 results_app = typer.Typer(help="Export, verify and import results bundles (results that travel).",
@@ -62,8 +62,8 @@ def export_command(
     corpus: Annotated[Optional[list[str]], typer.Option("--corpus", help="Only this corpus (repeatable).")] = None,
     citation: Annotated[Optional[str], typer.Option(help="How to cite the model(s), for the model card.")] = None,
     notes: Annotated[Optional[str], typer.Option(help="Notes for the model card (reduced settings, hardware...).")] = None,
-    resamples: Annotated[int, typer.Option(min=0, help="Bootstrap resamples of the stated CIs.")] = 1000,
-    stats_seed: Annotated[int, typer.Option("--stats-seed", help="Seed of the bootstrap.")] = 0,
+    resamples: ResamplesOption = 1000,
+    stats_seed: StatsSeedOption = 0,
 ) -> None:
     """Write a results bundle: protocols, corpus instances, every prediction by clip id, provenance and a
     model card per system, and the board's figures; no audio, features or labels. Send it to a maintainer."""
@@ -200,8 +200,8 @@ def build_command(
                                      "beside ours.")
     ] = None,
     title: Annotated[str, typer.Option(help="The site's title.")] = "serbench leaderboard",
-    resamples: Annotated[int, typer.Option(min=0, help="Bootstrap resamples and permutations per statistic.")] = 1000,
-    stats_seed: Annotated[int, typer.Option("--stats-seed", help="Seed of the bootstrap and permutations.")] = 0,
+    resamples: ResamplesOption = 1000,
+    stats_seed: StatsSeedOption = 0,
 ) -> None:
     """Write a static leaderboard site (index, one page per corpus and per system, a JSON file per page) that
     works from file:// and any static host: plain HTML, CSS and JS, no CDN, no build step."""

@@ -81,7 +81,11 @@ class CrossBoard:
 
 def compute(store, systems: list[str] | None = None, *, resamples: int = stats.DEFAULT_RESAMPLES,
             seed: int = 0) -> CrossBoard:
-    """The cross-corpus board of ``store`` (optionally only some systems)."""
+    """The cross-corpus board of ``store`` (optionally only some systems).
+
+    :raises ConfigError: resamples or seed the statistics cannot use (:func:`leaderboard.check_statistics`).
+    """
+    leaderboard.check_statistics(resamples, seed)
     stored_corpora, _ = store.names()
     names = [c for c in stored_corpora if is_cross(c)]
     board = CrossBoard([], [], {}, resamples=resamples, seed=seed)
@@ -127,6 +131,9 @@ def compute(store, systems: list[str] | None = None, *, resamples: int = stats.D
             if not e.complete:
                 board.notes.append(f"{system} on {e.corpus}: {e.repeats_complete} of {e.repeats_seen} repeats "
                                    f"complete, {e.failed_cells} failed cells")
+            mismatch = leaderboard.mismatch_note(e)
+            if mismatch:
+                board.notes.append(mismatch)
     return board
 
 
@@ -207,6 +214,7 @@ def row(system: str, cell: Cell) -> dict[str, Any]:
         "left_out": {s["corpus"]: s["left_out"] for s in [*record.get("train", []), record["test"]]} if record else None,
         "training_clips": {s["corpus"]: s["clips"] for s in record.get("train", [])} if record else None,
         "complete": e.complete,
+        "stored_uar_mismatches": [dict(m) for m in e.stored_uar_mismatches],
         "protocol_key": e.protocol_key,
         "instance_key": e.instance_key,
     }
@@ -280,10 +288,11 @@ def to_terminal(board: CrossBoard, console) -> None:
 
 
 def to_text(board: CrossBoard, width: int = 120) -> str:
-    """What :func:`to_terminal` prints, as plain text (for files)."""
-    from rich.console import Console
+    """What :func:`to_terminal` prints, as plain text (for files): ``width`` columns, a matrix too wide
+    for them one line per cell (:class:`ser_core.cli_common.SafeConsole`), so no number is cut."""
+    from ser_core.cli_common import SafeConsole
 
-    console = Console(record=True, width=width, file=io.StringIO(), color_system=None)
+    console = SafeConsole(record=True, width=width, file=io.StringIO(), color_system=None)
     to_terminal(board, console)
     return console.export_text()
 

@@ -20,7 +20,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ser_core import stats
-from ser_core.leaderboard import LEGEND, Board, Entry, Reference, format_cell, pct, rank_lines, reference_rows
+from ser_core.leaderboard import (LEGEND, Board, Entry, Reference, format_cell, pct, rank_lines, reference_rows,
+                                  unmatched_reference, unmatched_note)
 
 FORMATS = ("md", "csv", "json", "html")
 #: Version of the JSON export's layout (docs/board-json.md). Bumped on any incompatible change.
@@ -68,6 +69,9 @@ def to_markdown(board: Board, title: str = "serbench leaderboard", reference: Re
             diff = "" if row["difference"] is None else f"{100 * row['difference']:+.1f}"
             lines.append(f"| {row['corpus']} | {row['system']} | {pct(row['ours'])} | {ci} | {pct(row['published'])} "
                          f"| {diff} | {within} |")
+        unmatched = unmatched_note(board, reference)
+        if unmatched:
+            lines += ["", unmatched]
     lines += ["", "## Details", "",
               "| corpus | system | protocol | folds | repeats | clips scored | pooled UAR % | WA % | worst speaker "
               "| speaker SD | parameters | wall time | settings |",
@@ -123,6 +127,7 @@ def record(entry: Entry) -> dict[str, Any]:
         "labels": entry.labels,
         "confusion": entry.confusion,
         "verification": entry.verification,
+        "stored_uar_mismatches": [dict(m) for m in entry.stored_uar_mismatches],
     }
 
 
@@ -130,7 +135,7 @@ def record(entry: Entry) -> dict[str, Any]:
 CSV_FIELDS = ("corpus", "system", "column", "protocol_key", "uar_mean", "uar_sd", "ci_low", "ci_high", "mark",
               "n_folds", "repeats_complete", "repeats_seen", "failed_cells", "clips_scored", "clips_in_corpus",
               "pooled_uar", "weighted_accuracy", "worst_speaker", "worst_speaker_uar", "speaker_uar_sd",
-              "parameter_count", "wall_time_s", "overrides", "verification")
+              "parameter_count", "wall_time_s", "overrides", "verification", "stored_uar_mismatches")
 
 
 def to_csv(board: Board) -> str:
@@ -146,6 +151,7 @@ def to_csv(board: Board) -> str:
             "worst_speaker": r["worst_speaker"]["speaker"] if r["worst_speaker"] else None,
             "worst_speaker_uar": r["worst_speaker"]["uar"] if r["worst_speaker"] else None,
             "overrides": json.dumps(r["overrides"], sort_keys=True),
+            "stored_uar_mismatches": len(r["stored_uar_mismatches"]),
         })
     return buffer.getvalue()
 
@@ -170,6 +176,7 @@ def to_json(board: Board, reference: Reference | None = None) -> str:
         "reference": None if reference is None else [
             {**row, "ci": _interval(row["ci"])} for row in reference_rows(board, reference)
         ],
+        "reference_unmatched": None if reference is None else unmatched_reference(board, reference),
     }
     return json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n"
 
@@ -343,6 +350,9 @@ def to_html(board: Board, title: str = "serbench leaderboard", reference: Refere
             parts.append(f"<tr><td>{esc(row['corpus'])}</td><td>{esc(row['system'])}</td><td>{pct(row['ours'])}</td>"
                          f"<td>{ci}</td><td>{pct(row['published'])}</td><td>{diff}</td></tr>")
         parts.append("</table>")
+        unmatched = unmatched_note(board, reference)
+        if unmatched:
+            parts.append(f"<p>{esc(unmatched)}</p>")
     for corpus, by_column in board.rows:
         parts.append(f"<h2>{esc(corpus)}</h2>")
         if any(e.uar_mean is not None for e in by_column.values()):

@@ -14,7 +14,9 @@ the clips both were tested on); across corpora, average ranks, the Friedman test
 critical difference.
 
 A stored row that cannot be scored (unreadable predictions, class indices out of range) is counted
-as failed and named in the board's notes; it never stops the board.
+as failed and named in the board's notes; it never stops the board. The UAR stored with each cell is
+never shown: every figure is recomputed from the cell's predictions (:func:`ser_core.protocol.uar`),
+and a stored UAR that disagrees with them (a hand edit, a damaged row) is named in the notes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 
 from ser_core import stats
 from ser_core.errors import ConfigError
+from ser_core.protocol import uar as recomputed_uar
 from ser_core.records import CorpusInstance, SystemProtocol, differing_keys, flatten
 from ser_core.results import ResultStore, StoredCell
 
@@ -65,6 +68,8 @@ class Entry:
     repeats_seen: int = 0
     failed_cells: int = 0
     invalid: list[str] = field(default_factory=list)  # stored rows that could not be scored, and why
+    #: cells whose stored UAR disagrees with their predictions: ``{repeat, fold, stored, recomputed}``
+    stored_uar_mismatches: list[dict] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)  # rows: true label, columns: predicted
     wall_time_s: float = 0.0
@@ -163,7 +168,9 @@ def compute(
     :param all_configs: show every (protocol, corpus instance) of a system on a corpus, not only the newest.
     :param resamples: bootstrap resamples (and permutations) per statistic; 0 turns the statistics off.
     :param seed: seeds every resampling, so the board is reproducible.
+    :raises ConfigError: ``resamples`` outside 0 or 100..100000 (:func:`stats.check_resamples`), a negative seed.
     """
+    check_statistics(resamples, seed)
     protocols = store.protocols()
     instances = store.instances()
     groups: dict[tuple[str, str, str, str], list[StoredCell]] = defaultdict(list)
@@ -175,11 +182,18 @@ def compute(
         if systems is not None and cell.key.system not in systems:
             continue
         groups[(cell.key.corpus, cell.key.system, cell.key.protocol, cell.key.instance)].append(cell)
+    unreadable = getattr(store, "unreadable", {})
     entries = [
-        _aggregate(corpus, system, pk, ik, protocols.get(pk), instances.get(ik), cells)
+        _aggregate(corpus, system, pk, ik, protocols.get(pk), instances.get(ik), cells,
+                   missing_instance=None if ik in instances else _missing(ik, unreadable))
         for (corpus, system, pk, ik), cells in sorted(groups.items())
     ]
     shown, hidden, notes = _select(entries, all_configs)
+    for e in entries:
+        if e.protocol is None:
+            notes.append(f"{e.system} on {e.corpus}: the record of its protocol (@{e.protocol_key[:6]}) is "
+                         f"{_missing(e.protocol_key, unreadable)}, so its settings cannot be shown or compared; the "
+                         "database was edited or is damaged")
     columns, rows = _layout(shown, all_configs, notes)
     notes.extend(normalisation_notes(shown))
     notes.extend(fold_policy_notes(shown))
@@ -207,11 +221,31 @@ def compute(
                          f"({str(mark.get('content_hash'))[:19]}) without verification: {why}")
         for problem in e.invalid:
             notes.append(f"{e.column} on {e.corpus}: a stored cell cannot be scored and counts as failed: {problem}")
+        mismatch = mismatch_note(e)
+        if mismatch:
+            notes.append(mismatch)
     ranks = _rank_test(columns, rows) if use_stats else None
     return Board(shown, hidden, columns, rows, notes, ranks, resamples if use_stats else 0, seed, all_configs)
 
 
-def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, cells) -> Entry:
+def check_statistics(resamples: int, seed: int) -> None:
+    """Refuse resamples or a seed the statistics cannot use, before any work (a :class:`ConfigError`)."""
+    try:
+        stats.check_resamples(resamples)
+        stats.check_seed(seed)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _missing(key: str, unreadable: dict[str, str]) -> str:
+    """Why the record ``key`` is not in the store's records: unreadable (with the reason) or missing."""
+    return f"unreadable ({unreadable[key]})" if key in unreadable else "missing"
+
+
+def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, cells, *,
+               missing_instance: str | None = None) -> Entry:
+    """One entry from its stored cells. ``missing_instance``: why the corpus instance's record is absent
+    (every cell then counts as failed: without it the classes and folds are unknown)."""
     entry = Entry(corpus, system, protocol_key, instance_key, protocol, instance, cells)
     labels = list(instance.labels) if instance else []
     n_classes = len(labels)
@@ -227,13 +261,22 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
             entry.failed_cells += 1
             continue
         problem = _unscorable(cell, n_classes)
+        if instance is None:
+            problem = (f"the record of the corpus instance it was computed on (@{instance_key[:6]}) is "
+                       f"{missing_instance or 'missing'}; the database was edited or is damaged")
+        elif instance.fold_names and not problem and not 0 <= cell.key.fold < len(instance.fold_names):
+            problem = f"fold {cell.key.fold} is not one of the corpus instance's {len(instance.fold_names)} folds"
         if problem:
             entry.failed_cells += 1
             entry.invalid.append(f"repeat {cell.key.repeat} fold {cell.key.fold}: {problem}")
             continue
         good.append(cell)
-        by_repeat[cell.key.repeat][cell.key.fold] = cell.uar
         p = cell.predictions
+        score = recomputed_uar(p.y_true, p.y_pred)
+        if not _agrees(cell.uar, score):
+            entry.stored_uar_mismatches.append(
+                {"repeat": cell.key.repeat, "fold": cell.key.fold, "stored": cell.uar, "recomputed": score})
+        by_repeat[cell.key.repeat][cell.key.fold] = score
         np.add.at(confusion, (list(p.y_true), list(p.y_pred)), 1)
         scored.update(p.clip_ids)
     complete = sorted(r for r, folds in by_repeat.items() if len(folds) == entry.n_folds)
@@ -243,7 +286,7 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
     entry.repeats_complete = len(complete)
     entry.repeats_seen = len({c.key.repeat for c in cells})
     entry.confusion = confusion.tolist()
-    entry.wall_time_s = float(sum(c.wall_time or 0.0 for c in cells))
+    entry.wall_time_s = float(sum(c.wall_time for c in cells if _finite(c.wall_time)))
     entry.parameter_count = next((c.outcome.parameter_count for c in good), None)
     entry.overrides = dict(cells[0].details.get("overrides", {})) if cells else {}
     entry.newest = max((c.created_at for c in cells), default="")
@@ -263,13 +306,45 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
     return entry
 
 
+#: A stored UAR further than this from the one recomputed from the cell's predictions is reported:
+#: the two are computed by the same function, so only float rounding (JSON, another platform) may differ.
+UAR_TOLERANCE = 1e-9
+
+
+def _agrees(stored: Any, recomputed: float) -> bool:
+    return _finite(stored) and abs(stored - recomputed) <= UAR_TOLERANCE
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _unscorable(cell: StoredCell, n_classes: int) -> str | None:
+    if cell.damage:
+        return cell.damage
     if cell.predictions is None:
         return "its predictions are missing or unreadable"
-    if cell.uar is None or not math.isfinite(cell.uar):
-        return "its UAR is missing"
+    if not cell.predictions.clip_ids:
+        return "it has no predictions (no test clips)"
     problems = cell.predictions.problems(n_classes)
     return "; ".join(problems) if problems else None
+
+
+def mismatch_note(entry: Entry) -> str | None:
+    """The note naming the cells of ``entry`` whose stored UAR disagrees with their predictions."""
+    found = entry.stored_uar_mismatches
+    if not found:
+        return None
+
+    def shown(value):
+        return f"{100 * value:.1f}%" if _finite(value) else "missing"
+
+    cells = "; ".join(f"repeat {m['repeat']} fold {m['fold']}: stored {shown(m['stored'])}, predictions give "
+                      f"{shown(m['recomputed'])}" for m in found[:5])
+    more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
+    return (f"{entry.column or entry.system} on {entry.corpus}: the UAR stored with {len(found)} cell(s) disagrees "
+            f"with the cell's predictions ({cells}{more}): the database was edited or is damaged. Every figure here "
+            "is recomputed from the predictions.")
 
 
 def _describe(entry: Entry) -> dict[str, Any]:
@@ -537,6 +612,7 @@ class Reference:
     path: Path
     values: dict[tuple[str, str], float]
     sources: dict[tuple[str, str], str]
+    lines: dict[tuple[str, str], int] = field(default_factory=dict)  # where each row is in the file
 
 
 def load_reference(path: str | Path) -> Reference:
@@ -546,26 +622,67 @@ def load_reference(path: str | Path) -> Reference:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not part of the header
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--reference {path}: cannot be read ({exc})") from None
-    reader = csv.DictReader(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    # (line number in the file, line) of every line the CSV reader sees: comments are left out, so the
+    # reader's own line count is mapped back to the file's to name the line of a problem
+    kept = [(i + 1, line) for i, line in enumerate(text.splitlines()) if not line.lstrip().startswith("#")]
+    reader = csv.DictReader(line for _, line in kept)
     needed = {"corpus", "system", "uar"}
     if reader.fieldnames is None or not needed <= set(reader.fieldnames):
         raise ConfigError(f"--reference {path}: the header must name the columns corpus,system,uar "
                           f"(found {', '.join(reader.fieldnames or []) or 'nothing'})")
-    values, sources = {}, {}
-    data_lines = [i + 1 for i, line in enumerate(text.splitlines()) if not line.lstrip().startswith("#")][1:]
-    for line_no, row in zip(data_lines, reader):
+    twice = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
+    if twice:
+        raise ConfigError(f"--reference {path}: the header names the column {', '.join(twice)} twice; which one "
+                          "holds the numbers cannot be known. Keep one.")
+    values, sources, first_line = {}, {}, {}
+    for row in reader:
+        line_no = kept[reader.line_num - 1][0]
+        corpus, system = (row.get("corpus") or "").strip(), (row.get("system") or "").strip()
+        if not corpus or not system:
+            raise ConfigError(f"{path}:{line_no}: a row needs a corpus and a system (found corpus {corpus!r}, "
+                              f"system {system!r})")
         try:
             value = float(row["uar"])
         except (TypeError, ValueError):
             raise ConfigError(f"{path}:{line_no}: uar {row['uar']!r} is not a number (a UAR in percent)") from None
         if not 0 <= value <= 100:
             raise ConfigError(f"{path}:{line_no}: uar {value} is not a percentage between 0 and 100")
-        values[(row["corpus"], row["system"])] = value / 100
-        sources[(row["corpus"], row["system"])] = row.get("source") or ""
-    return Reference(path, values, sources)
+        if 0 < value <= 1:  # below chance for any corpus of at most 100 classes: a fraction, not percent
+            raise ConfigError(f"{path}:{line_no}: uar {row['uar']} looks like a fraction; the column is in percent "
+                              f"(write {100 * value:g}, not {row['uar']})")
+        if (corpus, system) in first_line:
+            raise ConfigError(
+                f"{path}:{line_no}: {system} on {corpus} is given twice, on lines {first_line[(corpus, system)]} and "
+                f"{line_no}; which published number is meant cannot be known. Keep one row (or comment one out "
+                "with #).")
+        first_line[(corpus, system)] = line_no
+        values[(corpus, system)] = value / 100
+        sources[(corpus, system)] = row.get("source") or ""
+    return Reference(path, values, sources, first_line)
+
+
+def unmatched_reference(board: Board, reference: Reference) -> list[str]:
+    """Rows of ``reference`` on a corpus of the board whose system is not on it (a misspelt name, most
+    likely), each as ``"corpus/system (line N)"``. Rows of other corpora are not listed: a published
+    table usually covers more corpora than one database."""
+    corpora = {e.corpus for e in board.entries}
+    systems = {e.system for e in board.entries}
+    return [f"{corpus}/{system} (line {reference.lines.get((corpus, system), '?')})"
+            for corpus, system in sorted(reference.values, key=lambda k: reference.lines.get(k, 0))
+            if corpus in corpora and system not in systems]
+
+
+def unmatched_note(board: Board, reference: Reference) -> str | None:
+    """The sentence naming :func:`unmatched_reference` rows, with the board's systems, or ``None``."""
+    rows = unmatched_reference(board, reference)
+    if not rows:
+        return None
+    systems = ", ".join(sorted({e.system for e in board.entries}))
+    return (f"{reference.path.name}: {len(rows)} published number(s) on this board's corpora name a system the "
+            f"board does not have: {', '.join(rows[:6])}{' ...' if len(rows) > 6 else ''} (systems here: {systems})")
 
 
 def reference_rows(board: Board, reference: Reference) -> list[dict[str, Any]]:

@@ -7,13 +7,19 @@ killed process or Ctrl-C therefore leaves the previous file as it was. Targets t
 files (``/dev/stdout``, a FIFO, ``/dev/full``) cannot be replaced by a rename and are written
 directly. Every ``OSError`` becomes an :class:`~ser_core.errors.OutputError` that names the path
 and says what to do (:func:`describe_os_error`).
+
+What goes to stdout never fails on the terminal's encoding either: :func:`encodable` writes each
+character an encoding lacks as its ASCII equivalent (:data:`ASCII_MARKS`), and :func:`write_stdout`
+gives an export on stdout the same UTF-8 bytes a file gets when stdout is redirected.
 """
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import stat
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,6 +112,68 @@ def write_bytes(path: str | Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically; see :func:`atomic_write`."""
     with atomic_write(path) as handle:
         handle.write(data)
+
+
+#: Characters serbench prints, with what a terminal whose encoding lacks them shows instead. Every
+#: other character it cannot show becomes ``?``.
+ASCII_MARKS = {
+    "±": "+/-", "▲": "^", "△": "~", "▼": "v", "†": "*", "‡": "**", "…": "...", "α": "alpha", "≥": ">=",
+    "≤": "<=", "²": "^2", "×": "x", "→": "->", "—": "--", "–": "-", "’": "'", "“": '"', "”": '"', "·": ".",
+}
+#: The codec error handler that writes :data:`ASCII_MARKS` (``text.encode(enc, MARKS_HANDLER)``).
+MARKS_HANDLER = "serbench-ascii-marks"
+
+
+def _ascii_marks(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return "".join(ASCII_MARKS.get(ch, "?") for ch in error.object[error.start:error.end]), error.end
+
+
+codecs.register_error(MARKS_HANDLER, _ascii_marks)
+
+
+def encodable(text: str, encoding: str | None) -> str:
+    """``text`` with every character ``encoding`` cannot write replaced (:data:`ASCII_MARKS`, else ``?``)."""
+    encoding = encoding or "utf-8"
+    try:
+        text.encode(encoding)
+        return text
+    except UnicodeEncodeError:
+        return text.encode(encoding, MARKS_HANDLER).decode(encoding)
+    except LookupError:  # an encoding Python does not know: leave it to the stream
+        return text
+
+
+def write_stdout(text: str) -> None:
+    """Write an export (Markdown, CSV, JSON, HTML) to stdout without ever failing on the encoding.
+
+    Where stdout's encoding can hold ``text`` it is written as it is. Otherwise, redirected to a file or
+    a pipe, it gets the UTF-8 bytes ``--output FILE`` would hold (every export is UTF-8, and says so
+    where its format can); on a terminal, what it cannot show is written as ASCII marks (``+/-`` for
+    ``±``; :func:`encodable`).
+    """
+    stream = sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        buffer = getattr(stream, "buffer", None)
+        if buffer is not None and not _isatty(stream):
+            stream.flush()
+            buffer.write(text.encode("utf-8", "replace"))
+            buffer.flush()
+            return
+        text = encodable(text, encoding)
+    stream.write(text)
+    stream.flush()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def check_output(path: str | Path) -> None:

@@ -6,12 +6,18 @@ to import, implements a hook that does not exist, or raises while registering be
 distributions, or twice by one) is refused for every claimant, whatever the load order: the name is
 not usable and each plugin involved is marked broken with a message naming all of them. Set ``SERBENCH_STRICT_PLUGINS=1`` to re-raise instead. A registry is built by a factory on
 each call, never at import time, so tests get a fresh one.
+
+Whatever a plugin prints while it is imported or registers goes to stderr (:func:`_quiet_stdout`):
+stdout belongs to the command, and ``serbench list --json`` or ``leaderboard --format json`` must stay
+parseable whatever the installed plugins print.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -151,6 +157,46 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+@contextlib.contextmanager
+def _quiet_stdout():
+    """Send what plugin code prints to stderr while it runs: stdout carries the command's output.
+
+    Python's ``print`` is redirected; so is file descriptor 1 when ``sys.stdout`` is the process's own
+    stdout, for libraries that write to it from C (their buffered output is flushed before it is put back).
+    """
+    with contextlib.redirect_stdout(sys.stderr):
+        saved = _redirect_descriptor()
+        try:
+            yield
+        finally:
+            if saved is not None:
+                _restore_descriptor(saved)
+
+
+def _redirect_descriptor() -> int | None:
+    """Point file descriptor 1 at 2, returning a copy of the old 1 (``None`` when stdout is not fd 1)."""
+    try:
+        if sys.__stdout__ is None or sys.__stdout__.fileno() != 1 or sys.__stderr__ is None:
+            return None
+        sys.__stdout__.flush()
+        saved = os.dup(1)
+        os.dup2(sys.__stderr__.fileno(), 1)
+        return saved
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _restore_descriptor(saved: int) -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)  # C stdio buffers written while fd 1 was stderr go there
+    except (OSError, AttributeError, TypeError):
+        pass
+    os.dup2(saved, 1)
+    os.close(saved)
+
+
 def load_registry(
     extra_plugins: Iterable[tuple[str, object]] = (),
     *,
@@ -174,7 +220,8 @@ def load_registry(
                 module=ep.value,
             )
             try:
-                candidates.append((info, ep.load()))
+                with _quiet_stdout():
+                    candidates.append((info, ep.load()))
             except Exception as exc:  # a broken plugin must not break the others
                 message = f"failed to import {ep.value}: {_describe(exc)}"
                 if isinstance(exc, ModuleNotFoundError) and exc.name:
@@ -195,8 +242,9 @@ def load_registry(
             manager_name += "'"
         by_manager_name[manager_name] = info
         try:
-            pm.register(obj, name=manager_name)
-            pm.check_pending()
+            with _quiet_stdout():
+                pm.register(obj, name=manager_name)
+                pm.check_pending()
         except Exception as exc:
             if pm.is_registered(obj):
                 pm.unregister(obj)
@@ -250,7 +298,8 @@ def _collect(
         claims.setdefault((kind, spec.name), []).append(Registered(kind, spec, info))
 
     try:
-        hook(register=register)
+        with _quiet_stdout():
+            hook(register=register)
     except PluginError:
         raise  # only reached in strict mode: _fail already recorded it
     except Exception as exc:

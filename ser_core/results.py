@@ -11,7 +11,10 @@ Tables:
   feature cache key, overrides) and the run that computed it.
 
 Every figure of the board is recomputed from the stored predictions. Cells are committed one at a
-time, so an interrupted run keeps everything it finished.
+time, so an interrupted run keeps everything it finished. A row edited by hand or damaged never stops
+a reader: a cell whose details, repeat or fold cannot be read carries the reason (``StoredCell.damage``,
+and the board counts it as failed), and a protocol, corpus-instance or run record that cannot be read
+is left out of :meth:`ResultStore.protocols` (etc.) with the reason in :attr:`ResultStore.unreadable`.
 
 Databases written by schema version 1 (one ``cells`` table with a config hash and a provenance blob
 per row) are migrated when opened: their rows become typed records in the new tables, and the old
@@ -22,12 +25,14 @@ reading. A database from a newer serbench is refused with a clear message.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ser_core.errors import ResultsDbError
+from ser_core.results_check import refuse_unreadable_schema
 from ser_core.records import (
     FOLD_POLICY,
     CellOutcome,
@@ -102,6 +107,7 @@ class StoredCell:
     details: dict[str, Any] = field(default_factory=dict)
     run_id: int | None = None
     created_at: str = ""
+    damage: str | None = None  # why the stored row cannot be trusted (unreadable details, repeat, fold)
 
     @property
     def status(self) -> str:
@@ -135,6 +141,10 @@ class ResultStore:
         self.path = Path(path)
         self.migrated_from: int | None = None  # the schema version this database was migrated from
         self.migrated_in_memory = False  # migrated for reading only; the file is unchanged
+        #: record digest -> why its protocol, corpus-instance or run record could not be read
+        self.unreadable: dict[str, str] = {}
+        if str(path) != ":memory:":
+            refuse_unreadable_schema(self.path)  # read-only: a refused file is never touched
         if not readonly:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
@@ -328,25 +338,46 @@ class ResultStore:
             "ORDER BY corpus, system, protocol, instance, repeat, fold"
         )
         for row in self._db.execute(query, (corpus, corpus, system, system)).fetchall():
+            damage = []
+            details = _json(row[15], dict)
+            if details is None:
+                damage.append("its details are not a JSON object")
+            repeat, fold = _integer(row[4]), _integer(row[5])
+            if repeat is None or fold is None:
+                damage.append(f"its repeat ({row[4]!r}) or fold ({row[5]!r}) is not an integer")
             outcome = CellOutcome(
-                ok=row[6] == "ok", wall_time=row[13], uar=row[7],
-                predictions=_predictions(row[8]), parameter_count=row[9],
-                estimator=json.loads(row[10]) if row[10] else None, error=row[11], traceback=row[12],
+                ok=row[6] == "ok", wall_time=_number(row[13]) or 0.0, uar=_number(row[7]),
+                predictions=_predictions(row[8]), parameter_count=_integer(row[9]),
+                estimator=_json(row[10], object) if row[10] else None, error=row[11], traceback=row[12],
             )
-            yield StoredCell(CellKey(*row[:6]), outcome, seed=row[14], details=json.loads(row[15]),
-                             run_id=row[16], created_at=row[17])
+            key = CellKey(str(row[0]), str(row[1]), str(row[2]), str(row[3]),
+                          -1 if repeat is None else repeat, -1 if fold is None else fold)
+            yield StoredCell(key, outcome, seed=_integer(row[14]) or 0, details=details or {}, run_id=row[16],
+                             created_at=str(row[17] or ""), damage="; ".join(damage) or None)
+
+    def _records(self, query: str, parse) -> dict:
+        """``{key: parse(json)}`` of a record table; a record that cannot be read is left out and its
+        reason kept in :attr:`unreadable` (readers say what is missing instead of failing)."""
+        out = {}
+        for key, text in self._db.execute(query):
+            try:
+                out[key] = parse(json.loads(text))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                self.unreadable[str(key)] = f"{type(exc).__name__}: {exc}"
+        return out
 
     def protocols(self) -> dict[str, SystemProtocol]:
-        return {h: SystemProtocol.from_record(json.loads(r))
-                for h, r in self._db.execute("SELECT hash, record FROM protocols")}
+        return self._records("SELECT hash, record FROM protocols", SystemProtocol.from_record)
 
     def instances(self) -> dict[str, CorpusInstance]:
-        return {h: CorpusInstance.from_record(json.loads(r))
-                for h, r in self._db.execute("SELECT hash, record FROM instances")}
+        return self._records("SELECT hash, record FROM instances", CorpusInstance.from_record)
 
     def runs(self) -> dict[int, RunProvenance]:
-        return {i: RunProvenance.from_record(json.loads(r))
-                for i, r in self._db.execute("SELECT id, provenance FROM runs")}
+        return self._records("SELECT id, provenance FROM runs", RunProvenance.from_record)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every stored (corpus, system), without reading the cells' predictions."""
+        return [tuple(r) for r in self._db.execute("SELECT DISTINCT corpus, system FROM cells ORDER BY corpus, system")]
 
     def names(self) -> tuple[list[str], list[str]]:
         """The stored corpus and system names."""
@@ -362,13 +393,44 @@ def _create_tables(db: sqlite3.Connection, cells: str = "cells") -> None:
             db.execute(statement.replace("CREATE TABLE IF NOT EXISTS cells (", f"CREATE TABLE IF NOT EXISTS {cells} ("))
 
 
+def _json(text: Any, kind: type) -> Any:
+    """Parsed JSON of the expected ``kind`` (``object``: any), or ``None`` when it is not."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, kind) else None
+
+
+def _number(value: Any) -> float | None:
+    """A stored REAL as a float; ``None`` for NULL, text or a non-finite value (an edited row)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _integer(value: Any) -> int | None:
+    """A stored INTEGER as an int; ``None`` for NULL or anything else (an edited row)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _predictions(text: str | None) -> Predictions | None:
+    """The stored predictions, or ``None`` when they are missing or unreadable (the board then reports the
+    cell as invalid). Class indices must be stored integers: ``Predictions.from_record`` would turn an
+    edited ``1.5`` into class 1."""
     if not text:
         return None
+    record = _json(text, dict)
+    if record is None:
+        return None
+    labels = [*record.get("y_true", ()), *record.get("y_pred", ())] if isinstance(record.get("y_true"), list) and \
+        isinstance(record.get("y_pred"), list) else None
+    if labels is None or any(isinstance(v, bool) or not isinstance(v, int) for v in labels):
+        return None
     try:
-        return Predictions.from_record(json.loads(text))
+        return Predictions.from_record(record)
     except (ValueError, KeyError, TypeError):
-        return None  # unreadable: the board reports the cell as invalid
+        return None
 
 
 def v1_records(corpus: str, labels: list[str], prov: Mapping[str, Any]) -> tuple[SystemProtocol, CorpusInstance]:

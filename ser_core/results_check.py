@@ -3,7 +3,9 @@
 :func:`check_results_db` looks at a ``--db`` path before :class:`~ser_core.results.ResultStore`
 touches it and refuses, with the path and what to do: a directory, a file that is not SQLite (random
 bytes, a truncated copy), another application's SQLite database (serbench never adds its tables to
-it), a file or directory serbench may not write. :func:`results_db_errors` turns the ``sqlite3``
+it), a database written by a newer serbench, a file or directory serbench may not write. Every check
+reads the file read-only: a refused file is never changed (no journal-mode switch, no ``-wal`` or
+``-shm`` file created); only a database that passes every check is switched to WAL mode for writing. :func:`results_db_errors` turns the ``sqlite3``
 errors that can still happen later (disk full at creation or in the middle of a run, a lock held by
 another process) into a :class:`~ser_core.errors.ResultsDbError`. Cells are committed one at a time,
 so whatever was finished before such an error stays stored.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -26,25 +29,98 @@ MARKER_TABLE = "meta"
 NEW_DB_ADVICE = "pass --db with a new file name (or set SERBENCH_DB)"
 
 
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change ``path`` or create files beside it.
+
+    ``mode=ro`` alone still creates a ``-shm`` file for a WAL-mode database; when no ``-wal`` or
+    ``-journal`` file exists there is nothing beyond the main file to read, so the file is opened
+    ``immutable`` (no locks, no side files). With one (another process is writing) it must be read
+    too: plain ``mode=ro``.
+    """
+    resolved = path.resolve()
+    quoted = urllib.parse.quote(str(resolved))
+    busy = any(Path(f"{resolved}{suffix}").exists() for suffix in ("-wal", "-journal"))
+    uri = f"file:{quoted}?mode=ro" if busy else f"file:{quoted}?mode=ro&immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=10)
+
+
 def _tables(path: Path) -> list[str]:
-    uri = f"file:{path.resolve()}?mode=ro"
-    db = sqlite3.connect(uri, uri=True, timeout=10)
+    db = _read_only(path)
     try:
         return [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
     finally:
         db.close()
 
 
-def _is_serbench(path: Path) -> bool:
-    uri = f"file:{path.resolve()}?mode=ro"
-    db = sqlite3.connect(uri, uri=True, timeout=10)
+def _schema_version(path: Path) -> str | None:
+    """The stored ``schema_version`` value, or ``None`` when the file is not a serbench database.
+
+    :raises sqlite3.DatabaseError: the file is damaged where the marker table is.
+    """
+    db = _read_only(path)
     try:
         row = db.execute(f"SELECT value FROM {MARKER_TABLE} WHERE key='schema_version'").fetchone()
-        return row is not None
-    except sqlite3.Error:
-        return False
+        return None if row is None else str(row[0])
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc) or "no such column" in str(exc):
+            return None  # another application's database
+        raise
     finally:
         db.close()
+
+
+def _damaged_error(path: Path, what: str) -> ResultsDbError:
+    return ResultsDbError(f"results database {path} is damaged ({what}). Restore a backup or {NEW_DB_ADVICE}. It "
+                          "was not changed.")
+
+
+def refuse_unreadable_schema(path: Path) -> None:
+    """Refuse, reading it read-only, an existing serbench database whose schema this serbench cannot read
+    (:class:`~ser_core.results.ResultStore` calls it before opening the file for writing)."""
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                return  # new, empty or not SQLite: the store's own errors say so
+        version = _schema_version(path)
+    except (OSError, sqlite3.Error):
+        return  # unreadable or damaged: the store's own errors say so
+    if version is not None:
+        _check_version(path, version)
+
+
+def _damage(path: Path) -> str | None:
+    """What SQLite's ``quick_check`` finds wrong with the file (read-only), or ``None`` when it is whole."""
+    try:
+        db = _read_only(path)
+        try:
+            rows = [str(r[0]) for r in db.execute("PRAGMA quick_check(5)")]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    if rows == ["ok"]:
+        return None
+    findings = [line.strip() for row in rows for line in row.splitlines() if line.strip() and not line.startswith("***")]
+    return "; ".join(findings[:3]) + ("; ..." if len(findings) > 3 else "")
+
+
+def _check_version(path: Path, stored: str) -> None:
+    """Refuse a schema version this serbench cannot read (newer, or not a number), naming both."""
+    from ser_core.results import SCHEMA_VERSION
+
+    try:
+        version = int(stored)
+    except ValueError:
+        raise ResultsDbError(
+            f"results database {path} has an unreadable schema version {stored!r}; it may be damaged. Restore a "
+            f"backup or {NEW_DB_ADVICE}. It was not changed."
+        ) from None
+    if version > SCHEMA_VERSION:
+        raise ResultsDbError(
+            f"results database {path} was written by a newer serbench (schema version {version}; this serbench "
+            f"reads versions 1 to {SCHEMA_VERSION}). Upgrade serbench (pip install -U ser-core), or "
+            f"{NEW_DB_ADVICE}. It was not changed."
+        )
 
 
 def check_results_db(path: str | Path, *, write: bool) -> None:
@@ -83,13 +159,23 @@ def check_results_db(path: str | Path, *, write: bool) -> None:
                     f"results database {path} cannot be read as SQLite ({exc}); it may be damaged. Restore a "
                     f"backup or {NEW_DB_ADVICE}. It was not changed."
                 ) from None
-            if tables and not _is_serbench(path):
+            try:
+                version = _schema_version(path) if tables else None
+            except sqlite3.DatabaseError as exc:
+                raise _damaged_error(path, str(exc)) from None
+            if tables and version is None:
                 shown = ", ".join(tables[:6]) + (", ..." if len(tables) > 6 else "")
                 raise ResultsDbError(
                     f"results database {path} is another application's SQLite database (tables: {shown}), "
                     f"not serbench results; serbench will not add its tables to it. {NEW_DB_ADVICE[0].upper()}"
-                    f"{NEW_DB_ADVICE[1:]}."
+                    f"{NEW_DB_ADVICE[1:]}. It was not changed."
                 )
+            if version is not None:
+                _check_version(path, version)
+            if write and tables:  # the command would write to it (WAL mode first): only if it is whole
+                damage = _damage(path)
+                if damage:
+                    raise _damaged_error(path, damage)
     if not write:
         return
     if path.exists():

@@ -15,6 +15,11 @@ over repeats (:class:`SpeakerCounts`).
 - :func:`per_speaker_uar`: UAR over each speaker's clips.
 - :func:`friedman`: average ranks over corpora, the Friedman test and the Nemenyi critical difference
   (``scipy.stats.friedmanchisquare`` and ``scipy.stats.studentized_range``).
+
+Resampling runs in batches (scipy's ``batch=``) sized to :data:`MEMORY_BUDGET`, so memory does not
+grow with the number of resamples; the number itself is bounded (:func:`check_resamples`): below
+:data:`MIN_RESAMPLES` a 95% interval's 2.5th and 97.5th percentiles are one or two draws, above
+:data:`MAX_RESAMPLES` the run time grows with no gain in precision.
 """
 
 from __future__ import annotations
@@ -26,8 +31,47 @@ from typing import Iterable, Sequence
 import numpy as np
 
 DEFAULT_RESAMPLES = 1000
+#: Fewer resamples than this give an interval whose ends are one or two draws: refused, not computed.
+MIN_RESAMPLES = 100
+#: The Monte Carlo error of a percentile or p-value at this many draws is already far below the
+#: speaker-level uncertainty; more only costs time (each statistic is linear in the resamples).
+MAX_RESAMPLES = 100_000
+#: Bytes a batch of resamples may hold at once (arrays of the statistic, not counting scipy's own).
+MEMORY_BUDGET = 64 * 2**20
 DEFAULT_LEVEL = 0.95
 ALPHA = 0.05
+
+
+def resamples_problem(resamples: int) -> str | None:
+    """Why ``resamples`` cannot be used (0 turns the statistics off), or ``None`` when it can."""
+    if resamples == 0 or MIN_RESAMPLES <= resamples <= MAX_RESAMPLES:
+        return None
+    if resamples < 0:
+        return f"{resamples} is negative; give 0 (statistics off) or {MIN_RESAMPLES} to {MAX_RESAMPLES}"
+    if resamples < MIN_RESAMPLES:
+        return (f"{resamples} is too few for a 95% interval (its ends would be one or two draws); give 0 "
+                f"(statistics off) or {MIN_RESAMPLES} to {MAX_RESAMPLES} (default {DEFAULT_RESAMPLES})")
+    return (f"{resamples} is more than {MAX_RESAMPLES}, which already makes the resampling error negligible "
+            f"beside the speakers' spread, while the time grows with every resample; give {MIN_RESAMPLES} to "
+            f"{MAX_RESAMPLES} (default {DEFAULT_RESAMPLES})")
+
+
+def check_resamples(resamples: int) -> None:
+    """:raises ValueError: ``resamples`` is neither 0 nor within MIN_RESAMPLES..MAX_RESAMPLES."""
+    problem = resamples_problem(resamples)
+    if problem:
+        raise ValueError(f"resamples: {problem}")
+
+
+def check_seed(seed: int) -> None:
+    """:raises ValueError: ``seed`` is not a non-negative integer (numpy's generators refuse others)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: {seed!r} is not a non-negative integer; give 0 or more")
+
+
+def _batch(per_resample_floats: int) -> int:
+    """Resamples per batch so that one batch's arrays stay within :data:`MEMORY_BUDGET`."""
+    return max(1, MEMORY_BUDGET // (8 * max(1, per_resample_floats)))
 
 
 @dataclass(frozen=True)
@@ -129,16 +173,21 @@ def bootstrap_ci(counts: SpeakerCounts, *, resamples: int = DEFAULT_RESAMPLES, s
     their clips. ``None`` with fewer than two speakers (there is nothing to resample)."""
     from scipy import stats
 
+    check_resamples(resamples)
+    check_seed(seed)
     n = len(counts.speakers)
     if n < 2 or resamples < 1:
         return None
+    folds, _, classes = counts.true.shape
+    # per resample: its indices and weights (n each), two weighted count tables and the recall temporaries
+    batch = _batch(2 * n + 8 * folds * classes)
 
     def statistic(indices, axis=-1):
         return weighted_uar(counts, _weights(np.moveaxis(np.asarray(indices), axis, -1), n))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = stats.bootstrap((np.arange(n),), statistic, vectorized=True, n_resamples=resamples,
+        result = stats.bootstrap((np.arange(n),), statistic, vectorized=True, n_resamples=resamples, batch=batch,
                                  confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
     low, high = result.confidence_interval
     return Interval(float(low), float(high), level, resamples)
@@ -174,6 +223,10 @@ def paired_test(a: SpeakerCounts, b: SpeakerCounts, *, resamples: int = DEFAULT_
 
     if a.speakers != b.speakers or a.true.shape != b.true.shape or not np.array_equal(a.true, b.true):
         raise ValueError("a paired test needs both systems' predictions on the same clips, speakers and folds")
+    check_resamples(resamples)
+    check_seed(seed)
+    if resamples == 0:
+        raise ValueError("a paired test needs resamples (0 turns the statistics off)")
     n = len(a.speakers)
     ones = np.ones(n)
     uar_a, uar_b = float(weighted_uar(a, ones)), float(weighted_uar(b, ones))
@@ -192,11 +245,15 @@ def paired_test(a: SpeakerCounts, b: SpeakerCounts, *, resamples: int = DEFAULT_
         return side(x) - side(y)
 
     exact = 2**n <= max(resamples, 4096)  # exact up to 12 speakers
+    folds, classes = true.shape
+    # per permutation: the gathered units (n x F x C) and the summed side with its temporaries, twice
+    permutation_batch = _batch(2 * (n * folds * classes + 8 * folds * classes + n))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         test = stats.permutation_test(
             (np.arange(n), np.arange(n) + n), difference, permutation_type="samples", vectorized=True,
             n_resamples=np.inf if exact else resamples, alternative="two-sided", rng=np.random.default_rng(seed),
+            batch=permutation_batch,
         )
 
         def boot(indices, axis=-1):
@@ -204,7 +261,8 @@ def paired_test(a: SpeakerCounts, b: SpeakerCounts, *, resamples: int = DEFAULT_
             return weighted_uar(a, w) - weighted_uar(b, w)
 
         ci = stats.bootstrap((np.arange(n),), boot, vectorized=True, n_resamples=resamples, confidence_level=level,
-                             method="percentile", rng=np.random.default_rng(seed)).confidence_interval
+                             method="percentile", rng=np.random.default_rng(seed),
+                             batch=_batch(2 * n + 16 * folds * classes)).confidence_interval
     p = float(min(1.0, test.pvalue))
     if np.isclose(uar_a, uar_b, rtol=0, atol=1e-12):
         p = 1.0  # identical scores: floating-point noise in the permutations must not make this < 1

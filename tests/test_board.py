@@ -158,12 +158,12 @@ def test_a_stored_row_that_cannot_be_scored_never_breaks_the_board(registry, tmp
                        WHERE system = 'one' AND fold = 0""")
         con.execute("UPDATE cells SET predictions = 'not json' WHERE system = 'two' AND fold = 1")
     with ResultStore(tmp_path / "r.db") as store:
-        board = leaderboard.compute(store, resamples=50)
+        board = leaderboard.compute(store, resamples=100)
     one, two = board.entries
     assert one.uar_mean is None and one.failed_cells == 1 and two.failed_cells == 1
     notes = " ".join(board.notes)
     assert "outside 0..3: 99" in notes and "missing or unreadable" in notes
-    result = CliRunner().invoke(app, ["leaderboard", "--db", str(tmp_path / "r.db"), "--resamples", "50"])
+    result = CliRunner().invoke(app, ["leaderboard", "--db", str(tmp_path / "r.db"), "--resamples", "100"])
     assert result.exit_code == 0 and "Traceback" not in result.output
     assert "incomplete (1 failed)" in " ".join(result.output.split())
 
@@ -177,13 +177,13 @@ def test_clips_a_feature_cannot_use_are_named_in_the_run_and_marked_on_the_board
     assert excluded and all(clip in excluded[0] for clip in short[:5]), "named in the run's output, with the reason"
     assert f"{len(short)} of {len(manifests['alpha'].clips)} clips of alpha are excluded" in excluded[0]
     with ResultStore(tmp_path / "r.db") as store:
-        board = leaderboard.compute(store, resamples=50)
+        board = leaderboard.compute(store, resamples=100)
     by_system = {e.system: e for e in board.entries}
     assert by_system["p"].test_set_differs and not by_system["one"].test_set_differs
     assert leaderboard.EXCLUDED in leaderboard.format_cell(by_system["p"])
     assert any(f"tested on {len(manifests['alpha'].clips) - len(short)} of" in n for n in board.notes)
     # the paired test uses only the clips both were tested on
-    result = leaderboard.compare_entries(by_system["one"], by_system["p"], resamples=50)
+    result = leaderboard.compare_entries(by_system["one"], by_system["p"], resamples=100)
     assert result.n_clips == len(manifests["alpha"].clips) - len(short)
 
 

@@ -268,7 +268,7 @@ def test_the_commands_export_verify_and_import(tmp_path, source, registry, corpo
     runner = CliRunner()
     out = tmp_path / "mine.serbench.json"
     result = runner.invoke(app, ["results", "export", "--db", str(source), "-o", str(out), "--system", "good",
-                                 "--resamples", "50"])
+                                 "--resamples", "100"])
     assert result.exit_code == 0, result.output
     assert {r["system"] for r in json.loads(out.read_text())["results"]} == {"good"}
     paths = [f"--corpus-path={name}={path}" for name, path in corpora.items()]

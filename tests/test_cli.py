@@ -226,8 +226,9 @@ def test_help_texts_survive_rich_markup():
 
 
 def test_a_board_written_to_a_file_or_pipe_keeps_full_system_names(tmp_path):
-    """Output that is not a terminal gets a wide console (rich's 80 columns cut seven long system
-    names to "A2-aldeneh…" in a log file); $COLUMNS still wins when set."""
+    """Output that is not a terminal gets a wide console (rich's 80 columns would not hold seven long
+    system names in a log file); $COLUMNS still wins when set: in 80 columns the board is one line per
+    cell, every name and number whole."""
     from board_helpers import instance, protocol, put
 
     from ser_core.results import ResultStore
@@ -244,4 +245,5 @@ def test_a_board_written_to_a_file_or_pipe_keeps_full_system_names(tmp_path):
     assert wide.returncode == 0, wide.stderr
     assert all(name in wide.stdout for name in names), wide.stdout
     narrow = serbench("leaderboard", "--db", str(tmp_path / "r.db"), env={**env, "COLUMNS": "80"})
-    assert narrow.returncode == 0 and not all(name in narrow.stdout for name in names)
+    assert narrow.returncode == 0 and "one line per cell" in narrow.stdout and "one line per cell" not in wide.stdout
+    assert all(f"{name}: " in narrow.stdout for name in names) and "…" not in narrow.stdout

@@ -270,11 +270,11 @@ def test_serbench_crossboard_prints_the_matrix_and_writes_the_heat_map(corpora, 
 
     db = tmp_path / "r.db"
     run(corpora, db, suite(["alpha", "beta"]))
-    shown = CliRunner().invoke(app, ["crossboard", "--db", str(db), "--resamples", "50"], env={"COLUMNS": "160"})
+    shown = CliRunner().invoke(app, ["crossboard", "--db", str(db), "--resamples", "100"], env={"COLUMNS": "160"})
     assert shown.exit_code == 0, shown.output
     assert "rec-lp" in shown.output and "train \\ test" in shown.output and "alpha" in shown.output
     page = tmp_path / "board.html"
-    written = CliRunner().invoke(app, ["crossboard", "--db", str(db), "--resamples", "50", "-o", str(page)])
+    written = CliRunner().invoke(app, ["crossboard", "--db", str(db), "--resamples", "100", "-o", str(page)])
     assert written.exit_code == 0 and "<h2>rec-lp" in page.read_text()
     within_only = tmp_path / "w.db"
     run(corpora, within_only, suite(["alpha"], protocol="within"))

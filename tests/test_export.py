@@ -121,7 +121,7 @@ def test_html_draws_the_cd_diagram_for_several_corpora(tmp_path):
             for name, proto, wrong in (("a", a, 0), ("b", b, 1), ("c", c, 2)):
                 for fold in range(3):
                     put(store, inst, name, proto, 0, fold, [0, 1], [0, 1] if fold >= wrong else [1, 0])
-        board = leaderboard.compute(store, resamples=50)
+        board = leaderboard.compute(store, resamples=100)
     assert board.ranks.average_ranks == (1.0, 2.0, 3.0) and board.ranks.p_value is not None
     page = render(board, "html")
     assert "critical-difference diagram" in page and "Friedman test" in page

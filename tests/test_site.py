@@ -212,7 +212,7 @@ def test_the_board_build_command(tmp_path):
 
     db = Path(__file__).resolve().parents[1] / "docs" / "results" / "emodb.db"
     runner = CliRunner()
-    result = runner.invoke(app, ["board", "build", "--db", str(db), "-o", str(tmp_path / "site"), "--resamples", "50"])
+    result = runner.invoke(app, ["board", "build", "--db", str(db), "-o", str(tmp_path / "site"), "--resamples", "100"])
     assert result.exit_code == 0, result.output
     assert "wrote 9 pages" in result.output and (tmp_path / "site" / "index.html").is_file()
     (tmp_path / "file").write_text("x")
