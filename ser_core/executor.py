@@ -17,9 +17,11 @@ with this process; :meth:`DaskExecutor.check_shared_cache` checks that before an
 this process writes the results store. A worker that dies mid-cell has its cell run again on another
 worker (the scheduler allows :data:`ALLOWED_FAILURES` deaths per task; a cell given up is submitted
 once more, since a death counts against every cell the worker held); since every cell is seeded from
-(suite seed, repeat, fold) the result is the same. When the workers declare ``GPU`` resources, cells of
-models that declare ``ModelSpec.accelerator`` ask for one GPU each and run in a fresh Python process
-(whatever GPU memory their framework holds is freed when the process ends). Framework-specific set-up
+(suite seed, repeat, fold) the result is the same. Cells of models that declare
+``ModelSpec.accelerator`` run each in a fresh Python process (:class:`FreshProcessCells`; the runner's
+``cell_process`` mode decides, and a cell time limit puts every cell there), so a cell's result does not
+depend on what its worker ran before; when the workers declare ``GPU`` resources such a cell also asks
+for one GPU (whatever GPU memory its framework holds is freed when the process ends). Framework-specific set-up
 (thread pools, GPU memory growth, the openSMILE-before-TensorFlow import order) belongs to the
 plugins: ``ser-keras`` does it whenever it imports TensorFlow, in whatever process that is.
 

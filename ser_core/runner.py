@@ -4,7 +4,10 @@ A run is planned first: every corpus is scanned once, here, and every (corpus, s
 cell not already stored as successful is listed (:meth:`Runner.plan`; ``serbench run --dry-run``), so
 re-running a command resumes it. Each cell is seeded from (suite seed, repeat, fold) alone, so a
 resumed (or retried) cell computes exactly what an uninterrupted one would. A cell that raises is
-stored as failed, with its error, and the run goes on. With one worker the cells run in this process;
+stored as failed, with its error, and the run goes on; so is a cell whose plugin calls ``sys.exit``
+(or, in a fresh process, ``os._exit``) or that runs past the cell time limit. Each cell of a neural
+model (``ModelSpec.accelerator``) trains in a fresh Python process by default (``cell_process``), so its
+result does not depend on the cells before it. With one worker the cells run in this process;
 with more, or with a cluster, the plan runs as one Dask task graph (:mod:`ser_core.executor`) whose
 workers read features from the cache. Only this process writes to the results store, each cell as it
 arrives, so an interrupted run keeps every finished cell.
