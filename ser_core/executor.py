@@ -345,11 +345,11 @@ def run_cell(task, info: TableInfo, layout: Layout, fresh_process: bool, time_li
     data = prepared_data(info, layout)
     if not fresh_process:
         return task.key, compute_cell(task, data)
-    cells = _FRESH.get("cells")
+    cells = getattr(_FRESH, "cells", None)
     if cells is None or cells.data is not data or cells.time_limit != time_limit:
         if cells is not None:
             cells.close()
-        cells = _FRESH["cells"] = FreshProcessCells(data, time_limit=time_limit)
+        cells = _FRESH.cells = FreshProcessCells(data, time_limit=time_limit)
     try:
         return task.key, cells.compute(task)
     except CellNotPortable as exc:
@@ -358,7 +358,8 @@ def run_cell(task, info: TableInfo, layout: Layout, fresh_process: bool, time_li
             "plugin), or run with --cell-process in-process", None, 0.0)
 
 
-_FRESH: dict[str, Any] = {}  # the worker's FreshProcessCells, for its current data
+#: Each worker thread's :class:`FreshProcessCells` for its current data (threads never share one).
+_FRESH = threading.local()
 
 
 class CellProcessDied(RuntimeError):
