@@ -309,3 +309,38 @@ def test_two_neural_cells_give_the_same_predictions_in_either_order(tmp_path, se
                                                                    c.outcome.estimator["final_train_loss"])
                                       for c in cells}
     assert predictions["aldeneh-tiny"] == predictions["zhao-tiny"]
+
+
+def test_a_neural_model_that_cannot_leave_this_process_runs_here_with_a_note(site, synthetic_manifest, tmp_path):
+    """A factory that does not pickle (a closure, as in a notebook): its cells run in this process, the
+    run says why, and each cell records it."""
+    from serbench_test_parts import Centroid, loudness
+
+    from ser_core import FeatureSpec, ModelSpec
+    from ser_core.runner import Reporter
+
+    class Local:
+        @hookimpl
+        def register_features(self, register):
+            register(FeatureSpec("rms", "functionals", extract=loudness))
+
+        @hookimpl
+        def register_models(self, register):
+            register(ModelSpec("local", create=lambda context: Centroid(context), accepts=frozenset({"functionals"}),
+                               accelerator=True))
+
+    class Notes(Reporter):
+        def __init__(self):
+            self.lines: list[str] = []
+
+        def note(self, message):
+            self.lines.append(message)
+
+    registry = load_registry([("tiny", TinyCorpus(synthetic_manifest)), ("local", Local())], use_entry_points=False)
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        notes = Notes()
+        report = Runner(registry, store, workers=0, reporter=notes).run(suite_of("local"))
+    assert report.ok and report.computed == 4
+    assert any("local: its model does not pickle" in line and "run in this process" in line for line in notes.lines)
+    assert {c.details["cell_process"] for c in stored(db)["local"]} == {"in-process"}
