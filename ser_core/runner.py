@@ -688,7 +688,8 @@ class Runner:
                     if outcome is None:  # its model cannot leave this process: the rest run here too
                         fresh.close()
                         fresh = None
-                        details = {**details, **self._process_details(False)}
+                        details = {k: v for k, v in details.items() if k != "cell_time_limit"}
+                        details["cell_process"] = "in-process"  # and no time limit can stop it
                 if outcome is None:
                     outcome = compute_cell(task, data)
                 self._store(task, outcome, unit.protocol, unit.instance, unit.folds, details, suite, report)
@@ -708,7 +709,7 @@ class Runner:
         except CellNotPortable as exc:
             self.reporter.note(
                 f"[yellow]{escape(unit.system.name)}: {escape(str(exc))}; its cells run in this process, so their "
-                "results may depend on the cells before them. Plugin authors: make ModelSpec.create a "
+                "results may depend on the cells before them (and no cell time limit applies). Plugin authors: make ModelSpec.create a "
                 "module-level callable of an importable module.[/]"
             )
             return None
