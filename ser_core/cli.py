@@ -186,6 +186,7 @@ def run(
     ] = False,
     cell_process: Annotated[
         str, typer.Option("--cell-process", envvar="SERBENCH_CELL_PROCESS", show_envvar=True,
+                          metavar="auto|fresh|in-process",
                           help="Where each cell trains: auto (a fresh Python process for each cell of a neural "
                                "model, so its result does not depend on the cells before it; others in place), "
                                "fresh (every cell), in-process (none: faster, results may depend on cell order; "
