@@ -373,6 +373,8 @@ class CellNotPortable(CellProcessDied):
 
 #: The status a cell process answers with when it cannot unpickle its call (see run_in_fresh_process).
 _UNLOADABLE = "unloadable"
+#: ... and when its result cannot be pickled back.
+_UNSENDABLE = "unsendable"
 
 
 class FreshProcessCells:
@@ -430,6 +432,11 @@ class FreshProcessCells:
             return value
         if status == _UNLOADABLE:
             raise CellNotPortable(f"a new Python process cannot load its model ({value})")
+        if status == _UNSENDABLE:
+            return CellOutcome.failure(
+                f"CellProcessDied: {task.plugin or 'the model'}: the cell's result cannot be sent back from its "
+                f"process ({value}); a model's describe() must return plain data (numbers, strings, lists, dicts)",
+                None, elapsed)
         return CellOutcome.failure(_ending_message(status, value, task.plugin, self.time_limit), None, elapsed)
 
 
@@ -459,7 +466,8 @@ _DRAIN_SECONDS = 5.0
 def run_in_fresh_process(call: bytes, data_file: Path | None = None, time_limit: float | None = None):
     """Run a pickled ``(function, args)`` in a new Python process; ``function(*args, data)`` when
     ``data_file`` (a pickle) is given. Returns ``(status, value)``: ``("ok", result)``,
-    ``("unloadable", why)`` when the new process cannot unpickle the call, ``("time limit", None)``
+    ``("unloadable", why)`` when the new process cannot unpickle the call, ``("unsendable", why)`` when
+    it cannot pickle the result, ``("time limit", None)``
     after ``time_limit`` seconds (the process group is killed), or ``("ended", (exit status, last
     lines of standard error))`` when the process ended without a result (a negative status: the
     signal that killed it). The new process gets this process's ``sys.path`` (plugins importable
@@ -547,8 +555,12 @@ def _fresh_process_main(scratch: str, data_file: str, parent: str) -> None:
         answer = (_UNLOADABLE, f"{type(exc).__name__}: {exc}")
     else:
         answer = ("ok", function(*args))
+    try:
+        payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # e.g. a model's describe() holding an unpicklable object
+        payload = pickle.dumps((_UNSENDABLE, f"{type(exc).__name__}: {exc}"))
     partial = where / "result.pkl.part"
-    partial.write_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+    partial.write_bytes(payload)
     partial.replace(where / "result.pkl")
 
 

@@ -59,6 +59,11 @@ ENDERS = {
             return {"pid": os.getpid()}
 
 
+    class Unsendable(Centroid):
+        def describe(self):
+            return {"callback": lambda: None}  # plain data only, says the contract
+
+
     def models():
         functionals = frozenset({"functionals"})
         return [
@@ -69,6 +74,7 @@ ENDERS = {
             ModelSpec("where-neural", create=WhereAmI, accepts=functionals, accelerator=True),
             ModelSpec("where", create=WhereAmI, accepts=functionals),
             ModelSpec("centroid", create=Centroid, accepts=functionals),
+            ModelSpec("unsendable", create=Unsendable, accepts=functionals, accelerator=True),
         ]
 
 
@@ -344,3 +350,12 @@ def test_a_neural_model_that_cannot_leave_this_process_runs_here_with_a_note(sit
     assert report.ok and report.computed == 4
     assert any("local: its model does not pickle" in line and "run in this process" in line for line in notes.lines)
     assert {c.details["cell_process"] for c in stored(db)["local"]} == {"in-process"}
+
+
+def test_a_result_that_cannot_leave_its_process_fails_the_cell_saying_why(registry, tmp_path):
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        report = Runner(registry, store, workers=0).run(suite_of("unsendable"))
+    assert len(report.failed) == 4
+    for cell in stored(db)["unsendable"]:
+        assert "model 'unsendable'" in cell.error and "cannot be sent back from its process" in cell.error, cell.error
