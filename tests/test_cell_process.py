@@ -359,3 +359,17 @@ def test_a_result_that_cannot_leave_its_process_fails_the_cell_saying_why(regist
     assert len(report.failed) == 4
     for cell in stored(db)["unsendable"]:
         assert "model 'unsendable'" in cell.error and "cannot be sent back from its process" in cell.error, cell.error
+
+
+def test_on_dask_workers_each_neural_cell_gets_a_fresh_process(registry, tmp_path):
+    """--workers 2: a neural model's four cells ran in four processes; the other model's in the two workers."""
+    db = tmp_path / "r.db"
+    with ResultStore(db) as store:
+        report = Runner(registry, store, workers=2).run(suite_of("where-neural", "where"))
+    assert report.ok and report.computed == 8
+    cells = stored(db)
+    neural = {c.outcome.estimator["pid"] for c in cells["where-neural"]}
+    other = {c.outcome.estimator["pid"] for c in cells["where"]}
+    assert len(neural) == 4 and len(other) <= 2 and not neural & other, (neural, other)
+    assert {c.details["cell_process"] for c in cells["where-neural"]} == {"fresh"}
+    assert {c.details["cell_process"] for c in cells["where"]} == {"in-process"}
