@@ -192,6 +192,20 @@ def run(
                           "worker for this long \\[default: $SERBENCH_WORKER_WAIT, else \\[executor] worker_wait, "
                           "else 300]."),
     ] = None,
+    cell_process: Annotated[
+        str, typer.Option("--cell-process", envvar="SERBENCH_CELL_PROCESS", show_envvar=True,
+                          metavar="auto|fresh|in-process",
+                          help="Where each cell trains: auto (a fresh Python process for each cell of a neural "
+                               "model, so its result does not depend on the cells before it; others in place), "
+                               "fresh (every cell), in-process (none: faster, results may depend on cell order; "
+                               "stored with each cell).")
+    ] = "auto",
+    cell_time_limit: Annotated[
+        Optional[float], typer.Option("--cell-time-limit", envvar="SERBENCH_CELL_TIME_LIMIT", show_envvar=True,
+                                      metavar="SECONDS", min=0.001,
+                                      help="Stop a cell whose fit and predict take longer, and store it as failed "
+                                           "(cells then run in fresh processes) \\[default: none].")
+    ] = None,
 ) -> None:
     """Run a suite (computing only cells not already stored), then print its leaderboard.
 
@@ -205,10 +219,11 @@ def run(
     from ser_core.plugins import load_registry
     from ser_core.results import ResultStore
     from ser_core.results_check import check_results_db, results_db_errors
-    from ser_core.runner import Runner
+    from ser_core.runner import Runner, check_cell_options
     from ser_core.suites import load_suites
     from ser_core.waiting import RunStopped, resolve_waits
 
+    check_cell_options(cell_process, cell_time_limit)  # refused before the database is touched
     benchmarks = load_suites(config)
     chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
     _parse_corpus_paths(corpus_path or [])  # refused before the database is touched
@@ -235,6 +250,7 @@ def run(
             registry, store, corpus_paths=_parse_corpus_paths(corpus_path or []), workers=workers,
             reporter=_RichReporter(progress), scheduler=scheduler or None, executor=benchmarks.executor,
             waits=waits,
+            cell_process=cell_process, cell_time_limit=cell_time_limit,
         )
         if dry_run:
             _print_plan(*runner.plan(chosen, benchmarks.corpus_paths), runner)

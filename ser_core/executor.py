@@ -17,9 +17,11 @@ with this process; :meth:`DaskExecutor.check_shared_cache` checks that before an
 this process writes the results store. A worker that dies mid-cell has its cell run again on another
 worker (the scheduler allows :data:`ALLOWED_FAILURES` deaths per task; a cell given up is submitted
 once more, since a death counts against every cell the worker held); since every cell is seeded from
-(suite seed, repeat, fold) the result is the same. When the workers declare ``GPU`` resources, cells of
-models that declare ``ModelSpec.accelerator`` ask for one GPU each and run in a fresh Python process
-(whatever GPU memory their framework holds is freed when the process ends). Framework-specific set-up
+(suite seed, repeat, fold) the result is the same. Cells of models that declare
+``ModelSpec.accelerator`` run each in a fresh Python process (:class:`FreshProcessCells`; the runner's
+``cell_process`` mode decides, and a cell time limit puts every cell there), so a cell's result does not
+depend on what its worker ran before; when the workers declare ``GPU`` resources such a cell also asks
+for one GPU (whatever GPU memory its framework holds is freed when the process ends). Framework-specific set-up
 (thread pools, GPU memory growth, the openSMILE-before-TensorFlow import order) belongs to the
 plugins: ``ser-keras`` does it whenever it imports TensorFlow, in whatever process that is.
 
@@ -35,15 +37,20 @@ Nothing here imports dask at module level: ``serbench list`` and ``--help`` stay
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pickle
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from ser_core.errors import CacheError, ConfigError, FeatureError
+from ser_core.records import CellOutcome
 from ser_core.waiting import RunStopped, Waits, bounded, seconds, silent_scheduler
 
 #: Environment variable naming an existing Dask scheduler (``tcp://HOST:PORT``).
@@ -456,42 +464,235 @@ def prepared_data(info: TableInfo, layout: Layout):
     return _PREPARED[memo]
 
 
-def run_cell(task, info: TableInfo, layout: Layout, fresh_process: bool):
-    """A cell task: ``(key, outcome)``; never raises for a model's error (it is in the outcome)."""
+def run_cell(task, info: TableInfo, layout: Layout, fresh_process: bool, time_limit: float | None = None):
+    """A cell task: ``(key, outcome)``; never raises for a model's error (it is in the outcome).
+
+    With ``fresh_process`` the cell runs in a new Python process (:class:`FreshProcessCells`; the
+    worker's data is written for it once and reused by the next cells of the same data), stopped
+    after ``time_limit`` seconds when one is given.
+    """
     from ser_core.runner import compute_cell
 
     data = prepared_data(info, layout)
-    if fresh_process:
-        return task.key, compute_in_fresh_process(task, data)
-    return task.key, compute_cell(task, data)
+    if not fresh_process:
+        return task.key, compute_cell(task, data)
+    cells = getattr(_FRESH, "cells", None)
+    if cells is None or cells.data is not data or cells.time_limit != time_limit:
+        if cells is not None:
+            cells.close()
+        cells = _FRESH.cells = FreshProcessCells(data, time_limit=time_limit)
+    try:
+        return task.key, cells.compute(task)
+    except CellNotPortable as exc:
+        return task.key, CellOutcome.failure(
+            f"CellNotPortable: {task.plugin or 'the model'}: {exc}. Make the model importable (an installed "
+            "plugin), or run with --cell-process in-process", None, 0.0)
+
+
+#: Each worker thread's :class:`FreshProcessCells` for its current data (threads never share one).
+_FRESH = threading.local()
 
 
 class CellProcessDied(RuntimeError):
-    """The process a neural cell ran in ended without a result."""
+    """The fresh process of a cell could not run it (kept for callers that catch it)."""
 
 
-def compute_in_fresh_process(task, data):
-    """Run :func:`ser_core.runner.compute_cell` in a new Python process, so TensorFlow (and the GPU
-    memory it holds) never stays in the worker."""
+class CellNotPortable(CellProcessDied):
+    """A cell's model cannot be sent to a fresh Python process: it does not pickle (a closure), or
+    the new process cannot import it (a class defined in a notebook or in ``__main__``)."""
+
+
+#: The status a cell process answers with when it cannot unpickle its call (see run_in_fresh_process).
+_UNLOADABLE = "unloadable"
+#: ... and when its result cannot be pickled back.
+_UNSENDABLE = "unsendable"
+
+
+class FreshProcessCells:
+    """Runs cells on one data set, each in a new Python process, so that no cell's result depends
+    on what ran before it in the same process (TensorFlow's oneDNN kernels do: the same seed gave
+    67.8 and 68.8 UAR after different earlier cells) and no GPU memory stays held between cells.
+
+    The process is a fresh interpreter (``python -m ser_core.executor``, i.e. exec, never a fork of
+    a process that may have imported TensorFlow). The data is pickled to a scratch directory once,
+    for every cell; each cell sends only its small task. What the cell process writes to standard
+    error is passed through (its last lines are kept for the message if it dies). A plugin that ends
+    the process (``sys.exit``, ``os._exit``), a signal, or a cell running past ``time_limit``
+    seconds (the process group is killed) becomes a failed outcome naming the plugin; the caller
+    goes on with the next cell.
+    """
+
+    def __init__(self, data, *, time_limit: float | None = None):
+        self.data = data
+        self.time_limit = time_limit
+        self._scratch: tempfile.TemporaryDirectory | None = None
+
+    def __enter__(self) -> "FreshProcessCells":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
+
+    def _data_file(self) -> Path:
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="serbench-cells-")
+            path = Path(self._scratch.name) / "data.pkl"
+            path.write_bytes(pickle.dumps(self.data, protocol=pickle.HIGHEST_PROTOCOL))
+        return Path(self._scratch.name) / "data.pkl"
+
+    def compute(self, task):
+        """The cell's :class:`~ser_core.records.CellOutcome`, computed in a new process.
+
+        :raises CellNotPortable: when the task cannot be sent to, or loaded in, a new process.
+        """
+        from ser_core.runner import compute_cell
+
+        try:
+            call = pickle.dumps((compute_cell, (task,)), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise CellNotPortable(f"its model does not pickle ({type(exc).__name__}: {exc})") from None
+        started = time.perf_counter()
+        status, value = run_in_fresh_process(call, self._data_file(), self.time_limit)
+        elapsed = time.perf_counter() - started
+        if status == "ok":
+            return value
+        if status == _UNLOADABLE:
+            raise CellNotPortable(f"a new Python process cannot load its model ({value})")
+        if status == _UNSENDABLE:
+            return CellOutcome.failure(
+                f"CellProcessDied: {task.plugin or 'the model'}: the cell's result cannot be sent back from its "
+                f"process ({value}); a model's describe() must return plain data (numbers, strings, lists, dicts)",
+                None, elapsed)
+        return CellOutcome.failure(_ending_message(status, value, task.plugin, self.time_limit), None, elapsed)
+
+
+def _ending_message(status: str, value, plugin: str, time_limit: float | None) -> str:
+    """The stored error of a cell whose process ended without a result."""
+    who = plugin or "the model's plugin"
+    if status == "time limit":
+        return (f"CellTimeLimit: {who}: the cell exceeded the cell time limit of {time_limit:g} s (fit and "
+                "predict); its process was stopped. Raise --cell-time-limit, or shorten the system's training")
+    code, tail = value
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return (f"CellProcessDied: {who}: the cell's process was killed by {name} (out of memory, or a crash in "
+                "native code)" + (f"; its last output:\n{tail}" if tail else ""))
+    from ser_core.runner import plugin_exit_message
+
+    return plugin_exit_message(plugin, code) + (f"; its last output:\n{tail}" if tail else "")
+
+
+#: How long to wait for a finished cell process's last output to be read.
+_DRAIN_SECONDS = 5.0
+
+
+def run_in_fresh_process(call: bytes, data_file: Path | None = None, time_limit: float | None = None):
+    """Run a pickled ``(function, args)`` in a new Python process; ``function(*args, data)`` when
+    ``data_file`` (a pickle) is given. Returns ``(status, value)``: ``("ok", result)``,
+    ``("unloadable", why)`` when the new process cannot unpickle the call, ``("unsendable", why)`` when
+    it cannot pickle the result, ``("time limit", None)``
+    after ``time_limit`` seconds (the process group is killed), or ``("ended", (exit status, last
+    lines of standard error))`` when the process ended without a result (a negative status: the
+    signal that killed it). The new process gets this process's ``sys.path`` (plugins importable
+    here, e.g. from a test directory, are importable there) and stops if this process dies."""
     with tempfile.TemporaryDirectory(prefix="serbench-cell-") as scratch:
-        source, result = Path(scratch) / "cell.pkl", Path(scratch) / "outcome.pkl"
-        source.write_bytes(pickle.dumps((task, data), protocol=pickle.HIGHEST_PROTOCOL))
-        done = subprocess.run(
-            [sys.executable, "-m", "ser_core.executor", str(source), str(result)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
-        if done.returncode != 0 or not result.is_file():
-            tail = "\n".join(done.stderr.strip().splitlines()[-8:])
-            raise CellProcessDied(f"the cell's process ended with exit status {done.returncode} and no result:\n{tail}")
-        return pickle.loads(result.read_bytes())
+        where = Path(scratch)
+        (where / "call.pkl").write_bytes(call)
+        (where / "path.json").write_text(json.dumps([p for p in sys.path if isinstance(p, str)]))
+        result = where / "result.pkl"
+        command = [sys.executable, "-m", "ser_core.executor", scratch, str(data_file or ""), str(os.getpid())]
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, start_new_session=True)
+        tail: deque[str] = deque(maxlen=8)
+        reader = threading.Thread(target=_pass_through, args=(process.stderr, tail), daemon=True)
+        reader.start()
+        try:
+            code = process.wait(timeout=time_limit)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            reader.join(_DRAIN_SECONDS)
+            return "time limit", None
+        except BaseException:  # Ctrl-C (or the worker stopping): the cell's process goes with it
+            _kill_group(process)
+            raise
+        reader.join(_DRAIN_SECONDS)
+        _kill_group(process)  # anything the cell started and left running
+        if result.is_file():  # written whole (renamed into place) before the process ended
+            status, value = pickle.loads(result.read_bytes())
+            return status, value
+        return "ended", (code, "\n".join(tail))
 
 
-def _fresh_process_main(source: str, result: str) -> None:
-    from ser_core.runner import compute_cell
+def _kill_group(process: subprocess.Popen) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout=_DRAIN_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
 
-    task, data = pickle.loads(Path(source).read_bytes())
-    outcome = compute_cell(task, data)
-    Path(result).write_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+
+def _pass_through(stream, tail: deque) -> None:
+    """Copy a cell process's standard error to this process's, keeping its last lines."""
+    for raw in iter(stream.readline, b""):
+        try:
+            os.write(2, raw)
+        except OSError:
+            pass
+        tail.append(raw.decode(errors="replace").rstrip("\n"))
+    stream.close()
+
+
+def compute_in_fresh_process(task, data, *, time_limit: float | None = None):
+    """:func:`ser_core.runner.compute_cell` of one cell in a new Python process (see
+    :class:`FreshProcessCells`); a cell that cannot be sent there raises :class:`CellNotPortable`."""
+    with FreshProcessCells(data, time_limit=time_limit) as cells:
+        return cells.compute(task)
+
+
+def _watch_parent(parent: int) -> None:
+    """In a cell process: end it when the process that started it is gone (no orphaned training)."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _fresh_process_main(scratch: str, data_file: str, parent: str) -> None:
+    """``python -m ser_core.executor SCRATCH DATA PARENT``: load the call, run it, write the result.
+
+    A result is written whole (the call's own errors are in it); ending without ``result.pkl`` is
+    the plugin ending the process (or a signal).
+    """
+    threading.Thread(target=_watch_parent, args=(int(parent),), daemon=True).start()
+    where = Path(scratch)
+    for entry in reversed(json.loads((where / "path.json").read_text())):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    try:
+        function, args = pickle.loads((where / "call.pkl").read_bytes())
+        if data_file:
+            args = (*args, pickle.loads(Path(data_file).read_bytes()))
+    except Exception as exc:
+        answer = (_UNLOADABLE, f"{type(exc).__name__}: {exc}")
+    else:
+        answer = ("ok", function(*args))
+    try:
+        payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # e.g. a model's describe() holding an unpicklable object
+        payload = pickle.dumps((_UNSENDABLE, f"{type(exc).__name__}: {exc}"))
+    partial = where / "result.pkl.part"
+    partial.write_bytes(payload)
+    partial.replace(where / "result.pkl")
 
 
 def write_probe(directory: str, token: str) -> str:
@@ -743,5 +944,5 @@ def is_extraction_error(exc: BaseException) -> bool:
     return isinstance(exc, (FeatureError, CacheError))
 
 
-if __name__ == "__main__":  # a neural cell in a fresh process: python -m ser_core.executor IN OUT
-    _fresh_process_main(sys.argv[1], sys.argv[2])
+if __name__ == "__main__":  # a cell in a fresh process: python -m ser_core.executor SCRATCH DATA PARENT
+    _fresh_process_main(sys.argv[1], sys.argv[2], sys.argv[3])

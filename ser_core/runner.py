@@ -4,7 +4,10 @@ A run is planned first: every corpus is scanned once, here, and every (corpus, s
 cell not already stored as successful is listed (:meth:`Runner.plan`; ``serbench run --dry-run``), so
 re-running a command resumes it. Each cell is seeded from (suite seed, repeat, fold) alone, so a
 resumed (or retried) cell computes exactly what an uninterrupted one would. A cell that raises is
-stored as failed, with its error, and the run goes on. With one worker the cells run in this process;
+stored as failed, with its error, and the run goes on; so is a cell whose plugin calls ``sys.exit``
+(or, in a fresh process, ``os._exit``) or that runs past the cell time limit. Each cell of a neural
+model (``ModelSpec.accelerator``) trains in a fresh Python process by default (``cell_process``), so its
+result does not depend on the cells before it. With one worker the cells run in this process;
 with more, or with a cluster, the plan runs as one Dask task graph (:mod:`ser_core.executor`) whose
 workers read features from the cache. Only this process writes to the results store, each cell as it
 arrives, so an interrupted run keeps every finished cell.
@@ -44,6 +47,21 @@ from ser_core.records import (
 from ser_core.results import CellKey, ResultStore
 from ser_core.specs import FeatureBlock, FeatureSpec, Manifest, ModelContext
 from ser_core.suites import Suite, System
+
+
+#: Where cells run (``serbench run --cell-process``; :class:`Runner`'s ``cell_process``).
+CELL_PROCESS_MODES: tuple[str, ...] = ("auto", "fresh", "in-process")
+
+
+def check_cell_options(cell_process: str, cell_time_limit: float | None) -> None:
+    """Refuse a cell-process mode or time limit that cannot work (:class:`ConfigError`, before any work)."""
+    if cell_process not in CELL_PROCESS_MODES:
+        raise ConfigError(f"--cell-process {cell_process!r}: choose one of {', '.join(CELL_PROCESS_MODES)}")
+    if cell_time_limit is not None and not cell_time_limit > 0:
+        raise ConfigError(f"--cell-time-limit {cell_time_limit!r}: expected a positive number of seconds")
+    if cell_time_limit is not None and cell_process == "in-process":
+        raise ConfigError("--cell-time-limit needs each cell in a fresh process (a cell running in serbench's own "
+                          "process cannot be stopped): drop --cell-process in-process or the time limit")
 
 
 class Reporter:
@@ -249,12 +267,25 @@ def compute_cell(task: CellTask, data: Prepared) -> CellOutcome:
         )
     except KeyboardInterrupt:
         raise
+    except SystemExit as exc:  # sys.exit in a plugin ends its cell, never the run
+        return CellOutcome.failure(plugin_exit_message(task.plugin, exc.code), traceback.format_exc(limit=8),
+                                   time.perf_counter() - started)
     except Exception as exc:
         return CellOutcome.failure(
             f"{type(exc).__name__}: {exc}",
             None if isinstance(exc, InvalidPredictions) else traceback.format_exc(limit=8),
             time.perf_counter() - started,
         )
+
+
+def plugin_exit_message(plugin: str, code: Any) -> str:
+    """The stored error of a cell whose model called ``sys.exit(code)``: the exit status it asked for
+    (``None`` is 0; a message is 1, as Python exits) and the plugin to report it to."""
+    status = 0 if code is None else code if isinstance(code, int) else 1
+    said = f" ({code})" if not isinstance(code, (int, type(None))) else ""
+    return (f"PluginExit: {plugin or 'the model'}: the model's plugin ended its process (exit status {status}){said}; "
+            "the cell is stored as failed. Report it to the plugin's authors: a model must raise an exception, "
+            "never call sys.exit or os._exit")
 
 
 class InvalidPredictions(ValueError):
@@ -379,6 +410,12 @@ class Runner:
     Only this process writes the results store, one cell at a time as results arrive.
 
     :param workers: processes for feature extraction and for folds (default: number of cores).
+    :param cell_process: where each cell runs (:data:`CELL_PROCESS_MODES`): ``auto`` (the default) runs
+        every cell of a model that declares ``ModelSpec.accelerator`` in a fresh Python process, so its
+        result does not depend on the cells before it, and other models' cells where they are;
+        ``fresh`` runs every cell in a fresh process; ``in-process`` none (faster, order-dependent).
+    :param cell_time_limit: seconds a cell's fit and predict may take; a cell past it is stopped and
+        stored as failed (every cell then runs in a fresh process, which is what can be stopped).
     """
 
     def __init__(
@@ -392,7 +429,12 @@ class Runner:
         scheduler: str | None = None,
         executor: Any = None,
         waits: Any = None,
+        cell_process: str = "auto",
+        cell_time_limit: float | None = None,
     ):
+        check_cell_options(cell_process, cell_time_limit)
+        self.cell_process = cell_process
+        self.cell_time_limit = cell_time_limit
         self.registry = registry
         self.store = store
         self.corpus_paths = dict(corpus_paths or {})
@@ -412,6 +454,17 @@ class Runner:
         self._revision = git_revision()
         self._run_row: int | None = None
         self._threads = max(1, (os.cpu_count() or 1) // max(1, self.workers))
+
+    def in_fresh_process(self, model: Registered) -> bool:
+        """Whether the cells of ``model`` run each in a fresh Python process (see ``cell_process``)."""
+        if self.cell_process == "auto":
+            return bool(model.spec.accelerator) or self.cell_time_limit is not None
+        return self.cell_process == "fresh"
+
+    def _process_details(self, fresh: bool) -> dict:
+        """What a cell's details record of the process it ran in (the board and exports read it)."""
+        return {"cell_process": "fresh" if fresh else "in-process",
+                **({"cell_time_limit": self.cell_time_limit} if self.cell_time_limit is not None else {})}
 
     @property
     def distributed(self) -> bool:
@@ -580,6 +633,9 @@ class Runner:
 
     def _details(self, unit: _Unit, cache_key: str, failures: Mapping[str, str]) -> dict:
         return {
+            # accelerated cells on GPU workers run in fresh processes whatever the mode (ser_core.executor)
+            **self._process_details(self.in_fresh_process(unit.model) or bool(
+                unit.model.spec.accelerator and self.executor is not None and self.executor.has_gpus())),
             "overrides": unit.overrides,
             "description": unit.system.description,
             "corpus_root": str(unit.manifest.root) if unit.manifest.root else None,
@@ -640,11 +696,44 @@ class Runner:
         self._table_notes(unit, table.notes, table.silent, table.failures)
         details = self._details(unit, table.cache_key, table.failures)
         self.reporter.stage(f"{unit.corpus.name}: {unit.system.name}", len(unit.todo))
-        for task in self._tasks(suite, unit):
-            outcome = compute_cell(task, data)
-            self._store(task, outcome, unit.protocol, unit.instance, unit.folds, details, suite, report)
-            self.reporter.cell_result(task.key, outcome)
-            self.reporter.advance(1)
+        fresh = None
+        if self.in_fresh_process(unit.model):
+            from ser_core.executor import FreshProcessCells
+
+            fresh = FreshProcessCells(data, time_limit=self.cell_time_limit)
+        try:
+            for task in self._tasks(suite, unit):
+                outcome = None
+                if fresh is not None:
+                    outcome = self._compute_fresh(fresh, task, unit)
+                    if outcome is None:  # its model cannot leave this process: the rest run here too
+                        fresh.close()
+                        fresh = None
+                        details = {k: v for k, v in details.items() if k != "cell_time_limit"}
+                        details["cell_process"] = "in-process"  # and no time limit can stop it
+                if outcome is None:
+                    outcome = compute_cell(task, data)
+                self._store(task, outcome, unit.protocol, unit.instance, unit.folds, details, suite, report)
+                self.reporter.cell_result(task.key, outcome)
+                self.reporter.advance(1)
+        finally:
+            if fresh is not None:
+                fresh.close()
+
+    def _compute_fresh(self, fresh, task: CellTask, unit: _Unit) -> CellOutcome | None:
+        """A cell computed in a fresh process; ``None`` (with a note) when its model cannot be sent to
+        one (a closure, or a class a new interpreter cannot import, as in a notebook)."""
+        from ser_core.executor import CellNotPortable
+
+        try:
+            return fresh.compute(task)
+        except CellNotPortable as exc:
+            self.reporter.note(
+                f"[yellow]{escape(unit.system.name)}: {escape(str(exc))}; its cells run in this process, so their "
+                "results may depend on the cells before them (and no cell time limit applies). Plugin authors: make ModelSpec.create a "
+                "module-level callable of an importable module.[/]"
+            )
+            return None
 
     # -- on Dask workers --------------------------------------------------------------------
 
@@ -743,17 +832,17 @@ class Runner:
             layout = layout_of(unit.manifest, unit.folds, feature.spec.kind, unit.normalisation)
             # On GPU workers a cell of a model that uses an accelerator asks for one GPU and runs in a
             # fresh process (its GPU memory is freed when it ends); on CPU workers it trains in the worker.
-            on_gpu = gpus and unit.model.spec.accelerator
+            on_gpu, fresh = gpus and unit.model.spec.accelerator, self.in_fresh_process(unit.model)
             resources = {"GPU": 1} if on_gpu else None
             for task in tasks:
                 k = task.key
                 # one task group per (corpus, system): the scheduler queues its cells, so a worker holds
                 # only the cell it runs and a worker's death is blamed on that cell alone
                 name = (f"cell-{k.corpus}-{k.system}", k.repeat, k.fold, f"{k.protocol}-{k.instance}")
-                future = client.submit(run_cell, task, tables[table_id], layout, on_gpu, key=name,
-                                       resources=resources, pure=False)
+                future = client.submit(run_cell, task, tables[table_id], layout, on_gpu or fresh,
+                                       self.cell_time_limit, key=name, resources=resources, pure=False)
                 futures[future] = (unit, task)
-                retry_args[task.key] = (tables[table_id], layout, on_gpu)
+                retry_args[task.key] = (tables[table_id], layout, on_gpu or fresh, self.cell_time_limit)
                 retry_resources[task.key] = resources
             totals[unit.corpus.name] = totals.get(unit.corpus.name, 0) + len(tasks)
         infos: dict[int, Any] = {}  # id(unit) -> (TableInfo, details)
@@ -828,7 +917,8 @@ class Runner:
     def _run_id(self, suite: Suite) -> int:
         """This run's provenance row, written once, before its first cell."""
         if self._run_row is None:
-            processes = {"workers": self.workers, "threads_per_worker": self._threads}
+            processes = {"workers": self.workers, "threads_per_worker": self._threads,
+                         "cell_process": self.cell_process, "cell_time_limit": self.cell_time_limit}
             if self.executor is not None and (self.scheduler or self.executor_config):
                 processes["workers"] = self.executor.worker_count()
             self._run_row = self.store.add_run(RunProvenance.here(

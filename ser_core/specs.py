@@ -502,9 +502,10 @@ class ModelSpec:
     becomes the precision this machine will train in, so results computed differently never share
     a column. It must be a picklable module-level function and return a new dict.
 
-    ``accelerator``: the model trains on a GPU when there is one (deep-learning models). On workers
-    that declare GPUs, each of its cells asks for one GPU and runs in a fresh process, so GPU memory
-    is never held across cells.
+    ``accelerator``: the model trains on a GPU when there is one (deep-learning models). Each of its
+    cells runs in a fresh Python process by default (``serbench run --cell-process``), so its result
+    does not depend on what the process ran before; on workers that declare GPUs it asks for one GPU,
+    and GPU memory is never held across cells.
     """
 
     name: str

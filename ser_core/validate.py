@@ -9,7 +9,10 @@ deterministically and with one width for every clip; a model's factory pickles (
 in worker processes) and the estimator it creates fits and predicts labels in range on small
 random data of an accepted kind, reporting a parameter count and a JSON-serialisable description;
 a model that offers the optional ``predict_scores`` returns one finite score per class whose argmax is
-its prediction (unless it declares otherwise, ``scores_match_predict = False``).
+its prediction (unless it declares otherwise, ``scores_match_predict = False``). A model's checks run
+in a fresh Python process, so a model that ends its process (``sys.exit``, ``os._exit``) or never
+returns (:data:`MODEL_CHECK_SECONDS`) fails a check instead of ending the validator with its own
+exit status.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ def _run(subject: str, name: str, check: Callable[[], str | None]) -> Check:
         return Check(subject, name, True, check() or "")
     except Exception as exc:  # a failing plugin is the finding, not a crash of the validator
         return Check(subject, name, False, f"{type(exc).__name__}: {exc}")
+    except SystemExit as exc:  # sys.exit in a plugin: a finding too, never the validator's exit status
+        status = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        return Check(subject, name, False, f"the plugin ended its process (sys.exit, exit status {status}); "
+                                           "a plugin must raise an exception instead")
 
 
 def _require(condition: bool, message: str) -> None:
@@ -147,9 +154,45 @@ def _random_items(kind: str, n: int, rng: np.random.Generator) -> list[np.ndarra
     return [rng.normal(scale=0.1, size=int(rng.integers(8000, 16000))).astype(np.float32) for _ in range(n)]
 
 
-def check_model(model: Registered) -> Iterator[Check]:
+#: The longest the model checks of one model may take in their own process (seconds).
+MODEL_CHECK_SECONDS = 900
+
+
+def check_model(model: Registered) -> list[Check]:
+    """The model checks (:func:`model_checks`), run in a fresh Python process when the model can be
+    sent to one, so that a model that ends its process (``os._exit``) or never returns is reported as
+    a failed check instead of ending or hanging the validator."""
+    from ser_core.executor import run_in_fresh_process
+
+    subject = f"model {model.name}"
+    try:
+        call = pickle.dumps((_model_checks, (model.name, model.spec)), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return list(model_checks(model.name, model.spec))  # its own check reports the unpicklable factory
+    status, value = run_in_fresh_process(call, time_limit=MODEL_CHECK_SECONDS)
+    if status == "ok":
+        return value
+    pickled = Check(subject, "factory pickles (folds can run in worker processes)", True, "ok")
+    if status == "time limit":
+        return [pickled, Check(subject, "fits and predicts within the time limit", False,
+                      f"the model checks did not finish in {MODEL_CHECK_SECONDS} s on 24 small items; its process "
+                      "was stopped")]
+    if status == "ended":
+        code, tail = value
+        how = (f"was killed by signal {-code}" if code < 0 else f"ended its process (exit status {code})")
+        return [pickled, Check(subject, "fits and predicts without ending its process", False,
+                      f"the model's plugin {how} during fit or predict; a plugin must raise an exception, never "
+                      "call sys.exit or os._exit" + (f". Its last output: {tail}" if tail else ""))]
+    return list(model_checks(model.name, model.spec))  # a new process cannot import it: check it here
+
+
+def _model_checks(name: str, spec) -> list[Check]:
+    return list(model_checks(name, spec))
+
+
+def model_checks(name: str, spec) -> Iterator[Check]:
     """Picklable factory; fit/predict on small random data of each accepted kind."""
-    spec, subject = model.spec, f"model {model.name}"
+    subject = f"model {name}"
     def pickles() -> str:
         pickle.loads(pickle.dumps(spec.create))
         return "ok"

@@ -149,7 +149,8 @@ def test_two_local_workers_equal_one_in_process_run_cell_for_cell(registry, tmp_
     assert cells(tmp_path / "one.db") == cells(tmp_path / "two.db")
     with ResultStore(tmp_path / "two.db") as store:
         (run,) = store.runs().values()
-        assert run.processes == {"workers": 2, "threads_per_worker": 1}
+        assert run.processes == {"workers": 2, "threads_per_worker": 1, "cell_process": "auto",
+                                 "cell_time_limit": None}
 
 
 def test_killing_a_worker_mid_run_still_stores_every_cell_with_the_same_uars(registry, tmp_path):

@@ -45,7 +45,8 @@ def test_folds_in_worker_processes_match_in_process_folds(synthetic_manifest, tm
     assert stored(tmp_path / "serial.db") == stored(tmp_path / "parallel.db")
     with ResultStore(tmp_path / "parallel.db") as store:
         (run,) = store.runs().values()
-        assert run.processes == {"workers": 2, "threads_per_worker": 1}
+        assert run.processes == {"workers": 2, "threads_per_worker": 1, "cell_process": "auto",
+                                 "cell_time_limit": None}
         assert all(c.run_id is not None for c in store.cells()), "each cell refers to its run's provenance"
 
 
