@@ -381,6 +381,7 @@ def run(runner, suite, benchmark_paths=None):
                                                     *(unit.parts or (unit.feature,)), unit.model),
                 "fold_name": unit.test,
                 "seeds": {"suite": suite.seed, "repeat": key.repeat, "cell": task.seed},
+                **runner._process_details(runner.in_fresh_process(unit.model)),
             }
             jobs.append((unit, task, data, details))
     if not jobs:
@@ -408,13 +409,15 @@ def _store(runner, suite, unit: CrossUnit, task, outcome: CellOutcome, details: 
 def _compute(runner, jobs):
     """Yield ``(unit, task, outcome, details)`` for every job: in this process, or on Dask workers
     when the runner is distributed (results come back here, where they are stored one by one)."""
-    from ser_core.runner import compute_cell
+    from ser_core.executor import DaskExecutor, compute_alone
+
+    def fresh(details) -> bool:
+        return details["cell_process"] == "fresh"
 
     if not runner.distributed:
         for unit, task, data, details in jobs:
-            yield unit, task, compute_cell(task, data), details
+            yield unit, task, compute_alone(task, data, fresh(details), runner.cell_time_limit), details
         return
-    from ser_core.executor import DaskExecutor
     from ser_core.waiting import RunStopped, Watch
 
     executor = DaskExecutor(workers=runner.workers, scheduler=runner.scheduler, config=runner.executor_config,
@@ -426,7 +429,7 @@ def _compute(runner, jobs):
         futures = {}
         for unit, task, data, details in jobs:
             k = task.key
-            future = client.submit(compute_cell, task, data, key=(f"cross-{k.corpus}-{k.system}", k.repeat, k.instance),
+            future = client.submit(compute_alone, task, data, fresh(details), runner.cell_time_limit, key=(f"cross-{k.corpus}-{k.system}", k.repeat, k.instance),
                                    pure=False)
             futures[future] = (unit, task, details)
         try:

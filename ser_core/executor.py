@@ -489,6 +489,22 @@ def run_cell(task, info: TableInfo, layout: Layout, fresh_process: bool, time_li
             "plugin), or run with --cell-process in-process", None, 0.0)
 
 
+def compute_alone(task, data, fresh_process: bool, time_limit: float | None = None):
+    """One cell on data of its own (a cross-corpus cell): in a fresh Python process when
+    ``fresh_process``, else here. Never raises for a model's error (it is in the outcome)."""
+    from ser_core.runner import compute_cell
+
+    if not fresh_process:
+        return compute_cell(task, data)
+    with FreshProcessCells(data, time_limit=time_limit) as cells:
+        try:
+            return cells.compute(task)
+        except CellNotPortable as exc:
+            return CellOutcome.failure(
+                f"CellNotPortable: {task.plugin or 'the model'}: {exc}. Make the model importable (an installed "
+                "plugin), or run with --cell-process in-process", None, 0.0)
+
+
 #: Each worker thread's :class:`FreshProcessCells` for its current data (threads never share one).
 _FRESH = threading.local()
 

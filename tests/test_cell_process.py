@@ -373,3 +373,43 @@ def test_on_dask_workers_each_neural_cell_gets_a_fresh_process(registry, tmp_pat
     assert len(neural) == 4 and len(other) <= 2 and not neural & other, (neural, other)
     assert {c.details["cell_process"] for c in cells["where-neural"]} == {"fresh"}
     assert {c.details["cell_process"] for c in cells["where"]} == {"in-process"}
+
+
+class TwoCorpora:
+    def __init__(self, manifests):
+        self.manifests = manifests
+
+    @hookimpl
+    def register_corpora(self, register):
+        for name, manifest in self.manifests.items():
+            register(CorpusSpec(name, scan=lambda root, m=manifest: m, needs_path=False))
+
+
+def test_cross_corpus_cells_of_a_neural_model_run_each_in_a_fresh_process(site, tmp_path_factory, tmp_path):
+    """A cross-corpus suite follows the same rule as a within-corpus one: each cell of a neural model
+    in a new process (the mode stored with it), the others here, the same predictions either way."""
+    import serbench_enders
+    from ser_core.synthetic import SyntheticConfig, generate
+
+    manifests = {
+        name: generate(SyntheticConfig(speakers=3, clips_per_class=2, classes=("anger", "neutral"), seed=seed,
+                                       min_seconds=0.5, max_seconds=0.6), tmp_path_factory.mktemp(name), name=name)
+        for seed, name in enumerate(("one", "two"))
+    }
+    registry = load_registry([("c", TwoCorpora(manifests)), ("enders", serbench_enders.Plugin())],
+                             use_entry_points=False)
+    systems = (System("where-neural", "where-neural", "rms"), System("where", "where", "rms"))
+    cells = {}
+    for mode in ("auto", "in-process"):
+        with ResultStore(tmp_path / f"{mode}.db") as store:
+            report = Runner(registry, store, workers=0, cell_process=mode).run(
+                Suite("x", ("one", "two"), systems, repeats=1, seed=0, normalisation="fold", protocol="cross"))
+            assert report.ok and report.computed == 4
+            cells[mode] = {(c.key.corpus, c.key.system): c for c in store.cells()}
+    here = os.getpid()
+    for (pair, system), cell in cells["auto"].items():
+        neural = system == "where-neural"
+        assert (cell.outcome.estimator["pid"] != here) == neural, (pair, system)
+        assert cell.details["cell_process"] == ("fresh" if neural else "in-process")
+        assert cell.predictions == cells["in-process"][(pair, system)].predictions
+    assert {c.details["cell_process"] for c in cells["in-process"].values()} == {"in-process"}
