@@ -234,13 +234,15 @@ def run(
         if plugin.status == "broken":
             err_console.print(f"[yellow]warning:[/] plugin {plugin.name} is broken (see `serbench list`)")
     db_path = db or paths.default_db()
-    check_results_db(db_path, write=True)
+    check_results_db(db_path, write=not dry_run)
     console.print(
         f"Suite [bold]{chosen.name}[/]: {len(chosen.corpora)} corpora x {len(chosen.systems)} systems, "
         f"{chosen.repeats} repeats, seed {chosen.seed}, normalisation {chosen.normalisation}"
         f"{', text-independent folds' if chosen.folds == 'text-independent' else ''}; results in {db_path}"
     )
-    with results_db_errors(db_path), ResultStore(db_path) as store:
+    # a dry run only reads: the file is left as it is (not created, migrated or switched to WAL)
+    opened = db_path if not dry_run or Path(db_path).exists() else ":memory:"
+    with results_db_errors(db_path), ResultStore(opened, readonly=dry_run) as store:
         _note_migration(store)
         progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

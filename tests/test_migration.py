@@ -119,3 +119,18 @@ def test_a_database_from_a_newer_serbench_is_a_clear_error(old_db):
     result = CliRunner().invoke(app, ["leaderboard", "--db", str(old_db)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "Upgrade serbench" in " ".join(result.output.split())
+
+
+def test_a_dry_run_leaves_the_database_as_it_is(old_db, tmp_path, serbench_cache):
+    """`serbench run --dry-run` only reads: an old database is planned against but not migrated or
+    switched to WAL (same bytes, no side files), and a database that does not exist is not created."""
+    before = digest(old_db)
+    result = CliRunner().invoke(app, ["run", "--suite", "demo", "--dry-run", "--db", str(old_db)])
+    assert result.exit_code == 0, result.output
+    assert "the file is unchanged" in " ".join(result.output.split())
+    assert digest(old_db) == before
+    assert not [p.name for p in old_db.parent.iterdir() if p.name.startswith("old.db") and p.name != "old.db"]
+    missing = tmp_path / "new" / "results.db"
+    result = CliRunner().invoke(app, ["run", "--suite", "demo", "--dry-run", "--db", str(missing)])
+    assert result.exit_code == 0, result.output
+    assert not missing.parent.exists()
