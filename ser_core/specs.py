@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
+from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, TypeGuard
 
 import numpy as np
 
@@ -384,8 +384,24 @@ class Estimator(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
-def has_scores(estimator: Any) -> bool:
-    """Whether ``estimator`` offers the optional ``predict_scores`` (see :class:`Estimator`)."""
+class ScoringEstimator(Estimator, Protocol):
+    """An :class:`Estimator` with the optional ``predict_scores`` (see :class:`Estimator` for the rules).
+
+    ``scores_match_predict`` (an optional attribute, default true) is false for an estimator whose
+    scores' argmax may differ from ``predict`` (one-vs-one votes that tie).
+    """
+
+    def predict_scores(self, X: Sequence[np.ndarray]) -> np.ndarray: ...
+
+
+class SummarisingEstimator(Estimator, Protocol):
+    """An :class:`Estimator` with the optional ``summarise``, which ``serbench models info`` calls."""
+
+    def summarise(self, item: np.ndarray) -> "ModelSummary": ...
+
+
+def has_scores(estimator: Any) -> TypeGuard[ScoringEstimator]:
+    """Whether ``estimator`` offers the optional ``predict_scores`` (see :class:`ScoringEstimator`)."""
     return callable(getattr(estimator, "predict_scores", None))
 
 

@@ -50,10 +50,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ser_core.protocol import class_weights
-from ser_core.specs import ModelContext, ModelSummary, Setting
-
-from ser_core.dependencies import missing, require
+from ser_core import ModelContext, ModelSummary, Setting, class_weights, missing, require
 
 from ser_keras.quiet import drop_per_fold_retracing_warnings, gpu_probe, import_tensorflow, quiet_tensorflow_logs
 
@@ -206,7 +203,7 @@ def resolve_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     so a float32 system keeps the protocol (column) it had before precision was a setting.
     :raises ConfigError: the precision cannot be used here.
     """
-    from ser_core.errors import ConfigError
+    from ser_core import ConfigError
 
     resolved = dict(settings)
     try:

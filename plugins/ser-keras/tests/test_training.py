@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from ser_core.plugins import load_registry
+from ser_core.api.testing import load_registry
 from ser_keras import (
     TRAINING_DEFAULTS,
     as_frames,
@@ -112,7 +112,7 @@ def test_bfloat16_cpu_detection_reads_the_cpu_flags():
 
 
 def test_precision_is_a_declared_setting_with_its_choices():
-    from ser_core.plugins import load_registry
+    from ser_core.api.testing import load_registry
     from ser_keras import resolve_settings
 
     spec = load_registry().model("latif").spec

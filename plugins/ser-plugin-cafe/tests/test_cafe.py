@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 import ser_plugin_cafe
-from ser_core.corpus import compare, scan
-from ser_core.plugins import load_registry
+from ser_core.api.testing import compare, load_registry, scan
 
 FOLDERS = {"C": "Colère", "D": "Dégoût", "J": "Joie", "P": "Peur", "S": "Surprise", "T": "Tristesse"}
 

@@ -14,9 +14,7 @@ import csv
 from functools import lru_cache
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NamingConvention, ParseResult, excluded, filename_corpus
-from ser_core.specs import ExpectedContent, ManualSource
+from ser_core import ExpectedContent, ManualSource, NamingConvention, ParseResult, excluded, filename_corpus, hookimpl
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>\d{4})_(?P<sentence>[A-Z]{3})_(?P<code>[A-Z]{3})_(?P<intensity>LO|MD|HI|XX)",

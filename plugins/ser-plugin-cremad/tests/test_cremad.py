@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import ser_plugin_cremad
-from ser_core.corpus import compare, scan, skip_kind
-from ser_core.plugins import load_registry
+from ser_core.api.testing import compare, load_registry, scan, skip_kind
 
 CODES = {"anger": "ANG", "disgust": "DIS", "fear": "FEA", "happiness": "HAP", "neutral": "NEU", "sadness": "SAD"}
 SENTENCES = ["IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI"]

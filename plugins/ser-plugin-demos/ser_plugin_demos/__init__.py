@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NamingConvention, ParseResult, excluded, filename_corpus
-from ser_core.specs import Clip, ExpectedContent, ManualSource
+from ser_core import (Clip, ExpectedContent, ManualSource, NamingConvention, ParseResult, excluded, filename_corpus,
+                      hookimpl)
 
 NAME = "demos"
 

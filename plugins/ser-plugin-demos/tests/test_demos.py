@@ -5,10 +5,8 @@ from pathlib import Path
 import pytest
 
 import ser_plugin_demos as demos
-from ser_core.corpus import scan as core_scan
-from ser_core.corpus import skip_kind
-from ser_core.errors import CorpusError
-from ser_core.plugins import load_registry
+from ser_core import CorpusError
+from ser_core.api.testing import load_registry, scan as core_scan, skip_kind
 
 FILES = {
     "DEMOS/PR_01_rab01b.wav": ("01", "anger"),

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 import ser_plugin_emodb
-from ser_core.corpus import compare, inspect, scan, skip_kind
-from ser_core.errors import CorpusError
-from ser_core.plugins import load_registry
+from ser_core import CorpusError
+from ser_core.api.testing import compare, inspect, load_registry, scan, skip_kind
 
 
 @pytest.fixture
@@ -83,7 +82,7 @@ def test_text_independent_folds_of_a_tiny_emodb_hand_worked(emodb, tmp_path):
     """Three speakers each say three sentences (anger and sadness): with 3 sentence groups every sentence is a
     group of its own, so the folds are the 9 (speaker, sentence) pairs, each trained on the 4 other speakers'
     other sentences' clips (8 clips), worked out by hand below."""
-    from ser_core.protocol import make_folds, text_independent
+    from ser_core.api.testing import make_folds, text_independent
 
     speakers, sentences = ("03", "08", "09"), ("a01", "a02", "b01")
     touch(tmp_path, *(f"wav/{s}{t}{code}a.wav" for s in speakers for t in sentences for code in "WT"))
@@ -111,7 +110,7 @@ def test_text_independent_folds_of_a_tiny_emodb_hand_worked(emodb, tmp_path):
 def test_real_emodb_text_independent_folds_share_no_speaker_and_no_sentence(emodb, emodb_dir):
     """The real corpus's 10 sentences in 5 groups of 2 (balanced by clips): 50 folds, each keeping its test
     speaker and both its test sentences out of training; every clip tested once."""
-    from ser_core.protocol import SENTENCE_GROUPS, make_folds, text_independent
+    from ser_core.api.testing import SENTENCE_GROUPS, make_folds, text_independent
 
     clips = scan(emodb, Path(emodb_dir)).clips
     folds = text_independent(make_folds([c.speaker for c in clips]), [c.sentence for c in clips], seed=0)

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import ExpectedContent, ManualSource
+from ser_core import ExpectedContent, ManualSource, NamingConvention, ParseResult, filename_corpus, hookimpl
 
 NAMING = NamingConvention(
     pattern=r"(?P<code>[a-z]{3})-(?P<speaker>(?P<gender>[fm])[1-3])-(?P<sentence>(?:b[1-3]|d[1-2]|l[1-4]|n[1-5]))",

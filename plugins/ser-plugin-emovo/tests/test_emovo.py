@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import ser_plugin_emovo
-from ser_core.corpus import compare, inspect, scan
-from ser_core.plugins import load_registry
+from ser_core.api.testing import compare, inspect, load_registry, scan
 
 CODES = {"disgust": "dis", "happiness": "gio", "neutral": "neu", "fear": "pau", "anger": "rab",
          "surprise": "sor", "sadness": "tri"}

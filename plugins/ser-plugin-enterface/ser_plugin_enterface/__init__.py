@@ -31,9 +31,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NOT_AUDIO, ParseResult, excluded, require_dir, scan_files
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, ManualSource
+from ser_core import (NOT_AUDIO, Clip, CorpusSpec, ExpectedContent, Manifest, ManualSource, ParseResult, excluded,
+                      hookimpl, require_dir, scan_files)
 
 NAME = "enterface"
 

@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 
 import ser_plugin_enterface as enterface
-from ser_core.corpus import scan as core_scan
-from ser_core.corpus import skip_kind
-from ser_core.errors import CorpusError
-from ser_core.plugins import load_registry
+from ser_core import CorpusError
+from ser_core.api.testing import load_registry, scan as core_scan, skip_kind
 
 EMOTION_FOLDERS = {"an": "anger", "di": "disgust", "fe": "fear", "ha": "happiness", "sa": "sadness", "su": "surprise"}
 
@@ -126,8 +124,8 @@ def write_avi(path: Path, seconds: float = 0.5, rate: int = 48_000) -> None:
 
 
 def test_clips_decode_from_the_videos_and_broken_videos_are_reported(tmp_path, corpus):
-    from ser_core.audio import load_audio
-    from ser_core.corpus import inspect
+    from ser_core import load_audio
+    from ser_core.api.testing import inspect
 
     root = tmp_path / "enterface"
     write_avi(root / "subject 1" / "anger" / "sentence 1" / "s1_an_1.avi")

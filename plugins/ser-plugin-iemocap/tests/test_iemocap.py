@@ -7,8 +7,8 @@ import pytest
 import soundfile
 
 import ser_plugin_iemocap as iemocap
-from ser_core.corpus import scan as core_scan
-from ser_core.errors import CorpusError
+from ser_core import CorpusError
+from ser_core.api.testing import scan as core_scan
 
 HEADER = "% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n"
 
@@ -99,7 +99,7 @@ def test_excluded_codes_and_unrelated_files_are_listed_with_reasons(tmp_path):
 
 
 def test_core_scan_validates_groups(tmp_path):
-    from ser_core.plugins import load_registry
+    from ser_core.api.testing import load_registry
 
     registry = load_registry([("ser-plugin-iemocap", iemocap)], use_entry_points=False)
     corpus = registry.corpus("iemocap")
@@ -122,8 +122,7 @@ def test_label_line_without_audio_and_audio_without_label(tmp_path):
 
 
 def test_unknown_code_is_skipped_and_unreadable_audio_reported(tmp_path):
-    from ser_core.corpus import inspect, skip_kind
-    from ser_core.plugins import load_registry
+    from ser_core.api.testing import inspect, load_registry, skip_kind
 
     root = tmp_path / "iemocap"
     s1 = root / "Session1"

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import ExpectedContent, ManualSource
+from ser_core import ExpectedContent, ManualSource, NamingConvention, ParseResult, filename_corpus, hookimpl
 
 SECONDARY = ("anxious", "apologetic", "assertive", "concerned", "encouraging")
 NAMING = NamingConvention(

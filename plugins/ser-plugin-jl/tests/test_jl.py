@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 import ser_plugin_jl
-from ser_core.corpus import compare, scan, skip_kind
-from ser_core.plugins import load_registry
+from ser_core.api.testing import compare, load_registry, scan, skip_kind
 
 RAW = "Raw JL corpus (unchecked and unannotated)/JL(wav+txt)"
 PRIMARY = {"angry": "anger", "sad": "sadness", "neutral": "neutral", "happy": "happiness", "excited": "excitedness"}

@@ -37,10 +37,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NOT_AUDIO, ManifestBuilder, excluded, require_dir, walk
-from ser_core.errors import CorpusError
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, ManualSource
+from ser_core import (NOT_AUDIO, Clip, CorpusError, CorpusSpec, ExpectedContent, Manifest, ManifestBuilder,
+                      ManualSource, excluded, hookimpl, require_dir, walk)
 
 NAME = "mspimprov"
 

@@ -7,7 +7,7 @@ import pytest
 import soundfile
 
 import ser_plugin_mspimprov as msp
-from ser_core.errors import CorpusError
+from ser_core import CorpusError
 
 
 def wav(path: Path) -> None:

@@ -39,10 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_core import FeatureSpec, hookimpl
-from ser_core.dependencies import require
-from ser_core.errors import FeatureError
-from ser_core.features import require_samples
+from ser_core import FeatureError, FeatureSpec, hookimpl, require, require_samples
 
 IS09_CONFIG = "is09-13/IS09_emotion.conf"
 IS09_FRAME = 400  # 25 ms at 16 kHz

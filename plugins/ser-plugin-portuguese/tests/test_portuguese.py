@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 import ser_plugin_portuguese
-from ser_core.corpus import compare, scan
-from ser_core.plugins import load_registry
+from ser_core.api.testing import compare, load_registry, scan
 
 WORDS = {"anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy", "sadness": "sad",
          "neutral": "neutral", "surprise": "surprise"}

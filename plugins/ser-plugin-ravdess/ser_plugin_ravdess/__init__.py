@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NamingConvention, ParseResult, excluded, filename_corpus
-from ser_core.specs import DownloadSource, ExpectedContent, RemoteFile
+from ser_core import (DownloadSource, ExpectedContent, NamingConvention, ParseResult, RemoteFile, excluded,
+                      filename_corpus, hookimpl)
 
 NAMING = NamingConvention(
     pattern=(

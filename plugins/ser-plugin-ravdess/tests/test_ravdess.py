@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 import ser_plugin_ravdess
-from ser_core.corpus import compare, scan, skip_kind
-from ser_core.plugins import load_registry
+from ser_core.api.testing import compare, load_registry, scan, skip_kind
 
 
 @pytest.fixture

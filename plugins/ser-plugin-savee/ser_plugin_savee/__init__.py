@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import Clip, ExpectedContent, ManualSource
+from ser_core import Clip, ExpectedContent, ManualSource, NamingConvention, ParseResult, filename_corpus, hookimpl
 
 SPEAKERS = ("DC", "JE", "JK", "KL")
 LABELS = {"a": "anger", "d": "disgust", "f": "fear", "h": "happiness", "n": "neutral",

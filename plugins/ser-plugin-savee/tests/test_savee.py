@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 import ser_plugin_savee
-from ser_core.corpus import compare, scan
-from ser_core.errors import CorpusError
-from ser_core.plugins import load_registry
+from ser_core import CorpusError
+from ser_core.api.testing import compare, load_registry, scan
 
 PER_SPEAKER = {"a": 15, "d": 15, "f": 15, "h": 15, "n": 30, "sa": 15, "su": 15}
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import DownloadSource, ExpectedContent, RemoteFile
+from ser_core import (DownloadSource, ExpectedContent, NamingConvention, ParseResult, RemoteFile, filename_corpus,
+                      hookimpl)
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>(?P<gender>[FM])\d\d)(?P<code>[A-Z])(?P<number>\d\d)",

@@ -48,10 +48,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NOT_AUDIO, excluded, require_dir, walk
-from ser_core.errors import CorpusError
-from ser_core.specs import Clip, CorpusSpec, ExpectedContent, Manifest, ManualSource, SkippedFile
+from ser_core import (NOT_AUDIO, Clip, CorpusError, CorpusSpec, ExpectedContent, Manifest, ManualSource, SkippedFile,
+                      excluded, hookimpl, require_dir, walk)
 
 NAME = "smartkom"
 
@@ -179,7 +177,7 @@ def majority_state(begin: int, end: int, states: list[Segment]) -> tuple[str, Se
 
 
 def _turn_cache(audio: Path) -> Path:
-    from ser_core.config import cache_dir
+    from ser_core import cache_dir
 
     stat = audio.stat()
     key = hashlib.sha256(f"{audio.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]

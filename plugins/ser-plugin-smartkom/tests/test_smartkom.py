@@ -8,10 +8,8 @@ import pytest
 import soundfile
 
 import ser_plugin_smartkom as smartkom
-from ser_core.corpus import scan as core_scan
-from ser_core.corpus import skip_kind
-from ser_core.errors import CorpusError
-from ser_core.plugins import load_registry
+from ser_core import CorpusError
+from ser_core.api.testing import load_registry, scan as core_scan, skip_kind
 from ser_plugin_smartkom import Segment, majority_state, normalise_state
 
 

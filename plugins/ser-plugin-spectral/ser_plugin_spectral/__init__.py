@@ -27,9 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ser_core import FeatureSpec, hookimpl
-from ser_core.dependencies import require
-from ser_core.features import require_samples
+from ser_core import FeatureSpec, hookimpl, require, require_samples
 
 FRAME = 400  # 25 ms at 16 kHz
 HOP = 160  # 10 ms at 16 kHz

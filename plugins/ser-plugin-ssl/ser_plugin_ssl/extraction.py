@@ -17,9 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ser_core.dependencies import require
-from ser_core.errors import FeatureError
-from ser_core.features import require_samples
+from ser_core import FeatureError, require, require_samples
 
 #: The encoders' first convolution spans 400 samples (25 ms): shorter clips give no frame.
 MIN_SAMPLES = 400

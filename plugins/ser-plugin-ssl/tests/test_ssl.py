@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import ser_plugin_ssl
-from ser_core.errors import FeatureError
-from ser_core.features import cache_key, extract
+from ser_core import FeatureError
+from ser_core.api.testing import cache_key, extract
 from ser_plugin_ssl import MODEL_DIR_VARIABLE, ModelParams, ssl_feature
 from ser_plugin_ssl.extraction import chunk_bounds, extract as encode
 
@@ -152,7 +152,7 @@ def test_a_missing_model_names_how_to_provide_a_local_copy(tmp_path, monkeypatch
 
 
 def test_the_shipped_ssl_suite_pairs_each_base_encoder_with_the_head():
-    from ser_core.plugins import load_registry
+    from ser_core.api.testing import load_registry
     from ser_core.runner import check_suite
     from ser_core.suites import SHIPPED, load_benchmarks
 

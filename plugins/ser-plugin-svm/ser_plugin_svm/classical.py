@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ser_core import ModelSpec, Setting
-from ser_core.protocol import class_weights
+from ser_core import ModelSpec, Setting, class_weights
 from ser_plugin_svm.tuning import TunedEstimator, full_scores
 
 LOGREG_DEFAULTS = {"C": [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0], "max_iter": 2000, "inner_folds": 5}

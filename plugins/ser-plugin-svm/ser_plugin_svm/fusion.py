@@ -28,9 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ser_core import FeatureSpec, ModelSpec, Setting
-from ser_core.protocol import uar
-from ser_core.specs import FeatureBlock, ModelContext, split_blocks
+from ser_core import FeatureBlock, FeatureSpec, ModelContext, ModelSpec, Setting, split_blocks, uar
 from ser_plugin_svm.tuning import inner_splits
 
 FUSION_DEFAULTS = {"members": ["svm", "svm"], "weight_step": 0.1, "inner_folds": 5}

@@ -12,9 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ser_core.dependencies import require
-from ser_core.protocol import uar
-from ser_core.specs import ModelContext
+from ser_core import ModelContext, require, uar
 
 
 def inner_splits(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> tuple[list, str]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ser_core.protocol import uar
+from ser_core import FeatureBlock, FeatureSpec, ModelContext, uar
 from ser_core.runner import CellTask, Prepared, compute_cell
 from ser_core.results import CellKey
-from ser_core.specs import FeatureBlock, FeatureSpec, ModelContext
 from ser_core.validate import check_scores
 from ser_plugin_svm import DEFAULTS, SVMEstimator
 from ser_plugin_svm.classical import LOGREG_DEFAULTS, MLP_DEFAULTS, LogRegEstimator, MLPEstimator

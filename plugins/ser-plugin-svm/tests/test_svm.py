@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ser_core.specs import FeatureSpec, ModelContext
+from ser_core import FeatureSpec, ModelContext
 from ser_plugin_svm import DEFAULTS, SVMEstimator
 
 

@@ -9,9 +9,8 @@ import pytest
 import soundfile
 
 import ser_plugin_tess
-from ser_core.audio import load_audio
-from ser_core.corpus import compare, inspect, scan
-from ser_core.plugins import load_registry
+from ser_core import load_audio
+from ser_core.api.testing import compare, inspect, load_registry, scan
 
 WORDS = {"angry": "anger", "disgust": "disgust", "fear": "fear", "happy": "happiness", "ps": "surprise",
          "sad": "sadness", "neutral": "neutral"}

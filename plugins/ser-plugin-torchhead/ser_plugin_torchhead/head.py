@@ -9,10 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ser_core.dependencies import require
-from ser_core.errors import FeatureError
-from ser_core.protocol import class_weights, uar
-from ser_core.specs import ModelContext
+from ser_core import FeatureError, ModelContext, class_weights, require, uar
 
 #: Threads torch trains with; default: the runner's share of the cores (``SERBENCH_THREADS``), else torch's.
 THREADS_VARIABLE = "SERBENCH_TORCH_THREADS"

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ser_core.errors import FeatureError
-from ser_core.specs import FeatureSpec, ModelContext
+from ser_core import FeatureError, FeatureSpec, ModelContext
 from ser_plugin_torchhead import DEFAULTS, SETTING_TYPES, create
 from ser_plugin_torchhead.head import inner_split
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ser_core import hookimpl
-from ser_core.corpus import NamingConvention, ParseResult, filename_corpus
-from ser_core.specs import ExpectedContent, ManualSource
+from ser_core import ExpectedContent, ManualSource, NamingConvention, ParseResult, filename_corpus, hookimpl
 
 NAMING = NamingConvention(
     pattern=r"(?P<speaker>S(?P<gender>[FM])\d{1,2})_F(?P<number>\d+)_(?P<code>[AHNS])(?P<index>\d+)",

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 import ser_plugin_urdu
-from ser_core.corpus import compare, inspect, scan
-from ser_core.plugins import load_registry
+from ser_core.api.testing import compare, inspect, load_registry, scan
 
 FOLDER = {"anger": ("Angry", "A"), "happiness": ("Happy", "H"), "neutral": ("Neutral", "N"), "sadness": ("Sad", "S")}
 REAL = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "data", "urdu", "URDU")

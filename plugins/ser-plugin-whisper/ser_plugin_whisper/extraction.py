@@ -19,9 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ser_core.dependencies import require
-from ser_core.errors import FeatureError
-from ser_core.features import require_samples
+from ser_core import FeatureError, require, require_samples
 
 #: One encoder frame spans 320 samples (two 10 ms mel hops at 16 kHz): a shorter clip has no frame.
 SAMPLES_PER_FRAME = 320

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import ser_plugin_whisper
-from ser_core.errors import FeatureError
-from ser_core.features import cache_key, extract
+from ser_core import FeatureError
+from ser_core.api.testing import cache_key, extract
 from ser_plugin_whisper import MODEL_DIR_VARIABLE, WhisperParams, whisper_feature
 from ser_plugin_whisper.extraction import covered_frames, extract as encode
 
@@ -214,7 +214,7 @@ def test_the_shipped_head_system_trains_on_whisper_frames(tiny_whisper, syntheti
     import dataclasses
 
     from ser_core import CorpusSpec, hookimpl, leaderboard
-    from ser_core.plugins import load_registry
+    from ser_core.api.testing import load_registry
     from ser_core.results import ResultStore
     from ser_core.runner import Runner
     from ser_core.suites import SHIPPED, load_benchmarks

@@ -1,0 +1,83 @@
+"""The plugin API: every name a plugin implements or may call, in one place.
+
+These names, re-exported by :mod:`ser_core` with the same ``__all__``, are serbench's public,
+versioned contract with plugins (documented one by one in docs/writing-a-plugin.md). They keep
+their meaning within a ``ser-core`` minor series (``ser-core>=0.1,<0.2``); a change that breaks one
+comes with a new minor version, and a moved name keeps working from its old path for one release
+with a :class:`DeprecationWarning`. Everything else in ``ser_core`` is internal and may change in
+any release, so plugins import only from here (or from :mod:`ser_core`), and a test scans every
+package under ``plugins/`` for imports of anything else.
+
+Nothing here imports a heavy library: ``serbench --help`` and ``serbench list`` import it.
+Names used only by plugin tests are in :mod:`ser_core.api.testing`.
+"""
+
+from ser_core.audio import SAMPLE_RATE, AudioError, load_audio
+from ser_core.config import cache_dir
+from ser_core.corpus import (NOT_AUDIO, ManifestBuilder, NameMatch, NamingConvention, ParseResult, excluded,
+                             filename_corpus, require_dir, scan_files, subdirectory, walk)
+from ser_core.dependencies import missing, require
+from ser_core.errors import ConfigError, CorpusError, FeatureError, MissingDependencyError, SerbenchError
+from ser_core.features import ClipTooShortError, require_samples
+from ser_core.hookspecs import hookimpl
+from ser_core.protocol import class_weights, uar
+from ser_core.specs import (LABELS, Clip, CorpusSpec, DownloadSource, Estimator, ExpectedContent, FeatureBlock,
+                            FeatureSpec, Manifest, ManualSource, ModelContext, ModelSpec, ModelSummary, RemoteFile,
+                            ScoringEstimator, Setting, SkippedFile, SummarisingEstimator, has_scores, split_blocks)
+
+__all__ = [
+    # hooks (the three hook specifications are in ser_core.hookspecs; plugins mark theirs with this)
+    "hookimpl",
+    # corpora: the spec, what a scan returns, where the data comes from
+    "CorpusSpec",
+    "Manifest",
+    "Clip",
+    "SkippedFile",
+    "ExpectedContent",
+    "LABELS",
+    "DownloadSource",
+    "RemoteFile",
+    "ManualSource",
+    # corpus-plugin helpers
+    "NamingConvention",
+    "NameMatch",
+    "filename_corpus",
+    "scan_files",
+    "ParseResult",
+    "NOT_AUDIO",
+    "require_dir",
+    "walk",
+    "ManifestBuilder",
+    "excluded",
+    "subdirectory",
+    # features
+    "FeatureSpec",
+    "require_samples",
+    "ClipTooShortError",
+    "SAMPLE_RATE",
+    "load_audio",
+    "AudioError",
+    "cache_dir",
+    # models
+    "ModelSpec",
+    "ModelContext",
+    "Estimator",
+    "ScoringEstimator",
+    "SummarisingEstimator",
+    "has_scores",
+    "ModelSummary",
+    "Setting",
+    "FeatureBlock",
+    "split_blocks",
+    # the metric and the class weighting every model uses
+    "uar",
+    "class_weights",
+    # errors and missing libraries
+    "SerbenchError",
+    "ConfigError",
+    "CorpusError",
+    "FeatureError",
+    "MissingDependencyError",
+    "require",
+    "missing",
+]
