@@ -4,7 +4,8 @@
     python scripts/build_wheels.py DIR --check    # ... then install and run them in fresh venvs
 
 ``--check`` creates fresh virtual environments (under DIR/venvs) and, taking serbench's packages only
-from DIR and third-party ones from the package index pip is configured with:
+from DIR and third-party ones from the package index pip is configured with, at the versions
+``constraints.txt`` pins (the packages themselves declare ranges):
 
 1. installs ``ser-plugin-zhang`` alone (which brings ser-keras, Keras and TensorFlow) and runs
    ``serbench models info zhang --feature raw5s --classes 4``: it must print the model, with none of
@@ -74,7 +75,7 @@ def check(dest: Path) -> None:
     """The install checks of the module docstring."""
     work = dest / "venvs"
     work.mkdir(exist_ok=True)
-    pip_from = ["-m", "pip", "install", "-q", "--find-links", str(dest)]
+    pip_from = ["-m", "pip", "install", "-q", "--find-links", str(dest), "-c", str(ROOT / "constraints.txt")]
 
     print("ser-plugin-zhang alone:")
     bin_dir, env = fresh_venv(work / "zhang")

@@ -8,10 +8,13 @@ import re
 import subprocess
 import sys
 import tomllib
-from importlib.metadata import requires
+from importlib.metadata import PackageNotFoundError, requires, version
+from itertools import chain
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
@@ -51,16 +54,76 @@ def test_each_library_is_declared_by_the_plugin_that_uses_it():
         assert holders == (owner if isinstance(owner, list) else [owner]), (library, holders)
 
 
-def test_plugins_that_share_a_library_pin_the_same_version():
-    """Two plugins installed side by side must not ask pip for two versions of one library."""
-    pins: dict[str, dict[str, str]] = {}
-    for plugin in PLUGINS:
-        for requirement in _project(plugin)["dependencies"]:
-            name = _name(requirement)
-            if name != "ser-core":
-                pins.setdefault(name, {})[plugin.name] = requirement[len(name):].strip()
-    clashes = {name: by for name, by in pins.items() if len(set(by.values())) > 1}
-    assert not clashes, clashes
+def _declared() -> list[tuple[str, Requirement]]:
+    """Every third-party requirement a package here declares (dependencies and extras), with its owner."""
+    found = []
+    for package in (ROOT, *PLUGINS):
+        project = _project(package)
+        owner = project["name"]
+        for requirement in [*project["dependencies"], *chain(*project.get("optional-dependencies", {}).values())]:
+            parsed = Requirement(requirement)
+            if not canonicalize_name(parsed.name).startswith("ser-"):  # ours, installed from plugins/
+                found.append((owner, parsed))
+    return found
+
+
+def _constraints() -> dict[str, Requirement]:
+    lines = [line.split("#")[0].strip() for line in (ROOT / "constraints.txt").read_text().splitlines()]
+    pins = [Requirement(line) for line in lines if line]
+    by_name = {canonicalize_name(pin.name): pin for pin in pins}
+    assert len(by_name) == len(pins), "constraints.txt pins a package twice"
+    return by_name
+
+
+def test_packages_declare_ranges_and_the_constraints_pin_versions_inside_every_range():
+    """Ranges let a plugin live beside other packages; constraints.txt holds the versions tested together."""
+    pins = _constraints()
+    for name, pin in pins.items():
+        (operator,) = [spec.operator for spec in pin.specifier]
+        assert operator == "==" and not pin.extras and not pin.marker, f"constraints.txt: {pin} is not one exact pin"
+    for owner, requirement in _declared():
+        operators = {spec.operator for spec in requirement.specifier}
+        assert ">=" in operators and "<" in operators and not operators & {"==", "==="}, (
+            f"{owner}: {requirement} is not a compatible range (>=tested,<next major)")
+        pin = pins.get(canonicalize_name(requirement.name))
+        assert pin, f"{owner}: {requirement.name} has no pin in constraints.txt"
+        (version,) = [spec.version for spec in pin.specifier]
+        assert requirement.specifier.contains(version, prereleases=True), (
+            f"constraints.txt pins {pin}, outside {owner}'s range {requirement}")
+    required = {canonicalize_name(r.name) for _, r in _declared()} | {canonicalize_name(r.name) for r in _requirements()}
+    assert not set(pins) - required, f"constraints.txt pins what nothing requires: {sorted(set(pins) - required)}"
+
+
+def _requirements() -> list[Requirement]:
+    """The named (non-editable) requirements of requirements.txt."""
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    return [Requirement(line) for line in lines if line and not line.startswith("-")]
+
+
+def test_requirements_install_through_the_constraints():
+    """The README's command (and CI) installs requirements.txt: it must apply the pins, and pin nothing itself."""
+    lines = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    options = [line for line in lines if line.startswith("-") and not line.startswith("-e ")]
+    assert options == ["-c constraints.txt"], options
+    assert lines.index("-c constraints.txt") < min(i for i, line in enumerate(lines) if line.startswith("-e "))
+    assert all(not r.specifier for r in _requirements()), "pin versions in constraints.txt, not requirements.txt"
+    assert "-r requirements.txt" in (ROOT / ".ci" / "run").read_text(), "CI installs requirements.txt"
+
+
+def test_this_environment_has_the_pinned_versions():
+    """What the tests run against is what constraints.txt says was tested (local builds such as +cpu agree)."""
+    wrong = {}
+    for name, pin in _constraints().items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            continue  # a constraint only applies to what is installed
+        if not pin.specifier.contains(installed, prereleases=True):
+            wrong[name] = (installed, str(pin.specifier))
+    assert not wrong, f"installed versions differ from constraints.txt (reinstall from requirements.txt): {wrong}"
+
+
+def test_the_keras_models_share_ser_keras_and_its_gpu_extra():
     keras = _project(ROOT / "plugins" / "ser-keras")
     assert "tensorflow" in {_name(r) for r in keras["dependencies"]}, "a model plugin alone must work"
     assert set(keras["optional-dependencies"]) == {"gpu"}
