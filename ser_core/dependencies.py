@@ -5,7 +5,7 @@ scikit-learn, ...) belongs to the plugin that uses it. Plugins import such libra
 functions that use them, through :func:`require`, so that a missing one becomes a
 :class:`~ser_core.errors.MissingDependencyError` that says which package to install::
 
-    from ser_core.dependencies import require
+    from ser_core import require
 
     def extract(signal, sample_rate):
         librosa = require("librosa", install="librosa", needed_by="feature 'logmel40'")
