@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ser_core import config as paths
-from ser_core.cli_common import (DEBUG_ENV, ResamplesOption, StatsSeedOption, console, err_console, friendly_errors,
+from ser_core.cli_common import (DEBUG_ENV, ForceOption, ResamplesOption, StatsSeedOption, console, err_console, friendly_errors,
                                  set_verbose)
 from ser_core.errors import ConfigError
 
@@ -202,9 +202,10 @@ def run(
     ] = "auto",
     cell_time_limit: Annotated[
         Optional[float], typer.Option("--cell-time-limit", envvar="SERBENCH_CELL_TIME_LIMIT", show_envvar=True,
-                                      metavar="SECONDS", min=0.001,
-                                      help="Stop a cell whose fit and predict take longer, and store it as failed "
-                                           "(cells then run in fresh processes) \\[default: none].")
+                                      metavar="SECONDS",
+                                      help="Stop a cell whose fit and predict take longer (above 0, at most a week), "
+                                           "and store it as failed (cells then run in fresh processes) "
+                                           "\\[default: none].")
     ] = None,
 ) -> None:
     """Run a suite (computing only cells not already stored), then print its leaderboard.
@@ -440,6 +441,7 @@ def show_leaderboard(
     ] = None,
     resamples: ResamplesOption = 1000,
     stats_seed: StatsSeedOption = 0,
+    force: ForceOption = False,
 ) -> None:
     """Print or export the board computed from the stored results, with speaker-level statistics."""
     from ser_core import export, leaderboard, outputs
@@ -447,7 +449,9 @@ def show_leaderboard(
     from ser_core.results_check import check_results_db, results_db_errors
 
     fmt = _export_format(fmt, output, export.FORMATS)
+    replacing = False
     if output is not None:
+        replacing = outputs.refuse_to_replace(output, force)
         outputs.check_output(output)  # before the (possibly slow) rendering
     ref = leaderboard.load_reference(reference) if reference is not None else None
     db_path = db or paths.default_db()
@@ -479,7 +483,9 @@ def show_leaderboard(
         outputs.write_stdout(text)
     else:
         outputs.write_text(output, text)
-        console.print(f"wrote {output} ({len(board.entries)} entries)")
+        (err_console if outputs.is_stream(output) else console).print(
+            f"{'replaced' if replacing else 'wrote'} {escape(str(output))} ({len(board.entries)} entries)",
+            highlight=False)
 
 
 def _note_migration(store) -> None:

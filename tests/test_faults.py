@@ -304,12 +304,12 @@ def test_bad_output_paths_are_refused_and_the_previous_export_survives(cli, resu
     good = board.read_text()
     with monkeypatch.context() as patch:  # the disk fills up while the new export is written
         patch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
-        code, out = cli("leaderboard", "--db", str(results_db), "-o", str(board), expect=2)
+        code, out = cli("leaderboard", "--db", str(results_db), "-o", str(board), "--force", expect=2)
     assert f"cannot write {board}: no space left on the device" in out and "previous version of the file is unchanged" in out
     assert board.read_text() == good and os.listdir(board.parent) == ["board.md"], "no temporary file left"
 
     fail_creating_files_in(monkeypatch, board.parent)
-    code, out = cli("leaderboard", "--db", str(results_db), "-o", str(board), expect=2)
+    code, out = cli("leaderboard", "--db", str(results_db), "-o", str(board), "--force", expect=2)
     assert f"cannot write {board}: permission denied" in out and board.read_text() == good
 
 
