@@ -257,6 +257,26 @@ def test_cell_options_are_checked_by_the_command_line(site, tmp_path):
         assert not (tmp_path / "r.db").exists()
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "1e300", "0", "-5", "604801"])
+def test_a_cell_time_limit_is_a_finite_number_of_seconds_up_to_a_week(tmp_path, monkeypatch, value):
+    """inf and 1e300 were accepted (a limit that never stops anything, stored with every cell as one), nan was
+    refused as "should be >= 0.001"; option and environment variable alike are usage errors now."""
+    from typer.testing import CliRunner
+
+    from ser_core.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    for args, env in ((["--cell-time-limit", value], {}), ([], {"SERBENCH_CELL_TIME_LIMIT": value})):
+        result = CliRunner().invoke(app, ["run", "--dry-run", *args, "--db", str(tmp_path / "r.db")], env=env)
+        assert result.exit_code == 2, result.output
+        message = " ".join(result.output.split())
+        assert "--cell-time-limit (or $SERBENCH_CELL_TIME_LIMIT): expected a number of seconds above 0 and up to " \
+               "604800 (one week)" in message, message
+    accepted = CliRunner().invoke(app, ["run", "--dry-run", "--cell-time-limit", "604800", "--db",
+                                        str(tmp_path / "r.db")])
+    assert accepted.exit_code == 0, accepted.output
+
+
 EXITERS = {
     "serbench_exiters": """
     from ser_core import hookimpl
