@@ -98,13 +98,11 @@ def features_extract(
 
 
 def _configured_paths() -> dict[str, Path]:
-    """Corpus directories from the benchmarks file, if there is a readable one."""
-    config = paths.default_config()
-    if not config.exists():
-        return {}
-    from ser_core.suites import load_benchmarks
+    """Corpus directories from the benchmarks file, read on top of the shipped suites as ``serbench run``
+    reads it (a file whose suites use shipped systems is valid)."""
+    from ser_core.suites import load_suites
 
-    return dict(load_benchmarks(config).corpus_paths)
+    return dict(load_suites().corpus_paths)
 
 
 @cache_app.command("list")
