@@ -5,6 +5,7 @@ Plugins implement the hooks in :mod:`ser_core.hookspecs` with the ``hookimpl`` m
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ser_core.config import thread_count
 from ser_core.hookspecs import hookimpl
 from ser_core.specs import (Clip, CorpusSpec, DownloadSource, Estimator, FeatureBlock, FeatureSpec, Manifest,
                             ManualSource, ModelContext, ModelSpec, ModelSummary, RemoteFile, Setting, has_scores,
@@ -32,5 +33,6 @@ __all__ = [
     "has_scores",
     "hookimpl",
     "split_blocks",
+    "thread_count",
     "__version__",
 ]

@@ -225,6 +225,7 @@ def run(
     from ser_core.waiting import RunStopped, resolve_waits
 
     check_cell_options(cell_process, cell_time_limit)  # refused before the database is touched
+    paths.check_thread_variables()
     benchmarks = load_suites(config)
     chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
     _parse_corpus_paths(corpus_path or [])  # refused before the database is touched
@@ -531,7 +532,7 @@ def compare(
     check_results_db(db_path, write=False)
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
         _note_migration(store)
-        _check_stored_names(store, corpus, [system_a, system_b])
+        _check_stored_names(store, corpus, [system_a, system_b], system_label="system")
         board = leaderboard.compute(store, corpus, [system_a, system_b], statistics=False)
     table = Table("corpus", f"{system_a} %", f"{system_b} %", "A - B", "95% CI", "p", "speakers", "clips",
                   title=f"serbench compare {system_a} {system_b}")
@@ -613,8 +614,10 @@ def _export_format(fmt: str | None, output: Path | None, formats: tuple[str, ...
     return fmt
 
 
-def _check_stored_names(store, corpora: list[str] | None, systems: list[str] | None) -> None:
-    """Refuse a --corpus or --system that names nothing stored, suggesting the closest stored name."""
+def _check_stored_names(store, corpora: list[str] | None, systems: list[str] | None,
+                        system_label: str = "--system") -> None:
+    """Refuse a --corpus or --system that names nothing stored, suggesting the closest stored name
+    (``system_label`` names where the systems were given: ``compare`` takes them as arguments)."""
     import difflib
 
     if not corpora and not systems:
@@ -622,7 +625,7 @@ def _check_stored_names(store, corpora: list[str] | None, systems: list[str] | N
     stored_corpora, stored_systems = store.names()
     for option, wanted, stored in (
         ("--corpus", corpora, stored_corpora),
-        ("--system", systems, stored_systems),
+        (system_label, systems, stored_systems),
     ):
         for name in wanted or []:
             if name in stored or not stored:

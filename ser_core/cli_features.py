@@ -50,6 +50,7 @@ def features_extract(
 
     if on_error not in ("skip", "raise"):
         raise ConfigError(f"--on-error {on_error!r}: expected 'skip' or 'raise'.")
+    paths.check_thread_variables()  # one message, not one failed clip per clip in every worker
     registry = load_registry()
     corpus_entry = registry.corpus(corpus)
     chosen = [registry.feature(name) for name in feature]  # fail on a bad name before scanning

@@ -745,3 +745,12 @@ def test_help_and_usage_errors_are_readable_at_any_width(env):
     refused = serbench("compare", "x", "x", env=env)
     assert refused.returncode == 2 and b"Traceback" not in refused.stderr
     assert "both systems are 'x'; name two different systems" in flat(refused.stderr.decode())
+
+
+def test_compare_names_a_misspelt_system_as_the_argument_it_is(db):
+    """compare takes its systems as arguments; the message said `--system 'be'`, an option it has not."""
+    result = CliRunner().invoke(app, ["compare", "a", "be", "--db", str(db)])
+    assert result.exit_code == 2, result.output
+    message = flat(result.output)
+    assert "system 'be': no results stored under this name. Did you mean 'bee'?" in message
+    assert "--system" not in message

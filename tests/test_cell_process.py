@@ -433,3 +433,38 @@ def test_cross_corpus_cells_of_a_neural_model_run_each_in_a_fresh_process(site, 
         assert cell.details["cell_process"] == ("fresh" if neural else "in-process")
         assert cell.predictions == cells["in-process"][(pair, system)].predictions
     assert {c.details["cell_process"] for c in cells["in-process"].values()} == {"in-process"}
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "2.5", "1000000000"])
+def test_a_garbled_thread_variable_is_one_message_naming_it(tmp_path, monkeypatch, value):
+    """SERBENCH_TF_INTRA_THREADS=abc was int('abc') in every cell (each failed with a bare ValueError), and
+    10**9 asked TensorFlow for a billion threads; now run and features extract refuse it up front."""
+    from typer.testing import CliRunner
+
+    from ser_core import thread_count
+    from ser_core.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SERBENCH_TORCH_THREADS", value)
+    with pytest.raises(ConfigError, match=r"\$SERBENCH_TORCH_THREADS=.*expected a whole number of threads from 1 "
+                                          "to 1024"):
+        thread_count("SERBENCH_TORCH_THREADS")
+    for args in (["run", "--dry-run", "--db", str(tmp_path / "r.db")],
+                 ["features", "extract", "--corpus", "synthetic", "--feature", "egemaps"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert f"$SERBENCH_TORCH_THREADS='{value}': expected a whole number" in " ".join(result.output.split())
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_thread_variables_fall_back_in_order_and_to_the_default(monkeypatch):
+    from ser_core import thread_count
+
+    monkeypatch.delenv("SERBENCH_TF_INTRA_THREADS", raising=False)
+    monkeypatch.setenv("SERBENCH_THREADS", " 3 ")
+    assert thread_count("SERBENCH_TF_INTRA_THREADS", "SERBENCH_THREADS", default=8) == 3
+    monkeypatch.setenv("SERBENCH_TF_INTRA_THREADS", "1024")
+    assert thread_count("SERBENCH_TF_INTRA_THREADS", "SERBENCH_THREADS", default=8) == 1024
+    monkeypatch.delenv("SERBENCH_TF_INTRA_THREADS")
+    monkeypatch.delenv("SERBENCH_THREADS")
+    assert thread_count("SERBENCH_TF_INTRA_THREADS", "SERBENCH_THREADS", default=8) == 8

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ser_core.config import thread_count
 from ser_core.dependencies import require
 from ser_core.errors import FeatureError
 from ser_core.features import require_samples
@@ -165,9 +166,9 @@ def load(folder: str) -> tuple[Any, Any, Any]:
     transformers = require("transformers", install="ser-plugin-ssl", needed_by=NEEDED_BY)
     transformers.logging.set_verbosity_error()  # unused pretraining heads are expected, not news
     transformers.logging.disable_progress_bar()
-    threads = os.environ.get(THREADS_VARIABLE, "").strip()
+    threads = thread_count(THREADS_VARIABLE)
     if threads:
-        torch.set_num_threads(max(1, int(threads)))
+        torch.set_num_threads(threads)
     elif multiprocessing.parent_process() is not None:  # one of the core's extraction workers (one per core)
         torch.set_num_threads(1)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

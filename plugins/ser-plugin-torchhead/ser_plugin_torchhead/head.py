@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ser_core.config import thread_count
 from ser_core.dependencies import require
 from ser_core.errors import FeatureError
 from ser_core.protocol import class_weights, uar
@@ -89,9 +90,9 @@ class HeadEstimator:
         self.layers = self.width = 0
         self.info: dict[str, Any] = {}
         torch = _torch()
-        threads = os.environ.get(THREADS_VARIABLE) or os.environ.get("SERBENCH_THREADS")  # the runner's share
+        threads = thread_count(THREADS_VARIABLE, "SERBENCH_THREADS")  # else the runner's share
         if threads:
-            torch.set_num_threads(max(1, int(threads)))
+            torch.set_num_threads(threads)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     def _items(self, X: Sequence[np.ndarray]) -> list[np.ndarray]:

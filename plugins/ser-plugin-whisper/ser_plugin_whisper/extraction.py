@@ -19,6 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ser_core.config import thread_count
 from ser_core.dependencies import require
 from ser_core.errors import FeatureError
 from ser_core.features import require_samples
@@ -180,9 +181,9 @@ def identify(declared: Mapping[str, Any], local_name: str) -> dict[str, Any]:
 
 
 def _threads() -> int | None:
-    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    value = thread_count(THREADS_VARIABLE)
     if value:
-        return max(1, int(value))
+        return value
     if multiprocessing.parent_process() is not None:  # one of the core's extraction workers (one per core)
         return 1
     return None
