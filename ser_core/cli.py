@@ -235,6 +235,7 @@ def run(
     for plugin in registry.plugins:
         if plugin.status == "broken":
             err_console.print(f"[yellow]warning:[/] plugin {plugin.name} is broken (see `serbench list`)")
+    _check_corpus_paths(_parse_corpus_paths(corpus_path or []), registry, chosen)
     db_path = db or paths.default_db()
     check_results_db(db_path, write=not dry_run)
     console.print(
@@ -309,6 +310,23 @@ def run(
         raise typer.Exit(1)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _check_corpus_paths(given: dict[str, Path], registry, chosen) -> None:
+    """A ``--corpus-path`` naming no installed corpus is a usage error (a misspelling left the corpus meant
+    without data, and said nothing of the name); one naming a corpus this run does not use is a warning."""
+    from ser_core.errors import UnknownNameError
+
+    used = set(chosen.corpora)
+    for name, directory in given.items():
+        try:
+            registry.corpus(name)
+        except UnknownNameError as exc:
+            raise ConfigError(f"--corpus-path {name}={directory}: {exc}") from None
+        if name not in used:
+            err_console.print(f"[yellow]warning:[/] --corpus-path {escape(name)}=...: suite {escape(chosen.name)} "
+                              f"does not use corpus {escape(name)} here (it runs {escape(', '.join(chosen.corpora))}); "
+                              "the location is not used.", highlight=False)
 
 
 def _check_where_it_runs(scheduler: str | None, workers: int | None, executor) -> None:

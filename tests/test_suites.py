@@ -431,3 +431,24 @@ def test_one_corpus_given_two_locations_on_the_command_line_is_refused(tmp_path)
     text = re.sub(r"\s+", " ", result.output)
     assert result.exit_code == 2 and "--corpus-path emodb= is given twice, as /data/a and /data/b" in text, text
     assert not (tmp_path / "r.db").exists()
+
+
+def test_a_corpus_path_naming_no_installed_corpus_is_refused_and_an_unused_one_is_named(tmp_path):
+    """`--corpus-path emodbb=DIR` was accepted and ignored: the corpus meant ran without data, and nothing
+    named the misspelling."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from ser_core.cli import app
+
+    run = ["run", "--suite", "demo", "--db", str(tmp_path / "r.db"), "--dry-run"]
+    result = CliRunner().invoke(app, [*run, "--corpus-path", "emodbb=/data/emodb"], env={"COLUMNS": "200"})
+    text = re.sub(r"\s+", " ", result.output)
+    assert result.exit_code == 2, text
+    assert "--corpus-path emodbb=/data/emodb: unknown corpus 'emodbb'. Did you mean 'emodb'?" in text
+    assert not (tmp_path / "r.db").exists()
+    unused = CliRunner().invoke(app, [*run, "--corpus-path", "emodb=/data/emodb"], env={"COLUMNS": "300"})
+    text = re.sub(r"\s+", " ", unused.output)
+    assert unused.exit_code == 0, text
+    assert "warning: --corpus-path emodb=...: suite demo does not use corpus emodb here (it runs synthetic)" in text
