@@ -754,3 +754,30 @@ def test_compare_names_a_misspelt_system_as_the_argument_it_is(db):
     message = flat(result.output)
     assert "system 'be': no results stored under this name. Did you mean 'bee'?" in message
     assert "--system" not in message
+
+
+def test_a_stored_single_class_corpus_is_never_shown_as_a_score(tmp_path):
+    """`serbench run` refuses a corpus with one class (any model scores 100 %), but a database written
+    otherwise (a bundle, an older serbench, a hand edit) showed it as 100.0 [100.0, 100.0] ▲."""
+    one = instance("one", ["anger"], ["s1", "s2"], n_clips=4)
+    tiny = instance("tiny", LABELS, ["s1", "s2", "s3"], n_clips=9)
+    db = tmp_path / "degenerate.db"
+    with ResultStore(db) as store:
+        for fold in range(2):
+            put(store, one, "a", protocol(), 0, fold, [0, 0], [0, 0])
+        for fold in range(3):
+            put(store, tiny, "a", protocol(), 0, fold, [0, 0, 1], [0, 1, 1])
+    with ResultStore(db, readonly=True) as store:
+        board = leaderboard.compute(store, resamples=200)
+    degenerate = next(e for e in board.entries if e.corpus == "one")
+    assert degenerate.uar_mean is None and degenerate.failed_cells == 2
+    assert any("its corpus instance has only one class ('anger'): any model scores 100 % UAR on it, so it is not a "
+               "benchmark" in note for note in board.notes)
+    assert next(e for e in board.entries if e.corpus == "tiny").uar_mean == pytest.approx(0.75), "others unaffected"
+    shown = CliRunner().invoke(app, ["leaderboard", "--db", str(db), "--resamples", "200"], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.output.splitlines() if line.strip("│ ").startswith("one"))
+    assert "100.0" not in row and "▲" not in row and "incomplete (2 failed)" in row
+    exported = json.loads(render(board, "json"))
+    [stored] = [e for e in exported["entries"] if e["corpus"] == "one"]
+    assert stored["uar_mean"] is None and stored["failed_cells"] == 2
