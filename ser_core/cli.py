@@ -335,6 +335,12 @@ def _check_where_it_runs(scheduler: str | None, workers: int | None, executor) -
     from ser_core.executor import check_local_workers, check_scheduler_address, tls_security
 
     tls_security()  # all three TLS files or none, whichever cluster
+    if workers is not None and (scheduler or (executor is not None and executor.batch)):
+        where = (f"the Dask scheduler at {scheduler} (--scheduler or $SERBENCH_SCHEDULER)" if scheduler
+                 else f"the {executor.kind} cluster of the benchmarks file's [executor]")
+        raise ConfigError(f"--workers {workers} sets this machine's local worker processes, but the cells would run "
+                          f"on {where}, whose workers are its own; --workers would be ignored. Drop --workers, or "
+                          "run locally without the scheduler (unset SERBENCH_SCHEDULER) or [executor].")
     if scheduler:
         check_scheduler_address(scheduler)
     elif workers is not None and not (executor is not None and executor.batch):
