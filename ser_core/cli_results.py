@@ -170,8 +170,11 @@ def import_command(
     from ser_core.results_check import check_results_db, results_db_errors
 
     db_path = db or paths.default_db()
-    check_results_db(db_path, write=True)
+    existed = db_path.exists()
+    check_results_db(db_path, write=existed)  # a new database is not created for a bundle that is refused
     verified = _verify(files, corpus_path, config, for_import=True)
+    if not existed:
+        check_results_db(db_path, write=True)
     refused = 0
     with results_db_errors(db_path), ResultStore(db_path) as store:
         for path, data, verification in verified:

@@ -643,7 +643,9 @@ def load_reference(path: str | Path) -> Reference:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not part of the header
+        from ser_core.inputs import read_text
+
+        text = read_text(path, encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not part of the header
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--reference {path}: cannot be read ({exc})") from None
     # (line number in the file, line) of every line the CSV reader sees: comments are left out, so the

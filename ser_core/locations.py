@@ -31,7 +31,9 @@ def locations_file() -> Path:
 
 def _read(path: Path) -> dict[str, dict[str, Any]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        from ser_core.inputs import read_text
+
+        data = json.loads(read_text(path))
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

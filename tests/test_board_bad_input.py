@@ -781,3 +781,49 @@ def test_a_stored_single_class_corpus_is_never_shown_as_a_score(tmp_path):
     exported = json.loads(render(board, "json"))
     [stored] = [e for e in exported["entries"] if e["corpus"] == "one"]
     assert stored["uar_mean"] is None and stored["failed_cells"] == 2
+
+
+# -- 9. inputs that are not regular files, or far too large ---------------------------------------------
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_an_input_that_is_a_device_or_a_fifo_is_refused_not_read_for_ever(db, tmp_path, kind):
+    """--config /dev/zero ran out of memory (internal error, exit 3), --reference /dev/zero read for ever and a
+    FIFO with no writer blocked before the first line; each is now refused naming the file (exit 2)."""
+    if kind == "device":
+        path = Path("/dev/zero")
+    else:
+        path = tmp_path / "pipe"
+        os.mkfifo(path)
+    new_db = tmp_path / "new.db"
+    commands = [["suites", "--config", str(path)], ["leaderboard", "--db", str(db), "--reference", str(path)],
+                ["results", "verify", str(path)], ["results", "import", str(path), "--db", str(new_db)]]
+    for command in commands:
+        out = subprocess.run([*SERBENCH, *command], capture_output=True, timeout=120, env=os.environ)
+        assert out.returncode == 2, (command, out.stderr)
+        message = flat(out.stderr.decode())
+        assert f"{path}: cannot be read (it is a {'device' if kind == 'device' else 'FIFO'}, not a regular file" in \
+            message, (command, message)
+        assert "internal error" not in message
+    assert not new_db.exists(), "a refused bundle creates no database"
+    manifest = subprocess.run([*SERBENCH, "corpus", "info", "csv", "--path", str(path)], capture_output=True,
+                              timeout=120, env=os.environ)
+    assert manifest.returncode == 2 and f"corpus 'csv': {path} is not a regular file" in flat(manifest.stderr.decode())
+
+
+def test_an_input_far_larger_than_its_kind_is_refused(db, tmp_path, monkeypatch):
+    from ser_core import inputs
+    from ser_core.suites import SHIPPED
+
+    limit = SHIPPED.stat().st_size + 100  # the shipped suites are read through the same bound
+    monkeypatch.setattr(inputs, "TEXT_LIMIT", limit)
+    big = tmp_path / "benchmarks.toml"
+    big.write_text("# " + "x" * (limit + 10) + "\n")
+    result = CliRunner().invoke(app, ["suites", "--config", str(big)])
+    assert result.exit_code == 2, result.output
+    assert f"{big}: cannot be read (it holds more than" in flat(result.output), result.output
+    reference = tmp_path / "ref.csv"
+    reference.write_text("corpus,system,uar\n" + "tiny,a,50\n" * (limit // 10 + 1))
+    refused = CliRunner().invoke(app, ["leaderboard", "--db", str(db), "--reference", str(reference)])
+    assert refused.exit_code == 2 and "it holds more than" in flat(refused.output)
+    big.write_text('[suites.s]\ncorpora = ["synthetic"]\nsystems = ["svm-egemaps"]\n')
+    assert CliRunner().invoke(app, ["suites", "--config", str(big)]).exit_code == 0, "a file within the bound is read"
