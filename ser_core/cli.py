@@ -226,6 +226,7 @@ def run(
 
     check_cell_options(cell_process, cell_time_limit)  # refused before the database is touched
     paths.check_thread_variables()
+    _check_cache_root()
     benchmarks = load_suites(config)
     chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
     _parse_corpus_paths(corpus_path or [])  # refused before the database is touched
@@ -310,6 +311,17 @@ def run(
         raise typer.Exit(1)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _check_cache_root() -> None:
+    """A feature cache location that is a file (``SERBENCH_CACHE_DIR=/dev/null``) is a usage error before any
+    work: it skipped every generated corpus and failed every extraction, exit status 1 for a setting."""
+    root = paths.cache_dir()
+    blocker = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        where = "is a file" if blocker == root else f"cannot be created: {blocker} is a file"
+        raise ConfigError(f"the feature cache {root} {where}, not a directory. Set SERBENCH_CACHE_DIR to a "
+                          "directory (features and generated corpora are kept there).")
 
 
 def _check_corpus_paths(given: dict[str, Path], registry, chosen) -> None:

@@ -826,3 +826,15 @@ def test_a_connection_that_never_starts_is_not_called_a_resumed_transfer(data_di
     assert result.exit_code == 1, text
     assert "corpus.zip: no connection (nothing received); trying again (attempt 2 of 2)" in text
     assert "resuming" not in text and "Traceback" not in text
+
+
+def test_a_data_directory_that_is_a_file_is_named_as_the_setting_at_fault(tmp_path, monkeypatch):
+    """SERBENCH_DATA_DIR=/dev/null said 'Delete [the record] and run `serbench corpus download` again'."""
+    blocker = tmp_path / "data-file"
+    blocker.write_text("mine")
+    monkeypatch.setenv("SERBENCH_DATA_DIR", str(blocker))
+    result, text = invoke("corpus", "list")
+    assert result.exit_code == 2, text
+    assert f"the data directory {blocker} is not a directory (a file is in the way)" in text
+    assert "Set SERBENCH_DATA_DIR to a directory" in text and "Delete it" not in text
+    assert blocker.read_text() == "mine"

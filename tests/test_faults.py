@@ -374,9 +374,12 @@ def test_an_unusable_cache_directory_stops_before_any_extraction(cli, tmp_path, 
     serbench_cache.write_text("not a directory")
     CALLS.clear()
     code, out = cli("run", "-c", config, "-s", "t", "--db", str(db), "--workers", "0", expect=2)
-    assert (f"the feature cache directory {serbench_cache / 'features' / 'energy'} cannot be created: "
-            f"{serbench_cache} is a file, not a directory") in out
+    assert f"the feature cache {serbench_cache} is a file, not a directory" in out
     assert "SERBENCH_CACHE_DIR" in out and CALLS == [], "nothing was extracted"
+    assert not db.exists(), "refused before the database is touched"
+    # a generated corpus (kept in the cache) was skipped instead, and the run ended with exit status 1
+    code, out = cli("run", "-s", "demo", "--db", str(db), "--workers", "0", expect=2)
+    assert f"the feature cache {serbench_cache} is a file" in out and "skipped corpus synthetic" not in out
     code, out = cli("cache", "list", expect=0)
     assert "0 tables" in out and "is a file, not a directory" in out
     cli("cache", "clear", expect=0)
