@@ -727,7 +727,7 @@ def list_suites(
 @app.command("validate-plugin")
 @friendly_errors
 def validate_plugin(
-    name: Annotated[str, typer.Argument(help="A plugin (as in `serbench list`) or a corpus/feature/model it registers.")],
+    name: Annotated[str, typer.Argument(help="A plugin (as in `serbench list`), its distribution, or a corpus/feature/model it registers.")],
 ) -> None:
     """Check a plugin against the contract on generated data (exit 1 when a check fails)."""
     from ser_core.plugins import load_registry

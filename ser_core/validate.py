@@ -286,6 +286,12 @@ def validate_plugin(registry: Registry, name: str) -> list[Check]:
     if plugin is None:
         owners = [r.plugin for table in registry.items.values() for r in table.values() if r.name == name]
         plugin = owners[0] if owners else None
+    if plugin is None:  # the distribution `serbench list` shows (pip's name), when it holds one plugin
+        holding = sorted((p for p in registry.plugins if p.distribution == name), key=lambda p: p.name)
+        if len(holding) > 1:
+            raise UnknownNameError(f"distribution {name!r} holds the plugins {', '.join(p.name for p in holding)}; "
+                                   "validate one of them by name")
+        plugin = holding[0] if holding else None
     if plugin is None:
         known = sorted(p.name for p in registry.plugins)
         raise UnknownNameError(f"no plugin or registered name {name!r}; installed plugins: {', '.join(known)}")

@@ -197,3 +197,14 @@ def test_a_feature_that_never_returns_fails_a_check_within_the_bound(install_dis
     assert time.monotonic() - started < 60, "stopped at the bound, not at the sleep's end"
     stopped = checks[("feature hangs", "extracts within the time limit")]
     assert not stopped.passed and "did not finish in 8 s; its processes were stopped" in stopped.detail
+
+
+def test_a_distribution_name_from_serbench_list_finds_its_plugin(install_distribution):
+    """`serbench list` shows each plugin's distribution (ser-plugin-emodb); validate-plugin refused it."""
+    install_distribution("ser-plugin-bad", {"bad": "ser_plugin_bad"}, {"ser_plugin_bad": BAD_PLUGIN})
+    by_distribution = validate_plugin(load_registry(), "ser-plugin-bad")
+    assert by_distribution[0].subject == "plugin bad"
+    assert {c.subject for c in by_distribution} >= {"corpus badcorpus", "feature nanfeat", "model closure"}
+    with pytest.raises(UnknownNameError, match="distribution 'ser-core' holds the plugins csv, synthetic; validate "
+                                               "one of them by name"):
+        validate_plugin(load_registry(), "ser-core")
