@@ -21,8 +21,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ser_core import config as paths
-from ser_core.cli_common import (DEBUG_ENV, ForceOption, ResamplesOption, StatsSeedOption, console, err_console, friendly_errors,
-                                 set_verbose)
+from ser_core.cli_common import (DEBUG_ENV, ForceOption, ResamplesOption, StatsSeedOption, console, err_console,
+                                 friendly_errors, set_verbose)
 from ser_core.errors import ConfigError
 
 app = typer.Typer(
@@ -727,7 +727,8 @@ def list_suites(
 @app.command("validate-plugin")
 @friendly_errors
 def validate_plugin(
-    name: Annotated[str, typer.Argument(help="A plugin (as in `serbench list`), its distribution, or a corpus/feature/model it registers.")],
+    name: Annotated[str, typer.Argument(help="A plugin (as in `serbench list`), its distribution, or a "
+                                            "corpus/feature/model it registers.")],
 ) -> None:
     """Check a plugin against the contract on generated data (exit 1 when a check fails)."""
     from ser_core.plugins import load_registry
