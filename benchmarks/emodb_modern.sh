@@ -15,7 +15,7 @@ serbench run --config "$OUT/emodb-modern-b.toml" --suite emodb-modern --corpus e
     --db "$DB" --workers 1
 for format in md csv json html; do
     serbench leaderboard --db "$DB" --corpus emodb --reference docs/reference/keesing2020-table3.csv \
-        --format "$format" --output "$OUT/emodb-modern-b.$format"
+        --force --format "$format" --output "$OUT/emodb-modern-b.$format"
 done
 {
     echo "# serbench compare SYSTEM svm-is09 --corpus emodb ($(date -u +%F))"

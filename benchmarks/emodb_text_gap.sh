@@ -19,7 +19,7 @@ for suite in emodb-speaker-independent emodb-text-independent emodb-head-cpu; do
 done
 for format in md csv json html; do
     serbench leaderboard --db "$DB" --corpus emodb --reference docs/reference/keesing2020-table3.csv \
-        --format "$format" --output "$OUT/emodb-text-gap.$format"
+        --force --format "$format" --output "$OUT/emodb-text-gap.$format"
 done
 {
     echo "# paired speaker-level tests on EMO-DB ($(date -u +%F)); A - B"
@@ -39,7 +39,7 @@ HEAD_DB=${HEAD_DB:-$OUT/emodb-head-defaults.db}
 serbench run --config "$CONFIG" --suite emodb-head-defaults --corpus-path "emodb=$EMODB" --db "$HEAD_DB" --workers 1
 for format in md csv json html; do
     serbench leaderboard --db "$HEAD_DB" --corpus emodb --reference docs/reference/keesing2020-table3.csv \
-        --format "$format" --output "$OUT/emodb-head-defaults.$format"
+        --force --format "$format" --output "$OUT/emodb-head-defaults.$format"
 done
 {
     echo "# paired speaker-level tests on EMO-DB ($(date -u +%F)); A - B; head-whisper-tiny.en at its defaults"

@@ -224,7 +224,9 @@ def read_bundle(path: str | Path) -> dict[str, Any]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        from ser_core import inputs
+
+        text = inputs.read_text(path, limit=inputs.BUNDLE_LIMIT)
     except (OSError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path}: cannot be read ({exc}).") from None
     try:

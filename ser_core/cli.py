@@ -21,8 +21,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ser_core import config as paths
-from ser_core.cli_common import (DEBUG_ENV, ResamplesOption, StatsSeedOption, console, err_console, friendly_errors,
-                                 set_verbose)
+from ser_core.cli_common import (DEBUG_ENV, ForceOption, ResamplesOption, StatsSeedOption, console, err_console,
+                                 friendly_errors, set_verbose)
 from ser_core.errors import ConfigError
 
 app = typer.Typer(
@@ -202,9 +202,10 @@ def run(
     ] = "auto",
     cell_time_limit: Annotated[
         Optional[float], typer.Option("--cell-time-limit", envvar="SERBENCH_CELL_TIME_LIMIT", show_envvar=True,
-                                      metavar="SECONDS", min=0.001,
-                                      help="Stop a cell whose fit and predict take longer, and store it as failed "
-                                           "(cells then run in fresh processes) \\[default: none].")
+                                      metavar="SECONDS",
+                                      help="Stop a cell whose fit and predict take longer (above 0, at most a week), "
+                                           "and store it as failed (cells then run in fresh processes) "
+                                           "\\[default: none].")
     ] = None,
 ) -> None:
     """Run a suite (computing only cells not already stored), then print its leaderboard.
@@ -224,6 +225,8 @@ def run(
     from ser_core.waiting import RunStopped, resolve_waits
 
     check_cell_options(cell_process, cell_time_limit)  # refused before the database is touched
+    paths.check_thread_variables()
+    _check_cache_root()
     benchmarks = load_suites(config)
     chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
     _parse_corpus_paths(corpus_path or [])  # refused before the database is touched
@@ -233,6 +236,7 @@ def run(
     for plugin in registry.plugins:
         if plugin.status == "broken":
             err_console.print(f"[yellow]warning:[/] plugin {plugin.name} is broken (see `serbench list`)")
+    _check_corpus_paths(_parse_corpus_paths(corpus_path or []), registry, chosen)
     db_path = db or paths.default_db()
     check_results_db(db_path, write=not dry_run)
     console.print(
@@ -309,12 +313,46 @@ def run(
         raise typer.Exit(1)
 
 
+def _check_cache_root() -> None:
+    """A feature cache location that is a file (``SERBENCH_CACHE_DIR=/dev/null``) is a usage error before any
+    work: it skipped every generated corpus and failed every extraction, exit status 1 for a setting."""
+    root = paths.cache_dir()
+    blocker = next((p for p in (root, *root.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        where = "is a file" if blocker == root else f"cannot be created: {blocker} is a file"
+        raise ConfigError(f"the feature cache {root} {where}, not a directory. Set SERBENCH_CACHE_DIR to a "
+                          "directory (features and generated corpora are kept there).")
+
+
+def _check_corpus_paths(given: dict[str, Path], registry, chosen) -> None:
+    """A ``--corpus-path`` naming no installed corpus is a usage error (a misspelling left the corpus meant
+    without data, and said nothing of the name); one naming a corpus this run does not use is a warning."""
+    from ser_core.errors import UnknownNameError
+
+    used = set(chosen.corpora)
+    for name, directory in given.items():
+        try:
+            registry.corpus(name)
+        except UnknownNameError as exc:
+            raise ConfigError(f"--corpus-path {name}={directory}: {exc}") from None
+        if name not in used:
+            err_console.print(f"[yellow]warning:[/] --corpus-path {escape(name)}=...: suite {escape(chosen.name)} "
+                              f"does not use corpus {escape(name)} here (it runs {escape(', '.join(chosen.corpora))}); "
+                              "the location is not used.", highlight=False)
+
+
 def _check_where_it_runs(scheduler: str | None, workers: int | None, executor) -> None:
     """Usage errors of where the cells run, before the database is touched: a malformed --scheduler
     (or TLS settings), or more local worker processes than the machine can hold."""
     from ser_core.executor import check_local_workers, check_scheduler_address, tls_security
 
     tls_security()  # all three TLS files or none, whichever cluster
+    if workers is not None and (scheduler or (executor is not None and executor.batch)):
+        where = (f"the Dask scheduler at {scheduler} (--scheduler or $SERBENCH_SCHEDULER)" if scheduler
+                 else f"the {executor.kind} cluster of the benchmarks file's [executor]")
+        raise ConfigError(f"--workers {workers} sets this machine's local worker processes, but the cells would run "
+                          f"on {where}, whose workers are its own; --workers would be ignored. Drop --workers, or "
+                          "run locally without the scheduler (unset SERBENCH_SCHEDULER) or [executor].")
     if scheduler:
         check_scheduler_address(scheduler)
     elif workers is not None and not (executor is not None and executor.batch):
@@ -440,6 +478,7 @@ def show_leaderboard(
     ] = None,
     resamples: ResamplesOption = 1000,
     stats_seed: StatsSeedOption = 0,
+    force: ForceOption = False,
 ) -> None:
     """Print or export the board computed from the stored results, with speaker-level statistics."""
     from ser_core import export, leaderboard, outputs
@@ -447,7 +486,9 @@ def show_leaderboard(
     from ser_core.results_check import check_results_db, results_db_errors
 
     fmt = _export_format(fmt, output, export.FORMATS)
+    replacing = False
     if output is not None:
+        replacing = outputs.refuse_to_replace(output, force)
         outputs.check_output(output)  # before the (possibly slow) rendering
     ref = leaderboard.load_reference(reference) if reference is not None else None
     db_path = db or paths.default_db()
@@ -479,7 +520,9 @@ def show_leaderboard(
         outputs.write_stdout(text)
     else:
         outputs.write_text(output, text)
-        console.print(f"wrote {output} ({len(board.entries)} entries)")
+        (err_console if outputs.is_stream(output) else console).print(
+            f"{'replaced' if replacing else 'wrote'} {escape(str(output))} ({len(board.entries)} entries)",
+            highlight=False)
 
 
 def _note_migration(store) -> None:
@@ -525,7 +568,7 @@ def compare(
     check_results_db(db_path, write=False)
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
         _note_migration(store)
-        _check_stored_names(store, corpus, [system_a, system_b])
+        _check_stored_names(store, corpus, [system_a, system_b], system_label="system")
         board = leaderboard.compute(store, corpus, [system_a, system_b], statistics=False)
     table = Table("corpus", f"{system_a} %", f"{system_b} %", "A - B", "95% CI", "p", "speakers", "clips",
                   title=f"serbench compare {system_a} {system_b}")
@@ -607,8 +650,10 @@ def _export_format(fmt: str | None, output: Path | None, formats: tuple[str, ...
     return fmt
 
 
-def _check_stored_names(store, corpora: list[str] | None, systems: list[str] | None) -> None:
-    """Refuse a --corpus or --system that names nothing stored, suggesting the closest stored name."""
+def _check_stored_names(store, corpora: list[str] | None, systems: list[str] | None,
+                        system_label: str = "--system") -> None:
+    """Refuse a --corpus or --system that names nothing stored, suggesting the closest stored name
+    (``system_label`` names where the systems were given: ``compare`` takes them as arguments)."""
     import difflib
 
     if not corpora and not systems:
@@ -616,7 +661,7 @@ def _check_stored_names(store, corpora: list[str] | None, systems: list[str] | N
     stored_corpora, stored_systems = store.names()
     for option, wanted, stored in (
         ("--corpus", corpora, stored_corpora),
-        ("--system", systems, stored_systems),
+        (system_label, systems, stored_systems),
     ):
         for name in wanted or []:
             if name in stored or not stored:
@@ -682,7 +727,8 @@ def list_suites(
 @app.command("validate-plugin")
 @friendly_errors
 def validate_plugin(
-    name: Annotated[str, typer.Argument(help="A plugin (as in `serbench list`) or a corpus/feature/model it registers.")],
+    name: Annotated[str, typer.Argument(help="A plugin (as in `serbench list`), its distribution, or a "
+                                            "corpus/feature/model it registers.")],
 ) -> None:
     """Check a plugin against the contract on generated data (exit 1 when a check fails)."""
     from ser_core.plugins import load_registry

@@ -41,12 +41,32 @@ LOG_WIDTH = 200
 MIN_WIDTH = 10
 
 
+#: Width typer lays out ``--help`` and usage errors at on a terminal narrower than :data:`MIN_WIDTH`:
+#: its boxes cannot hold a word there (``COLUMNS=1`` printed empty boxes and no message), so the lines
+#: are laid out at this width and the terminal wraps them.
+NARROW_HELP_WIDTH = 80
+
+
+def _positive(name: str) -> int | None:
+    """``$name`` as a positive integer; a value that is not one (``0``, ``-5``, ``abc``) is unset."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    if value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    del os.environ[name]
+    return None
+
+
 def _ignore_unusable_columns() -> None:
-    """Treat a ``$COLUMNS`` that is not a positive number (``0``, ``-5``, ``abc``) as unset, for our consoles
-    and typer's: at ``COLUMNS=0`` rich prints nothing at all, not even an error message."""
-    columns = os.environ.get("COLUMNS")
-    if columns is not None and not (columns.strip().isdigit() and int(columns) > 0):
-        del os.environ["COLUMNS"]
+    """Treat a ``$COLUMNS`` (ours, rich's) or ``$TERMINAL_WIDTH`` (typer's) that is not a positive number
+    as unset: at ``COLUMNS=0`` rich prints nothing at all, and ``TERMINAL_WIDTH=abc`` ended every command
+    in a traceback. Below :data:`MIN_WIDTH` columns typer's help and usage errors are laid out at
+    :data:`NARROW_HELP_WIDTH` for the terminal to wrap, as our consoles' lines are."""
+    columns = _positive("COLUMNS")
+    width = _positive("TERMINAL_WIDTH") or columns
+    if width is not None and width < MIN_WIDTH:
+        os.environ["TERMINAL_WIDTH"] = str(NARROW_HELP_WIDTH)
 
 
 def _output_width() -> int | None:
@@ -265,6 +285,11 @@ def _check_resamples(value: int) -> int:
 ResamplesOption = Annotated[
     int, typer.Option("--resamples", callback=_check_resamples, help="Bootstrap resamples and permutations per "
                       "statistic: 100 to 100000, or 0 to turn the statistics off.")
+]
+#: ``--force`` of every command that writes a file the user names (leaderboard, crossboard, results export,
+#: board build): without it an existing file is never replaced (:func:`ser_core.outputs.refuse_to_replace`).
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Replace an existing output file (without it, an existing file is refused).")
 ]
 #: ``--stats-seed``: numpy's generators take only non-negative seeds, so a negative one is a usage error.
 StatsSeedOption = Annotated[

@@ -42,14 +42,11 @@ SHOWN = 20
 
 
 def _configured_paths(config: Path | None) -> dict[str, Path]:
-    """Corpus locations from the benchmarks file, when there is one."""
-    from ser_core import config as paths
-    from ser_core.suites import load_benchmarks
+    """Corpus locations from the benchmarks file, when there is one: read on top of the shipped suites,
+    as ``serbench run`` reads it, so a file whose suites use shipped systems is not refused here."""
+    from ser_core.suites import load_suites
 
-    path = config or paths.default_config()
-    if config is None and not path.exists():
-        return {}
-    return load_benchmarks(path).corpus_paths
+    return dict(load_suites(config).corpus_paths)
 
 
 def _format_seconds(seconds: float) -> str:

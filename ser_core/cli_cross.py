@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from ser_core import config as paths
-from ser_core.cli_common import ResamplesOption, StatsSeedOption, console, friendly_errors
+from ser_core.cli_common import ForceOption, ResamplesOption, StatsSeedOption, console, err_console, friendly_errors
 from ser_core.errors import ConfigError
 
 
@@ -28,6 +29,7 @@ def crossboard(
                                                    "stdout.")] = None,
     resamples: ResamplesOption = 1000,
     stats_seed: StatsSeedOption = 0,
+    force: ForceOption = False,
 ) -> None:
     """The cross-corpus board: per system a train x test matrix with CIs, leave-one-corpus-out rows, paired tests."""
     from ser_core import crossboard as board_mod
@@ -37,7 +39,9 @@ def crossboard(
     from ser_core.results_check import check_results_db, results_db_errors
 
     fmt = _export_format(fmt, output, board_mod.FORMATS[1:])
+    replacing = False
     if output is not None:
+        replacing = outputs.refuse_to_replace(output, force)
         outputs.check_output(output)
     db_path = db or paths.default_db()
     if not db_path.exists():
@@ -58,7 +62,9 @@ def crossboard(
         outputs.write_stdout(text)
     else:
         outputs.write_text(output, text)
-        console.print(f"wrote {output} ({sum(len(c) for c in board.cells.values())} cells)")
+        cells = sum(len(c) for c in board.cells.values())
+        (err_console if outputs.is_stream(output) else console).print(
+            f"{'replaced' if replacing else 'wrote'} {escape(str(output))} ({cells} cells)", highlight=False)
 
 
 def _check_systems(store, systems: list[str] | None) -> None:

@@ -50,6 +50,7 @@ def features_extract(
 
     if on_error not in ("skip", "raise"):
         raise ConfigError(f"--on-error {on_error!r}: expected 'skip' or 'raise'.")
+    paths.check_thread_variables()  # one message, not one failed clip per clip in every worker
     registry = load_registry()
     corpus_entry = registry.corpus(corpus)
     chosen = [registry.feature(name) for name in feature]  # fail on a bad name before scanning
@@ -98,13 +99,11 @@ def features_extract(
 
 
 def _configured_paths() -> dict[str, Path]:
-    """Corpus directories from the benchmarks file, if there is a readable one."""
-    config = paths.default_config()
-    if not config.exists():
-        return {}
-    from ser_core.suites import load_benchmarks
+    """Corpus directories from the benchmarks file, read on top of the shipped suites as ``serbench run``
+    reads it (a file whose suites use shipped systems is valid)."""
+    from ser_core.suites import load_suites
 
-    return dict(load_benchmarks(config).corpus_paths)
+    return dict(load_suites().corpus_paths)
 
 
 @cache_app.command("list")
@@ -148,6 +147,30 @@ def cache_clear(
     corpus: Annotated[Optional[str], typer.Option(help="Only this corpus's tables.")] = None,
 ) -> None:
     """Delete cached feature tables (they are rebuilt on demand)."""
-    from ser_core.features import clear_cache
+    from ser_core.features import cached_tables, clear_cache
 
+    _check_cached_names(cached_tables(), feature, corpus)
     console.print(f"removed {clear_cache(feature, corpus)} cached tables")
+
+
+def _check_cached_names(entries: list[dict], feature: str | None, corpus: str | None) -> None:
+    """Refuse a ``--feature`` or ``--corpus`` that is neither cached nor installed (a misspelling removed 0
+    tables and exited 0, leaving the tables meant in place); a known name with nothing cached is fine."""
+    import difflib
+
+    from ser_core.errors import UnknownNameError
+    from ser_core.plugins import load_registry
+
+    registry = load_registry()
+    for option, name, kind, column in (("--feature", feature, "feature", "feature"), ("--corpus", corpus, "corpus",
+                                                                                       "corpus")):
+        cached = sorted({e[column] for e in entries})
+        if name is None or name in cached:
+            continue
+        try:
+            registry.get(kind, name)
+        except UnknownNameError:
+            close = difflib.get_close_matches(name, cached, n=1)
+            raise ConfigError(f"{option} {name!r}: no {kind} of this name is cached or installed"
+                              + (f"; did you mean {close[0]!r}?" if close else ".")
+                              + f" Cached: {', '.join(cached) or 'nothing'}. Nothing was removed.") from None

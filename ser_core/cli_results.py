@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ser_core import config as paths
-from ser_core.cli_common import ResamplesOption, StatsSeedOption, console, err_console, friendly_errors
+from ser_core.cli_common import ForceOption, ResamplesOption, StatsSeedOption, console, err_console, friendly_errors
 from ser_core.errors import ConfigError
 
 results_app = typer.Typer(help="Export, verify and import results bundles (results that travel).",
@@ -64,6 +64,7 @@ def export_command(
     notes: Annotated[Optional[str], typer.Option(help="Notes for the model card (reduced settings, hardware...).")] = None,
     resamples: ResamplesOption = 1000,
     stats_seed: StatsSeedOption = 0,
+    force: ForceOption = False,
 ) -> None:
     """Write a results bundle: protocols, corpus instances, every prediction by clip id, provenance and a
     model card per system, and the board's figures; no audio, features or labels. Send it to a maintainer."""
@@ -73,6 +74,7 @@ def export_command(
     from ser_core.results import ResultStore
     from ser_core.results_check import results_db_errors
 
+    replacing = outputs.refuse_to_replace(output, force)
     outputs.check_output(output)
     db_path = _existing_db(db)
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
@@ -82,9 +84,10 @@ def export_command(
     outputs.write_text(output, bundle.dumps(data))
     pairs = ", ".join(f"{r['system']} on {r['corpus']}" for r in data["results"][:6])
     more = f" and {len(data['results']) - 6} more" if len(data["results"]) > 6 else ""
-    console.print(f"wrote {escape(str(output))}: {len(data['results'])} results ({escape(pairs)}{more}), "
-                  f"{sum(len(r['cells']) for r in data['results'])} cells; content hash {data['content_hash']}",
-                  highlight=False)
+    (err_console if outputs.is_stream(output) else console).print(
+        f"{'replaced' if replacing else 'wrote'} {escape(str(output))}: {len(data['results'])} results "
+        f"({escape(pairs)}{more}), {sum(len(r['cells']) for r in data['results'])} cells; content hash "
+        f"{data['content_hash']}", highlight=False)
 
 
 def _verify(files: list[Path], corpus_path: list[str] | None, config: Path | None, *, for_import: bool):
@@ -167,8 +170,11 @@ def import_command(
     from ser_core.results_check import check_results_db, results_db_errors
 
     db_path = db or paths.default_db()
-    check_results_db(db_path, write=True)
+    existed = db_path.exists()
+    check_results_db(db_path, write=existed)  # a new database is not created for a bundle that is refused
     verified = _verify(files, corpus_path, config, for_import=True)
+    if not existed:
+        check_results_db(db_path, write=True)
     refused = 0
     with results_db_errors(db_path), ResultStore(db_path) as store:
         for path, data, verification in verified:
@@ -202,6 +208,7 @@ def build_command(
     title: Annotated[str, typer.Option(help="The site's title.")] = "serbench leaderboard",
     resamples: ResamplesOption = 1000,
     stats_seed: StatsSeedOption = 0,
+    force: ForceOption = False,
 ) -> None:
     """Write a static leaderboard site (index, one page per corpus and per system, a JSON file per page) that
     works from file:// and any static host: plain HTML, CSS and JS, no CDN, no build step."""
@@ -214,6 +221,6 @@ def build_command(
     db_path = _existing_db(db)
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
         built = site.build(store, output, registry=load_registry(), reference=ref, title=title,
-                           resamples=resamples, seed=stats_seed)
+                           resamples=resamples, seed=stats_seed, force=force)
     console.print(f"wrote {len(built.pages)} pages to {escape(str(output))}; open {escape(str(output / 'index.html'))}",
                   highlight=False)

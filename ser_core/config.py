@@ -43,3 +43,37 @@ CONFIG_ENV = "SERBENCH_CONFIG"
 def default_config() -> Path:
     """The user's benchmarks file when no ``--config`` is given (it adds to the shipped suites)."""
     return Path(os.environ.get(CONFIG_ENV) or "benchmarks.toml")
+
+
+#: The most threads a ``SERBENCH_*_THREADS`` variable may ask for: more is a typing error, and a
+#: library asked for 10**9 threads tries to start them.
+MAX_THREADS = 1024
+
+
+def check_thread_variables(environ=None) -> None:
+    """Check every ``SERBENCH_..._THREADS`` variable that is set (:func:`thread_count`), before a run starts:
+    plugins read them in each worker, where a garbled one would fail every cell instead of the command."""
+    environ = os.environ if environ is None else environ
+    for name in sorted(environ):
+        if name.startswith("SERBENCH_") and name.endswith("_THREADS"):
+            thread_count(name)
+
+
+def thread_count(*names: str, default: int | None = None) -> int | None:
+    """The thread count the first set variable of ``names`` gives (e.g. ``SERBENCH_TF_INTRA_THREADS``), else
+    ``default``: for plugins, so that a garbled value is one message naming the variable, not a
+    ``ValueError`` in every cell.
+
+    :raises ConfigError: the value is not a whole number from 1 to :data:`MAX_THREADS`, naming the variable.
+    """
+    from ser_core.errors import ConfigError
+
+    for name in names:
+        text = os.environ.get(name, "").strip()
+        if not text:
+            continue
+        if not (text.isdigit() and 1 <= int(text) <= MAX_THREADS):
+            raise ConfigError(f"${name}={text!r}: expected a whole number of threads from 1 to {MAX_THREADS}; "
+                              "fix it, or unset it for the default.")
+        return int(text)
+    return default

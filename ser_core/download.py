@@ -296,7 +296,10 @@ def _fetch(item: RemoteFile, work: Path, progress: Progress, retries: int) -> tu
         except TransferInterrupted:
             if attempt == retries:
                 raise
-            progress.note(f"{item.filename}: transfer interrupted; resuming (attempt {attempt + 2} of {retries + 1})")
+            partial = work / (item.filename + PARTIAL_SUFFIX)
+            what = ("transfer interrupted; resuming" if partial.is_file() and partial.stat().st_size > 0
+                    else "no connection (nothing received); trying again")  # e.g. a name that does not resolve
+            progress.note(f"{item.filename}: {what} (attempt {attempt + 2} of {retries + 1})")
             time.sleep(min(attempt + 1, 10))
         except ValueError as exc:  # pooch: the hash of the downloaded file does not match
             raise DownloadError(

@@ -242,6 +242,25 @@ def _missing(key: str, unreadable: dict[str, str]) -> str:
     return f"unreadable ({unreadable[key]})" if key in unreadable else "missing"
 
 
+def _not_a_benchmark(instance) -> str | None:
+    """Why the classes of a stored corpus instance make any score meaningless (``None``: they do not).
+
+    ``serbench run`` refuses such a corpus before any work (:func:`ser_core.corpus.benchmark_problems`);
+    an imported bundle, an older serbench or a hand edit can still store one, and its 100 % is no result.
+    """
+    from ser_core.corpus import MAX_CLASSES, MIN_CLASSES
+
+    labels = list(instance.labels)
+    if len(labels) < MIN_CLASSES:
+        only = f"only one class ({labels[0]!r})" if labels else "no class"
+        return (f"its corpus instance has {only}: any model scores 100 % UAR on it, so it is not a benchmark "
+                "(`serbench run` refuses such a corpus)")
+    if len(labels) > MAX_CLASSES:
+        return (f"its corpus instance has {len(labels)} classes, more than the {MAX_CLASSES} a benchmark may have "
+                "(`serbench run` refuses such a corpus)")
+    return None
+
+
 def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, cells, *,
                missing_instance: str | None = None) -> Entry:
     """One entry from its stored cells. ``missing_instance``: why the corpus instance's record is absent
@@ -266,6 +285,8 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
                        f"{missing_instance or 'missing'}; the database was edited or is damaged")
         elif instance.fold_names and not problem and not 0 <= cell.key.fold < len(instance.fold_names):
             problem = f"fold {cell.key.fold} is not one of the corpus instance's {len(instance.fold_names)} folds"
+        elif not problem:
+            problem = _not_a_benchmark(instance)
         if problem:
             entry.failed_cells += 1
             entry.invalid.append(f"repeat {cell.key.repeat} fold {cell.key.fold}: {problem}")
@@ -622,7 +643,9 @@ def load_reference(path: str | Path) -> Reference:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not part of the header
+        from ser_core.inputs import read_text
+
+        text = read_text(path, encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not part of the header
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"--reference {path}: cannot be read ({exc})") from None
     # (line number in the file, line) of every line the CSV reader sees: comments are left out, so the

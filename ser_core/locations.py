@@ -31,9 +31,16 @@ def locations_file() -> Path:
 
 def _read(path: Path) -> dict[str, dict[str, Any]]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        from ser_core.inputs import read_text
+
+        data = json.loads(read_text(path))
     except FileNotFoundError:
         return {}
+    except NotADirectoryError:  # the data directory itself is a file: deleting the record is not the cure
+        raise ConfigError(
+            f"the data directory {path.parent} is not a directory (a file is in the way), so the record of "
+            "downloaded corpora cannot be kept there. Set SERBENCH_DATA_DIR to a directory (or move the file)."
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(
             f"{path}: the record of downloaded corpora cannot be read ({exc}). Delete it (the corpora stay "

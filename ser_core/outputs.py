@@ -49,13 +49,32 @@ def describe_os_error(path: str | Path, exc: OSError, action: str = "write") -> 
     return f"cannot {action} {path}: {exc.strerror or exc}."
 
 
+#: Where the system's stream and device names live: ``/dev/stdout`` is a link to ``/proc/self/fd/1``,
+#: which is a regular file when stdout is redirected to one; renaming over it would replace the link.
+_STREAM_DIRS = ("/dev/", "/proc/")
+
+
 def _is_special(path: Path) -> bool:
-    """True for an existing target that is not a regular file (a device, a FIFO): never renamed over."""
+    """True for an existing target that is not a regular file (a device, a FIFO, a stream such as
+    ``/dev/stdout``, even one redirected to a file): written directly, never renamed over."""
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return False
+    if any(str(p).startswith(_STREAM_DIRS) for p in (Path(os.path.abspath(path)), Path(os.path.realpath(path)))):
+        return True
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def is_stream(path: str | Path) -> bool:
+    """True when ``path`` is a stream or device (``/dev/stdout``, a FIFO) that an export is written into,
+    not a file it replaces; a confirmation then belongs on stderr, not in the stream."""
+    return _is_special(Path(path))
+
+
+def _through_links(path: Path) -> Path:
+    """The file a symbolic link ``path`` points to (a rename over the link would replace the link)."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
 def _file_mode() -> int:
@@ -79,11 +98,13 @@ def atomic_write(path: str | Path, *, text: bool = False) -> Iterator[IO]:
         raise OutputError(describe_os_error(path, IsADirectoryError(errno.EISDIR, "is a directory")))
     if _is_special(path):
         try:
-            with open(path, "w" if text else "wb", **({"encoding": "utf-8"} if text else {})) as handle:
+            # appended: /dev/stdout redirected to a file is opened at its start, over what was printed before
+            with open(path, "a" if text else "ab", **({"encoding": "utf-8"} if text else {})) as handle:
                 yield handle
         except OSError as exc:
             raise OutputError(describe_os_error(path, exc)) from exc
         return
+    path = _through_links(path)
     tmp: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +207,7 @@ def check_output(path: str | Path) -> None:
         raise OutputError(describe_os_error(path, IsADirectoryError(errno.EISDIR, "is a directory")))
     if _is_special(path):
         return
+    path = _through_links(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -193,6 +215,26 @@ def check_output(path: str | Path) -> None:
         os.unlink(probe)
     except OSError as exc:
         raise OutputError(describe_os_error(path, exc)) from None
+
+
+def refuse_to_replace(path: str | Path, force: bool, option: str = "--output") -> bool:
+    """Refuse to replace an existing file unless ``force``: serbench cannot tell a previous export of
+    its own from a file of the user's that happens to have the name, so it replaces neither unasked.
+
+    Targets that are not regular files (``/dev/stdout``, a FIFO) are written, not replaced, and pass.
+
+    :returns: whether ``path`` is an existing file that will be replaced (so the caller can say so).
+    :raises OutputError: ``path`` is an existing regular file and ``force`` is false, naming it.
+    """
+    path = Path(path)
+    if not path.is_file() or _is_special(path):
+        return False
+    if not force:
+        raise OutputError(
+            f"{option} {path}: the file already exists, and serbench does not replace a file it was not asked "
+            "to (it may not be one serbench wrote). Pass --force to replace it, or choose another name."
+        )
+    return True
 
 
 def check_writable_dir(directory: str | Path, what: str, remedy: str) -> None:

@@ -57,8 +57,10 @@ def check_cell_options(cell_process: str, cell_time_limit: float | None) -> None
     """Refuse a cell-process mode or time limit that cannot work (:class:`ConfigError`, before any work)."""
     if cell_process not in CELL_PROCESS_MODES:
         raise ConfigError(f"--cell-process {cell_process!r}: choose one of {', '.join(CELL_PROCESS_MODES)}")
-    if cell_time_limit is not None and not cell_time_limit > 0:
-        raise ConfigError(f"--cell-time-limit {cell_time_limit!r}: expected a positive number of seconds")
+    if cell_time_limit is not None:  # a finite bound: inf, NaN or 1e300 would be no limit, stored as one
+        from ser_core.waiting import seconds
+
+        seconds(cell_time_limit, "--cell-time-limit (or $SERBENCH_CELL_TIME_LIMIT)")
     if cell_time_limit is not None and cell_process == "in-process":
         raise ConfigError("--cell-time-limit needs each cell in a fresh process (a cell running in serbench's own "
                           "process cannot be stopped): drop --cell-process in-process or the time limit")

@@ -398,11 +398,20 @@ class _Builder:
         return _page(f"{system}: {self.title}", 1, "\n".join(body), self.nav(1)), data
 
 
-def build(store, directory: str | Path, *, registry=None, reference: Reference | None = None,
-          title: str = "serbench leaderboard", resamples: int = stats.DEFAULT_RESAMPLES, seed: int = 0) -> Site:
-    """Compute the board of ``store`` and write the site into ``directory`` (created; files replaced).
+#: The list of files a site build wrote into its directory; only these may be replaced by a later build.
+WRITTEN_LIST = ".serbench-files"
 
-    :raises OutputError: the directory cannot be written, or nothing is stored.
+
+def build(store, directory: str | Path, *, registry=None, reference: Reference | None = None,
+          title: str = "serbench leaderboard", resamples: int = stats.DEFAULT_RESAMPLES, seed: int = 0,
+          force: bool = False) -> Site:
+    """Compute the board of ``store`` and write the site into ``directory`` (created when missing).
+
+    Files a previous build wrote (listed in ``directory/.serbench-files``) are replaced; any other
+    existing file the site would overwrite stops the build before anything is written, naming it,
+    unless ``force`` (the user's own ``index.html`` is never replaced unasked).
+
+    :raises OutputError: the directory cannot be written, a file in it is not serbench's, or nothing is stored.
     """
     from ser_core.bundle import model_card
 
@@ -414,29 +423,58 @@ def build(store, directory: str | Path, *, registry=None, reference: Reference |
         raise OutputError(f"{store.path}: no stored results; run `serbench run` or import bundles first.")
     cards = {id(e): model_card(registry, e.protocol, e) if e.protocol else {} for e in board.entries}
     builder = _Builder(board, cards, store.runs(), reference, title)
+    pages = [("index", *builder.index())]
+    for corpus, by_column in board.rows:
+        pages.append((f"corpus/{builder.corpus_file[corpus]}", *builder.corpus(corpus, by_column)))
+    by_system: dict[str, list[Entry]] = {}
+    for e in board.entries:
+        by_system.setdefault(e.system, []).append(e)
+    for system, entries in by_system.items():
+        pages.append((f"system/{builder.system_file[system]}", *builder.system(system, entries)))
+    files = [*ASSETS, *(f"{name}.{suffix}" for name, _, _ in pages for suffix in ("html", "json"))]
+    written = _read_written(root)
+    if not force:
+        _refuse_foreign(root, files, written)
     site = Site(root)
     try:
         for sub in ("corpus", "system"):
             (root / sub).mkdir(parents=True, exist_ok=True)
+        _record_written(root, written | set(files))  # first: a build stopped half-way still owns its files
         source = resources.files("ser_core") / "data" / "site"
         for asset in ASSETS:
             with resources.as_file(source / asset) as path:
                 shutil.copyfile(path, root / asset)
     except OSError as exc:
         raise OutputError(describe_os_error(root, exc)) from None
-
-    def emit(name: str, page: str, data: dict) -> None:
+    for name, page, data in pages:
         write_text(root / f"{name}.html", page)
         write_text(root / f"{name}.json", json.dumps(data, indent=1, default=str, ensure_ascii=False) + "\n")
         site.pages.append(f"{name}.html")
         site.json_files.append(f"{name}.json")
-
-    emit("index", *builder.index())
-    for corpus, by_column in board.rows:
-        emit(f"corpus/{builder.corpus_file[corpus]}", *builder.corpus(corpus, by_column))
-    by_system: dict[str, list[Entry]] = {}
-    for e in board.entries:
-        by_system.setdefault(e.system, []).append(e)
-    for system, entries in by_system.items():
-        emit(f"system/{builder.system_file[system]}", *builder.system(system, entries))
     return site
+
+
+def _read_written(root: Path) -> set[str]:
+    """The files (relative paths) earlier builds wrote into ``root``; an unreadable list owns nothing."""
+    try:
+        text = (root / WRITTEN_LIST).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {line for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def _record_written(root: Path, files: set[str]) -> None:
+    header = "# files serbench board build wrote here; only these are replaced by a later build without --force\n"
+    write_text(root / WRITTEN_LIST, header + "".join(f"{f}\n" for f in sorted(files)))
+
+
+def _refuse_foreign(root: Path, files: list[str], written: set[str]) -> None:
+    """Stop before writing when the site would replace a file (or a folder) no earlier build wrote."""
+    for name in files:
+        target = root / name
+        if (target.exists() or target.is_symlink()) and name not in written:
+            raise OutputError(
+                f"{target}: this file was not written by serbench board build (it is not listed in "
+                f"{root / WRITTEN_LIST}), and the site would replace it; nothing was written. Move it, choose "
+                "another --output directory, or pass --force to replace it."
+            )

@@ -479,6 +479,8 @@ class Setting:
         if kind in (int, float):
             if value != value:  # NaN
                 return "NaN"
+            if value in (float("inf"), float("-inf")):  # TOML's inf: no training setting means it
+                return f"{value!r}, not a finite number"
             if self.minimum is not None and value < self.minimum or self.maximum is not None and value > self.maximum:
                 return f"{value!r}, out of range"
             if kind is int and isinstance(value, int) and self.maximum is None and abs(value) > MAX_INTEGER_SETTING:

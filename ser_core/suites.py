@@ -304,8 +304,10 @@ def load_suites(config: Path | None = None) -> Benchmarks:
 
 
 def _read(path: Path) -> dict:
+    from ser_core.inputs import read_text
+
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(read_text(path))
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: file not found. Pass --config (or set SERBENCH_CONFIG to) an existing benchmarks "

@@ -12,7 +12,8 @@ a model that offers the optional ``predict_scores`` returns one finite score per
 its prediction (unless it declares otherwise, ``scores_match_predict = False``). A model's checks run
 in a fresh Python process, so a model that ends its process (``sys.exit``, ``os._exit``) or never
 returns (:data:`MODEL_CHECK_SECONDS`) fails a check instead of ending the validator with its own
-exit status.
+exit status; so do a feature's (:data:`FEATURE_CHECK_SECONDS`), so an extractor that hangs on a clip
+fails a check instead of holding the validator forever.
 """
 
 from __future__ import annotations
@@ -117,7 +118,42 @@ def check_corpus(corpus: Registered, workdir: Path) -> Iterator[Check]:
         yield _run(subject, "scans into a valid manifest", scans)
 
 
-def check_feature(feature: Registered, manifest) -> Iterator[Check]:
+#: The longest the feature checks of one feature (two extractions of a few short clips) may take (seconds).
+FEATURE_CHECK_SECONDS = 900
+
+
+def check_feature(feature: Registered, manifest) -> list[Check]:
+    """The feature checks (:func:`feature_checks`), in a fresh Python process when the feature can be sent
+    to one, stopped after :data:`FEATURE_CHECK_SECONDS`: an extractor that never returns, or ends its
+    process, is a failed check, not a validator that hangs or exits with the plugin's status."""
+    from ser_core.executor import run_in_fresh_process
+
+    subject = f"feature {feature.name}"
+    try:
+        call = pickle.dumps((_feature_checks, (feature, manifest)), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        return list(feature_checks(feature, manifest))  # extraction in workers reports what cannot be sent
+    status, value = run_in_fresh_process(call, time_limit=FEATURE_CHECK_SECONDS)
+    if status == "ok":
+        return value
+    if status == "time limit":
+        return [Check(subject, "extracts within the time limit", False,
+                      f"extracting {len(manifest.clips)} short generated clips (twice) did not finish in "
+                      f"{FEATURE_CHECK_SECONDS} s; its processes were stopped")]
+    if status == "ended":
+        code, tail = value
+        how = (f"was killed by signal {-code}" if code < 0 else f"ended its process (exit status {code})")
+        return [Check(subject, "extracts without ending its process", False,
+                      f"the feature's plugin {how}; a plugin must raise an exception, never call sys.exit or "
+                      "os._exit" + (f". Its last output: {tail}" if tail else ""))]
+    return list(feature_checks(feature, manifest))  # a new process cannot import it: check it here
+
+
+def _feature_checks(feature: Registered, manifest) -> list[Check]:
+    return list(feature_checks(feature, manifest))
+
+
+def feature_checks(feature: Registered, manifest) -> Iterator[Check]:
     """Extraction in a worker process on synthetic speech: kind, finiteness, width, determinism."""
     spec, subject = feature.spec, f"feature {feature.name}"
     def known_kind() -> str:
@@ -250,6 +286,12 @@ def validate_plugin(registry: Registry, name: str) -> list[Check]:
     if plugin is None:
         owners = [r.plugin for table in registry.items.values() for r in table.values() if r.name == name]
         plugin = owners[0] if owners else None
+    if plugin is None:  # the distribution `serbench list` shows (pip's name), when it holds one plugin
+        holding = sorted((p for p in registry.plugins if p.distribution == name), key=lambda p: p.name)
+        if len(holding) > 1:
+            raise UnknownNameError(f"distribution {name!r} holds the plugins {', '.join(p.name for p in holding)}; "
+                                   "validate one of them by name")
+        plugin = holding[0] if holding else None
     if plugin is None:
         known = sorted(p.name for p in registry.plugins)
         raise UnknownNameError(f"no plugin or registered name {name!r}; installed plugins: {', '.join(known)}")

@@ -304,7 +304,7 @@ def test_an_export_on_a_redirected_ascii_stdout_is_the_utf8_file(db, tmp_path):
         piped = serbench("leaderboard", "--db", str(db), "--resamples", "200", "-f", fmt,
                          env={"PYTHONIOENCODING": "ascii"})
         assert piped.returncode == 0, piped.stderr
-        written = serbench("leaderboard", "--db", str(db), "--resamples", "200", "-f", fmt, "-o", str(out))
+        written = serbench("leaderboard", "--db", str(db), "--resamples", "200", "-f", fmt, "-o", str(out), "--force")
         assert written.returncode == 0, written.stderr
         assert piped.stdout == out.read_bytes(), fmt
     assert "±".encode() in piped.stdout or "▲".encode() in piped.stdout
@@ -640,3 +640,190 @@ def test_crossboard_names_the_systems_with_cross_corpus_results(tmp_path):
     result = CliRunner().invoke(app, ["crossboard", "--db", str(db), "--system", "svm-on"])
     assert result.exit_code == 2, result.output
     assert "--system 'svm-on': no cross-corpus results" in flat(result.output) and "Did you mean 'svm-one'?" in result.output
+
+
+# -- 7. files serbench did not write ------------------------------------------------------------------
+
+def _cross_db(path: Path) -> Path:
+    pair = CorpusInstance(corpus="one>two", version=None, manifest="m", n_clips=6, labels=tuple(LABELS),
+                          fold_method="cross", fold_names=("one>two",), fold_assignment=(0,) * 6)
+    with ResultStore(path) as store:
+        put(store, pair, "a", protocol(), 0, 0, [0, 0, 1, 1, 0, 1], [0, 1, 1, 1, 0, 0],
+            speakers=["t1", "t1", "t1", "t2", "t2", "t2"])
+    return path
+
+
+EXPORTS = {
+    "leaderboard": lambda db, out: ["leaderboard", "--db", str(db), "--resamples", "0", "-o", str(out)],
+    "crossboard": lambda db, out: ["crossboard", "--db", str(_cross_db(db.with_name("cross.db"))), "--resamples", "0",
+                                   "-o", str(out)],
+    "results export": lambda db, out: ["results", "export", "--db", str(db), "--resamples", "0", "-o", str(out)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPORTS))
+@pytest.mark.parametrize("suffix", [".md", ".json"])
+def test_an_export_never_replaces_an_existing_file_unless_forced(db, tmp_path, name, suffix):
+    """`-o notes.md` onto the user's notes replaced them silently; now it is refused (exit 2), the file kept
+    byte for byte, and --force replaces it saying so."""
+    out = tmp_path / f"mine{suffix}"
+    out.write_text("my own notes, not an export\n")
+    os.utime(out, (1_000_000_000, 1_000_000_000))
+    args = EXPORTS[name](db, out)
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2, refused.output
+    message = flat(refused.output)
+    assert f"--output {out}: the file already exists" in message and "Pass --force to replace it" in message
+    assert out.read_text() == "my own notes, not an export\n" and out.stat().st_mtime == 1_000_000_000
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".mine")], "no temporary file left behind"
+    forced = CliRunner().invoke(app, [*args, "--force"], env={"COLUMNS": "300"})
+    assert forced.exit_code == 0, forced.output
+    assert f"replaced {out}" in forced.output and "my own notes" not in out.read_text()
+    fresh = tmp_path / f"new{suffix}"
+    written = CliRunner().invoke(app, EXPORTS[name](db, fresh), env={"COLUMNS": "300"})
+    assert written.exit_code == 0 and f"wrote {fresh}" in written.output and fresh.stat().st_size > 0
+
+
+def test_an_export_through_a_link_replaces_the_target_and_keeps_the_link(db, tmp_path):
+    target = tmp_path / "real.md"
+    target.write_text("old export\n")
+    link = tmp_path / "board.md"
+    link.symlink_to(target)
+    result = CliRunner().invoke(app, ["leaderboard", "--db", str(db), "--resamples", "0", "-o", str(link), "--force"])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text().startswith("# serbench leaderboard")
+
+
+def test_an_export_to_dev_stdout_redirected_to_a_file_writes_the_stream_not_over_the_link(db, tmp_path):
+    """With stdout redirected to a file, /dev/stdout resolves to a regular file: renaming a temporary file
+    over it would replace the /dev/stdout link itself (as root), and an existing file is not the user's."""
+    before = os.readlink("/dev/stdout") if os.path.islink("/dev/stdout") else None
+    sink = tmp_path / "piped.csv"
+    with sink.open("wb") as handle:
+        done = subprocess.run([*SERBENCH, "leaderboard", "--db", str(db), "--resamples", "0", "-f", "csv",
+                               "-o", "/dev/stdout"], stdout=handle, stderr=subprocess.PIPE, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (os.readlink("/dev/stdout") if os.path.islink("/dev/stdout") else None) == before
+    assert "corpus,system," in sink.read_text()
+    assert not list(Path("/dev").glob(".stdout.*")), "no temporary file in /dev"
+
+
+def test_a_site_never_replaces_a_file_it_did_not_write(db, tmp_path):
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    (site_dir / "index.html").write_text("<p>my own page</p>")
+    refused = CliRunner().invoke(app, ["board", "build", "--db", str(db), "--resamples", "0", "-o", str(site_dir)])
+    assert refused.exit_code == 2, refused.output
+    message = flat(refused.output)
+    assert f"{site_dir / 'index.html'}: this file was not written by serbench board build" in message
+    assert "nothing was written" in message and "--force" in message
+    assert sorted(p.name for p in site_dir.iterdir()) == ["index.html"], "nothing written beside it"
+    assert (site_dir / "index.html").read_text() == "<p>my own page</p>"
+    ours = tmp_path / "ours"
+    for _ in range(2):  # a build replaces what an earlier build wrote, without --force
+        built = CliRunner().invoke(app, ["board", "build", "--db", str(db), "--resamples", "0", "-o", str(ours)])
+        assert built.exit_code == 0, built.output
+    listed = (ours / ".serbench-files").read_text().splitlines()
+    assert "index.html" in listed and "site.css" in listed and any(n.startswith("corpus/") for n in listed)
+    forced = CliRunner().invoke(app, ["board", "build", "--db", str(db), "--resamples", "0", "-o", str(site_dir),
+                                      "--force"])
+    assert forced.exit_code == 0 and "my own page" not in (site_dir / "index.html").read_text()
+
+
+# -- 8. tiny and garbled terminal widths for typer's own output ----------------------------------------
+
+@pytest.mark.parametrize("env", [{"COLUMNS": "1"}, {"COLUMNS": "5"}, {"TERMINAL_WIDTH": "3"},
+                                 {"TERMINAL_WIDTH": "abc"}, {"TERMINAL_WIDTH": "0", "COLUMNS": "2"}])
+def test_help_and_usage_errors_are_readable_at_any_width(env):
+    """At COLUMNS=1 typer drew empty boxes: no usage line, no error message; TERMINAL_WIDTH=abc (typer's
+    own variable) was a traceback."""
+    shown = serbench("--help", env=env)
+    assert shown.returncode == 0 and b"Traceback" not in shown.stderr, shown.stderr
+    text = flat(shown.stdout.decode())
+    assert "[OPTIONS] COMMAND [ARGS]" in text and "leaderboard" in text and "validate-plugin" in text
+    refused = serbench("compare", "x", "x", env=env)
+    assert refused.returncode == 2 and b"Traceback" not in refused.stderr
+    assert "both systems are 'x'; name two different systems" in flat(refused.stderr.decode())
+
+
+def test_compare_names_a_misspelt_system_as_the_argument_it_is(db):
+    """compare takes its systems as arguments; the message said `--system 'be'`, an option it has not."""
+    result = CliRunner().invoke(app, ["compare", "a", "be", "--db", str(db)])
+    assert result.exit_code == 2, result.output
+    message = flat(result.output)
+    assert "system 'be': no results stored under this name. Did you mean 'bee'?" in message
+    assert "--system" not in message
+
+
+def test_a_stored_single_class_corpus_is_never_shown_as_a_score(tmp_path):
+    """`serbench run` refuses a corpus with one class (any model scores 100 %), but a database written
+    otherwise (a bundle, an older serbench, a hand edit) showed it as 100.0 [100.0, 100.0] ▲."""
+    one = instance("one", ["anger"], ["s1", "s2"], n_clips=4)
+    tiny = instance("tiny", LABELS, ["s1", "s2", "s3"], n_clips=9)
+    db = tmp_path / "degenerate.db"
+    with ResultStore(db) as store:
+        for fold in range(2):
+            put(store, one, "a", protocol(), 0, fold, [0, 0], [0, 0])
+        for fold in range(3):
+            put(store, tiny, "a", protocol(), 0, fold, [0, 0, 1], [0, 1, 1])
+    with ResultStore(db, readonly=True) as store:
+        board = leaderboard.compute(store, resamples=200)
+    degenerate = next(e for e in board.entries if e.corpus == "one")
+    assert degenerate.uar_mean is None and degenerate.failed_cells == 2
+    assert any("its corpus instance has only one class ('anger'): any model scores 100 % UAR on it, so it is not a "
+               "benchmark" in note for note in board.notes)
+    assert next(e for e in board.entries if e.corpus == "tiny").uar_mean == pytest.approx(0.75), "others unaffected"
+    shown = CliRunner().invoke(app, ["leaderboard", "--db", str(db), "--resamples", "200"], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.output.splitlines() if line.strip("│ ").startswith("one"))
+    assert "100.0" not in row and "▲" not in row and "incomplete (2 failed)" in row
+    exported = json.loads(render(board, "json"))
+    [stored] = [e for e in exported["entries"] if e["corpus"] == "one"]
+    assert stored["uar_mean"] is None and stored["failed_cells"] == 2
+
+
+# -- 9. inputs that are not regular files, or far too large ---------------------------------------------
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_an_input_that_is_a_device_or_a_fifo_is_refused_not_read_for_ever(db, tmp_path, kind):
+    """--config /dev/zero ran out of memory (internal error, exit 3), --reference /dev/zero read for ever and a
+    FIFO with no writer blocked before the first line; each is now refused naming the file (exit 2)."""
+    if kind == "device":
+        path = Path("/dev/zero")
+    else:
+        path = tmp_path / "pipe"
+        os.mkfifo(path)
+    new_db = tmp_path / "new.db"
+    commands = [["suites", "--config", str(path)], ["leaderboard", "--db", str(db), "--reference", str(path)],
+                ["results", "verify", str(path)], ["results", "import", str(path), "--db", str(new_db)]]
+    for command in commands:
+        out = subprocess.run([*SERBENCH, *command], capture_output=True, timeout=120, env=os.environ)
+        assert out.returncode == 2, (command, out.stderr)
+        message = flat(out.stderr.decode())
+        assert f"{path}: cannot be read (it is a {'device' if kind == 'device' else 'FIFO'}, not a regular file" in \
+            message, (command, message)
+        assert "internal error" not in message
+    assert not new_db.exists(), "a refused bundle creates no database"
+    manifest = subprocess.run([*SERBENCH, "corpus", "info", "csv", "--path", str(path)], capture_output=True,
+                              timeout=120, env=os.environ)
+    assert manifest.returncode == 2 and f"corpus 'csv': {path} is not a regular file" in flat(manifest.stderr.decode())
+
+
+def test_an_input_far_larger_than_its_kind_is_refused(db, tmp_path, monkeypatch):
+    from ser_core import inputs
+    from ser_core.suites import SHIPPED
+
+    limit = SHIPPED.stat().st_size + 100  # the shipped suites are read through the same bound
+    monkeypatch.setattr(inputs, "TEXT_LIMIT", limit)
+    big = tmp_path / "benchmarks.toml"
+    big.write_text("# " + "x" * (limit + 10) + "\n")
+    result = CliRunner().invoke(app, ["suites", "--config", str(big)])
+    assert result.exit_code == 2, result.output
+    assert f"{big}: cannot be read (it holds more than" in flat(result.output), result.output
+    reference = tmp_path / "ref.csv"
+    reference.write_text("corpus,system,uar\n" + "tiny,a,50\n" * (limit // 10 + 1))
+    refused = CliRunner().invoke(app, ["leaderboard", "--db", str(db), "--reference", str(reference)])
+    assert refused.exit_code == 2 and "it holds more than" in flat(refused.output)
+    big.write_text('[suites.s]\ncorpora = ["synthetic"]\nsystems = ["svm-egemaps"]\n')
+    assert CliRunner().invoke(app, ["suites", "--config", str(big)]).exit_code == 0, "a file within the bound is read"

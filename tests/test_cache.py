@@ -255,6 +255,13 @@ def test_cli_extracts_lists_and_clears(tmp_path, serbench_cache):
     listed = runner.invoke(app, ["cache", "list"])
     assert listed.exit_code == 0 and "synthetic" in listed.output and "raw5s" in listed.output
     assert "2 tables" in listed.output
+    misspelt = runner.invoke(app, ["cache", "clear", "--feature", "raw5"], env={"COLUMNS": "300"})
+    assert misspelt.exit_code == 2, misspelt.output
+    assert ("--feature 'raw5': no feature of this name is cached or installed; did you mean 'raw5s'? Cached: raw5s. "
+            "Nothing was removed.") in " ".join(misspelt.output.split())
+    assert len(cached_tables()) == 2, "a misspelling removes nothing (and used to exit 0 saying 'removed 0')"
+    known = runner.invoke(app, ["cache", "clear", "--feature", "is09"])
+    assert known.exit_code == 0 and "removed 0 cached tables" in known.output, "installed, just not cached: fine"
     cleared = runner.invoke(app, ["cache", "clear", "--corpus", "synthetic"])
     assert "removed 2 cached tables" in cleared.output and cached_tables() == []
 

@@ -257,6 +257,26 @@ def test_cell_options_are_checked_by_the_command_line(site, tmp_path):
         assert not (tmp_path / "r.db").exists()
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "1e300", "0", "-5", "604801"])
+def test_a_cell_time_limit_is_a_finite_number_of_seconds_up_to_a_week(tmp_path, monkeypatch, value):
+    """inf and 1e300 were accepted (a limit that never stops anything, stored with every cell as one), nan was
+    refused as "should be >= 0.001"; option and environment variable alike are usage errors now."""
+    from typer.testing import CliRunner
+
+    from ser_core.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    for args, env in ((["--cell-time-limit", value], {}), ([], {"SERBENCH_CELL_TIME_LIMIT": value})):
+        result = CliRunner().invoke(app, ["run", "--dry-run", *args, "--db", str(tmp_path / "r.db")], env=env)
+        assert result.exit_code == 2, result.output
+        message = " ".join(result.output.split())
+        assert "--cell-time-limit (or $SERBENCH_CELL_TIME_LIMIT): expected a number of seconds above 0 and up to " \
+               "604800 (one week)" in message, message
+    accepted = CliRunner().invoke(app, ["run", "--dry-run", "--cell-time-limit", "604800", "--db",
+                                        str(tmp_path / "r.db")])
+    assert accepted.exit_code == 0, accepted.output
+
+
 EXITERS = {
     "serbench_exiters": """
     from ser_core import hookimpl
@@ -413,3 +433,38 @@ def test_cross_corpus_cells_of_a_neural_model_run_each_in_a_fresh_process(site, 
         assert cell.details["cell_process"] == ("fresh" if neural else "in-process")
         assert cell.predictions == cells["in-process"][(pair, system)].predictions
     assert {c.details["cell_process"] for c in cells["in-process"].values()} == {"in-process"}
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-2", "2.5", "1000000000"])
+def test_a_garbled_thread_variable_is_one_message_naming_it(tmp_path, monkeypatch, value):
+    """SERBENCH_TF_INTRA_THREADS=abc was int('abc') in every cell (each failed with a bare ValueError), and
+    10**9 asked TensorFlow for a billion threads; now run and features extract refuse it up front."""
+    from typer.testing import CliRunner
+
+    from ser_core import thread_count
+    from ser_core.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SERBENCH_TORCH_THREADS", value)
+    with pytest.raises(ConfigError, match=r"\$SERBENCH_TORCH_THREADS=.*expected a whole number of threads from 1 "
+                                          "to 1024"):
+        thread_count("SERBENCH_TORCH_THREADS")
+    for args in (["run", "--dry-run", "--db", str(tmp_path / "r.db")],
+                 ["features", "extract", "--corpus", "synthetic", "--feature", "egemaps"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert f"$SERBENCH_TORCH_THREADS='{value}': expected a whole number" in " ".join(result.output.split())
+    assert not (tmp_path / "r.db").exists()
+
+
+def test_thread_variables_fall_back_in_order_and_to_the_default(monkeypatch):
+    from ser_core import thread_count
+
+    monkeypatch.delenv("SERBENCH_TF_INTRA_THREADS", raising=False)
+    monkeypatch.setenv("SERBENCH_THREADS", " 3 ")
+    assert thread_count("SERBENCH_TF_INTRA_THREADS", "SERBENCH_THREADS", default=8) == 3
+    monkeypatch.setenv("SERBENCH_TF_INTRA_THREADS", "1024")
+    assert thread_count("SERBENCH_TF_INTRA_THREADS", "SERBENCH_THREADS", default=8) == 1024
+    monkeypatch.delenv("SERBENCH_TF_INTRA_THREADS")
+    monkeypatch.delenv("SERBENCH_THREADS")
+    assert thread_count("SERBENCH_TF_INTRA_THREADS", "SERBENCH_THREADS", default=8) == 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -87,6 +88,22 @@ def test_bad_input_is_a_message_not_a_traceback(tmp_path, monkeypatch, args, mes
     assert result.exit_code == 2
     assert message.replace("{tmp}", str(tmp_path)) in text
     assert "Traceback" not in text
+
+
+def test_a_benchmarks_file_whose_suites_use_shipped_systems_gives_its_corpus_paths(small_emodb, tmp_path, monkeypatch):
+    """`serbench run` reads ./benchmarks.toml on top of the shipped suites; `corpus info`, `corpus list` and
+    `features extract` read it alone, and refused a valid file ("unknown system 'svm-is09'")."""
+    monkeypatch.delenv("SERBENCH_CORPUS_EMODB", raising=False)
+    monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "benchmarks.toml").write_text(
+        f'[corpora.emodb]\npath = "{small_emodb}"\n\n[suites.mine]\ncorpora = ["emodb"]\nsystems = ["svm-is09"]\n')
+    result, text = invoke("corpus", "info", "emodb", "--no-audio")
+    assert "unknown system" not in text and str(small_emodb) in text, text
+    listed, text = invoke("corpus", "list", "--json")
+    assert listed.exit_code == 0, text
+    [emodb] = [row for row in json.loads(listed.stdout) if row["corpus"] == "emodb"]
+    assert emodb["available"] and emodb["where"] == str(small_emodb)
 
 
 def test_csv_corpus_info(tmp_path):

@@ -809,3 +809,32 @@ def test_a_network_error_escaping_anywhere_gets_network_advice_not_disk_advice(m
     result, text = invoke("corpus", "download", "ravdess")
     assert result.exit_code == 1 and words in text, text
     assert "Check the network connection and any proxy" in text and "disk space" not in text and "Traceback" not in text
+
+
+def test_a_connection_that_never_starts_is_not_called_a_resumed_transfer(data_dir, monkeypatch):
+    """Offline, every retry said 'transfer interrupted; resuming' although no byte had arrived."""
+    import socket
+
+    with socket.socket() as probe:  # a local port nothing listens on: the connection is refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    source = DownloadSource((RemoteFile(f"http://127.0.0.1:{port}/dl/corpus.zip", md5(b"x"), size=1),),
+                            facts="built by the test")
+    with_corpus(monkeypatch, dltest(source))
+    result, text = invoke("corpus", "download", "dltest", "--retries", "1")
+    assert result.exit_code == 1, text
+    assert "corpus.zip: no connection (nothing received); trying again (attempt 2 of 2)" in text
+    assert "resuming" not in text and "Traceback" not in text
+
+
+def test_a_data_directory_that_is_a_file_is_named_as_the_setting_at_fault(tmp_path, monkeypatch):
+    """SERBENCH_DATA_DIR=/dev/null said 'Delete [the record] and run `serbench corpus download` again'."""
+    blocker = tmp_path / "data-file"
+    blocker.write_text("mine")
+    monkeypatch.setenv("SERBENCH_DATA_DIR", str(blocker))
+    result, text = invoke("corpus", "list")
+    assert result.exit_code == 2, text
+    assert f"the data directory {blocker} is not a directory (a file is in the way)" in text
+    assert "Set SERBENCH_DATA_DIR to a directory" in text and "Delete it" not in text
+    assert blocker.read_text() == "mine"

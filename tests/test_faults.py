@@ -304,12 +304,12 @@ def test_bad_output_paths_are_refused_and_the_previous_export_survives(cli, resu
     good = board.read_text()
     with monkeypatch.context() as patch:  # the disk fills up while the new export is written
         patch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
-        code, out = cli("leaderboard", "--db", str(results_db), "-o", str(board), expect=2)
+        code, out = cli("leaderboard", "--db", str(results_db), "-o", str(board), "--force", expect=2)
     assert f"cannot write {board}: no space left on the device" in out and "previous version of the file is unchanged" in out
     assert board.read_text() == good and os.listdir(board.parent) == ["board.md"], "no temporary file left"
 
     fail_creating_files_in(monkeypatch, board.parent)
-    code, out = cli("leaderboard", "--db", str(results_db), "-o", str(board), expect=2)
+    code, out = cli("leaderboard", "--db", str(results_db), "-o", str(board), "--force", expect=2)
     assert f"cannot write {board}: permission denied" in out and board.read_text() == good
 
 
@@ -374,9 +374,12 @@ def test_an_unusable_cache_directory_stops_before_any_extraction(cli, tmp_path, 
     serbench_cache.write_text("not a directory")
     CALLS.clear()
     code, out = cli("run", "-c", config, "-s", "t", "--db", str(db), "--workers", "0", expect=2)
-    assert (f"the feature cache directory {serbench_cache / 'features' / 'energy'} cannot be created: "
-            f"{serbench_cache} is a file, not a directory") in out
+    assert f"the feature cache {serbench_cache} is a file, not a directory" in out
     assert "SERBENCH_CACHE_DIR" in out and CALLS == [], "nothing was extracted"
+    assert not db.exists(), "refused before the database is touched"
+    # a generated corpus (kept in the cache) was skipped instead, and the run ended with exit status 1
+    code, out = cli("run", "-s", "demo", "--db", str(db), "--workers", "0", expect=2)
+    assert f"the feature cache {serbench_cache} is a file" in out and "skipped corpus synthetic" not in out
     code, out = cli("cache", "list", expect=0)
     assert "0 tables" in out and "is a file, not a directory" in out
     cli("cache", "clear", expect=0)

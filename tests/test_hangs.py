@@ -208,6 +208,22 @@ def test_a_malformed_scheduler_address_is_a_usage_error(tmp_path, address):
     assert not db.exists(), "refused before the database is touched"
 
 
+@pytest.mark.parametrize("how", ["option", "environment", "executor"])
+def test_workers_with_a_cluster_of_its_own_are_refused_not_ignored(tmp_path, how):
+    """`--workers 0 --scheduler ADDR` ran on the scheduler and ignored --workers without a word."""
+    config = write_config(tmp_path, '\n[executor]\nkind = "slurm"\ncores = 2\n' if how == "executor" else "")
+    db = tmp_path / "r.db"
+    extra = ["--scheduler", "tcp://10.0.0.5:8786"] if how == "option" else []
+    env = environment(**({"SERBENCH_SCHEDULER": "tcp://10.0.0.5:8786"} if how == "environment" else {}))
+    out = serbench("run", "--config", str(config), "--db", str(db), "--suite", "hang", "--workers", "0", *extra,
+                   env=env, timeout=60)
+    assert out.returncode == 2, out.stdout + out.stderr
+    message = " ".join(out.stderr.split())
+    assert "--workers 0 sets this machine's local worker processes, but the cells would run on" in message, message
+    assert ("slurm cluster" if how == "executor" else "tcp://10.0.0.5:8786") in message and "Drop --workers" in message
+    assert not db.exists(), "refused before the database is touched"
+
+
 def test_well_formed_scheduler_addresses_are_accepted():
     from ser_core.executor import check_scheduler_address
 

@@ -304,6 +304,28 @@ def test_count_settings_of_the_shipped_models_are_bounded_naming_the_system(tmp_
             "from 2 to 20") in str(error.value) and "nothing was computed" in str(error.value)
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "[1.0, inf]"])
+def test_an_infinite_number_is_never_a_setting(tmp_path, value):
+    """TOML spells inf: a learning rate of inf passed a bare minimum and trained to NaN, silently."""
+    from ser_core.plugins import load_registry
+    from ser_core.runner import check_suite
+    from ser_core.specs import Setting
+
+    assert Setting(float, minimum=1e-12).problem(float("inf")) == "inf, not a finite number"
+    assert Setting(float).problem(float("-inf")) == "-inf, not a finite number"
+    assert Setting(list, items=float).problem([1.0, float("inf")]).startswith("element 1 is inf, not a finite")
+    assert Setting(float, minimum=1e-12).problem(1e300) is None  # large but finite: the plugin's range decides
+    setting = "learning_rate" if not value.startswith("[") else "C"
+    model = "logreg" if setting == "C" else "mlp"
+    text = GOOD.replace('model = "svm"', f'model = "{model}"').replace(
+        "overrides = { a = { inner_folds = 2 } }", f"overrides = {{ a = {{ {setting} = {value} }} }}")
+    suite = load_benchmarks(write(tmp_path, text)).suite("s")
+    with pytest.raises(ConfigError) as error:
+        check_suite(load_registry(), suite)
+    assert f"system 'a': setting '{setting}' of model '{model}'" in str(error.value)
+    assert "not a finite number" in str(error.value) and "nothing was computed" in str(error.value)
+
+
 def _two_corpora_registry(synthetic_manifest, degenerate):
     from test_runner import Plugin
 
@@ -409,3 +431,24 @@ def test_one_corpus_given_two_locations_on_the_command_line_is_refused(tmp_path)
     text = re.sub(r"\s+", " ", result.output)
     assert result.exit_code == 2 and "--corpus-path emodb= is given twice, as /data/a and /data/b" in text, text
     assert not (tmp_path / "r.db").exists()
+
+
+def test_a_corpus_path_naming_no_installed_corpus_is_refused_and_an_unused_one_is_named(tmp_path):
+    """`--corpus-path emodbb=DIR` was accepted and ignored: the corpus meant ran without data, and nothing
+    named the misspelling."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from ser_core.cli import app
+
+    run = ["run", "--suite", "demo", "--db", str(tmp_path / "r.db"), "--dry-run"]
+    result = CliRunner().invoke(app, [*run, "--corpus-path", "emodbb=/data/emodb"], env={"COLUMNS": "200"})
+    text = re.sub(r"\s+", " ", result.output)
+    assert result.exit_code == 2, text
+    assert "--corpus-path emodbb=/data/emodb: unknown corpus 'emodbb'. Did you mean 'emodb'?" in text
+    assert not (tmp_path / "r.db").exists()
+    unused = CliRunner().invoke(app, [*run, "--corpus-path", "emodb=/data/emodb"], env={"COLUMNS": "300"})
+    text = re.sub(r"\s+", " ", unused.output)
+    assert unused.exit_code == 0, text
+    assert "warning: --corpus-path emodb=...: suite demo does not use corpus emodb here (it runs synthetic)" in text

@@ -164,3 +164,47 @@ def test_a_registered_name_finds_its_plugin_and_unknown_names_are_refused():
     assert by_thing[0].subject == "plugin synthetic" and all(c.passed for c in by_thing)
     with pytest.raises(UnknownNameError, match="no plugin or registered name 'nope'"):
         validate_plugin(load_registry(), "nope")
+
+
+HANGING_PLUGIN = """
+import time
+
+import numpy as np
+from ser_core import FeatureSpec, hookimpl
+
+
+def hangs(signal, rate):
+    time.sleep(3600)  # a decoder stuck on a file, a lock never released
+    return np.zeros(4, np.float32)
+
+
+@hookimpl
+def register_features(register):
+    register(FeatureSpec("hangs", "functionals", extract=hangs))
+"""
+
+
+def test_a_feature_that_never_returns_fails_a_check_within_the_bound(install_distribution, monkeypatch):
+    """The model checks had a time limit; the feature checks waited on the extractor for ever."""
+    import time
+
+    from ser_core import validate
+
+    install_distribution("ser-plugin-hangs", {"hangs": "ser_plugin_hangs"}, {"ser_plugin_hangs": HANGING_PLUGIN})
+    monkeypatch.setattr(validate, "FEATURE_CHECK_SECONDS", 8)
+    started = time.monotonic()
+    checks = results(validate_plugin(load_registry(), "hangs"))
+    assert time.monotonic() - started < 60, "stopped at the bound, not at the sleep's end"
+    stopped = checks[("feature hangs", "extracts within the time limit")]
+    assert not stopped.passed and "did not finish in 8 s; its processes were stopped" in stopped.detail
+
+
+def test_a_distribution_name_from_serbench_list_finds_its_plugin(install_distribution):
+    """`serbench list` shows each plugin's distribution (ser-plugin-emodb); validate-plugin refused it."""
+    install_distribution("ser-plugin-bad", {"bad": "ser_plugin_bad"}, {"ser_plugin_bad": BAD_PLUGIN})
+    by_distribution = validate_plugin(load_registry(), "ser-plugin-bad")
+    assert by_distribution[0].subject == "plugin bad"
+    assert {c.subject for c in by_distribution} >= {"corpus badcorpus", "feature nanfeat", "model closure"}
+    with pytest.raises(UnknownNameError, match="distribution 'ser-core' holds the plugins csv, synthetic; validate "
+                                               "one of them by name"):
+        validate_plugin(load_registry(), "ser-core")

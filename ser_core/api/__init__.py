@@ -13,7 +13,7 @@ Names used only by plugin tests are in :mod:`ser_core.api.testing`.
 """
 
 from ser_core.audio import SAMPLE_RATE, AudioError, load_audio
-from ser_core.config import cache_dir
+from ser_core.config import cache_dir, thread_count
 from ser_core.corpus import (NOT_AUDIO, ManifestBuilder, NameMatch, NamingConvention, ParseResult, excluded,
                              filename_corpus, require_dir, scan_files, subdirectory, walk)
 from ser_core.dependencies import missing, require
@@ -58,6 +58,7 @@ __all__ = [
     "load_audio",
     "AudioError",
     "cache_dir",
+    "thread_count",
     # models
     "ModelSpec",
     "ModelContext",

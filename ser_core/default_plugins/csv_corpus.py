@@ -49,6 +49,9 @@ def manifest_file(location: Path) -> Path:
                 f"{','.join(REQUIRED)}[,group], or point the location at your CSV file."
             )
         return candidate
+    if location.exists() and not location.is_file():
+        raise CorpusError(f"corpus 'csv': {location} is not a regular file (a FIFO or a device, which could block "
+                          "or never end). Point the location at your CSV manifest.")
     if not location.is_file():
         raise CorpusError(f"corpus 'csv': {location} does not exist. Point the location at your CSV manifest.")
     return location
@@ -57,8 +60,14 @@ def manifest_file(location: Path) -> Path:
 def read_manifest(location: Path, *, corpus: str = "csv", require_group: bool = False) -> Manifest:
     """Read a CSV manifest into a :class:`Manifest`, or raise :class:`CorpusError` listing every
     problem with its line number."""
+    from ser_core.inputs import UnreadableInput, check_regular
+
     path = manifest_file(location)
     base = path.parent
+    try:
+        check_regular(path)  # a FIFO would block the open below, a device never end
+    except UnreadableInput as exc:
+        raise CorpusError(f"{path}: {exc}.") from None
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)

@@ -50,7 +50,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ser_core import ModelContext, ModelSummary, Setting, class_weights, missing, require
+from ser_core import ModelContext, ModelSummary, Setting, class_weights, missing, require, thread_count
 
 from ser_keras.quiet import drop_per_fold_retracing_warnings, gpu_probe, import_tensorflow, quiet_tensorflow_logs
 
@@ -102,10 +102,6 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _first_env(*names: str) -> str | None:
-    return next((os.environ[n] for n in names if os.environ.get(n, "").strip()), None)
-
-
 def configure_tensorflow() -> dict[str, Any]:
     """Import TensorFlow with serbench's thread settings (once per process); return what was set.
 
@@ -132,8 +128,8 @@ def configure_tensorflow() -> dict[str, Any]:
     require("keras", install="'ser-keras'", needed_by=NEEDED_BY)
     drop_per_fold_retracing_warnings()
 
-    intra = int(_first_env(INTRA_THREADS_ENV, "SERBENCH_THREADS", "TF_NUM_INTRAOP_THREADS") or _cores())
-    inter = int(_first_env(INTER_THREADS_ENV, "TF_NUM_INTEROP_THREADS") or 2)
+    intra = thread_count(INTRA_THREADS_ENV, "SERBENCH_THREADS", "TF_NUM_INTRAOP_THREADS", default=_cores())
+    inter = thread_count(INTER_THREADS_ENV, "TF_NUM_INTEROP_THREADS", default=2)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)

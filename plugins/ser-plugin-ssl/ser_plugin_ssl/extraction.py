@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ser_core import FeatureError, require, require_samples
+from ser_core import FeatureError, require, require_samples, thread_count
 
 #: The encoders' first convolution spans 400 samples (25 ms): shorter clips give no frame.
 MIN_SAMPLES = 400
@@ -163,9 +163,9 @@ def load(folder: str) -> tuple[Any, Any, Any]:
     transformers = require("transformers", install="ser-plugin-ssl", needed_by=NEEDED_BY)
     transformers.logging.set_verbosity_error()  # unused pretraining heads are expected, not news
     transformers.logging.disable_progress_bar()
-    threads = os.environ.get(THREADS_VARIABLE, "").strip()
+    threads = thread_count(THREADS_VARIABLE)
     if threads:
-        torch.set_num_threads(max(1, int(threads)))
+        torch.set_num_threads(threads)
     elif multiprocessing.parent_process() is not None:  # one of the core's extraction workers (one per core)
         torch.set_num_threads(1)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

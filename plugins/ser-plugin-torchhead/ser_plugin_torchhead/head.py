@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ser_core import FeatureError, ModelContext, class_weights, require, uar
+from ser_core import FeatureError, ModelContext, class_weights, require, thread_count, uar
 
 #: Threads torch trains with; default: the runner's share of the cores (``SERBENCH_THREADS``), else torch's.
 THREADS_VARIABLE = "SERBENCH_TORCH_THREADS"
@@ -86,9 +86,9 @@ class HeadEstimator:
         self.layers = self.width = 0
         self.info: dict[str, Any] = {}
         torch = _torch()
-        threads = os.environ.get(THREADS_VARIABLE) or os.environ.get("SERBENCH_THREADS")  # the runner's share
+        threads = thread_count(THREADS_VARIABLE, "SERBENCH_THREADS")  # else the runner's share
         if threads:
-            torch.set_num_threads(max(1, int(threads)))
+            torch.set_num_threads(threads)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
     def _items(self, X: Sequence[np.ndarray]) -> list[np.ndarray]:

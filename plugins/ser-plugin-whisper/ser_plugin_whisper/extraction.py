@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ser_core import FeatureError, require, require_samples
+from ser_core import FeatureError, require, require_samples, thread_count
 
 #: One encoder frame spans 320 samples (two 10 ms mel hops at 16 kHz): a shorter clip has no frame.
 SAMPLES_PER_FRAME = 320
@@ -178,9 +178,9 @@ def identify(declared: Mapping[str, Any], local_name: str) -> dict[str, Any]:
 
 
 def _threads() -> int | None:
-    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    value = thread_count(THREADS_VARIABLE)
     if value:
-        return max(1, int(value))
+        return value
     if multiprocessing.parent_process() is not None:  # one of the core's extraction workers (one per core)
         return 1
     return None
