@@ -193,7 +193,9 @@ def _results(tasks: list, workers: int, paths: list[str]) -> Iterator[Outcome]:
             submit_next()
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
+            # finished clips first: on a loaded machine a clip's result and its worker's crash can
+            # arrive together, and the clip that finished must be kept before the crash is raised
+            for future in sorted(done, key=lambda f: f.exception() is not None):
                 index = running.pop(future)
                 try:
                     yield future.result()
