@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ser_core import CorpusSpec, hookimpl
+
 
 def write_distribution(root: Path, dist: str, version: str, entry_points: dict[str, str],
                        modules: dict[str, str]) -> Path:
@@ -81,3 +83,14 @@ CHEAP_PARTS = {
             return {}
     """,
 }
+
+
+class TinyCorpus:
+    """A corpus plugin named ``tiny`` that scans to a given manifest (no files needed)."""
+
+    def __init__(self, manifest):
+        self.manifest = manifest
+
+    @hookimpl
+    def register_corpora(self, register):
+        register(CorpusSpec("tiny", scan=lambda root: self.manifest, needs_path=False))

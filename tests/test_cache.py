@@ -266,7 +266,15 @@ def test_cli_extracts_lists_and_clears(tmp_path, serbench_cache):
     assert "removed 2 cached tables" in cleared.output and cached_tables() == []
 
 
-def test_a_worker_crash_names_the_clips_in_flight(tmp_path, serbench_cache, monkeypatch):
+@pytest.mark.parametrize("crash_seen_first", [False, True], ids=["in-order", "crash-seen-first"])
+def test_a_worker_crash_names_the_clips_in_flight(tmp_path, serbench_cache, monkeypatch, crash_seen_first):
+    """The clips in flight are named, and the clip that finished before the crash is kept, also in
+    the loaded-machine case: the parent wakes only after the clip's result and the crash have both
+    arrived, and sees the crash first."""
+    from concurrent.futures import ALL_COMPLETED
+
+    from ser_core import features as features_module
+
     module_dir = tmp_path / "modules"
     module_dir.mkdir()
     (module_dir / "crashing_feature.py").write_text(
@@ -279,6 +287,15 @@ def test_a_worker_crash_names_the_clips_in_flight(tmp_path, serbench_cache, monk
     monkeypatch.syspath_prepend(str(module_dir))  # spawned workers inherit sys.path
     import crashing_feature
 
+    if crash_seen_first:
+        real_wait = features_module.wait
+
+        def late_wait(futures, return_when):
+            futures = list(futures)
+            real_wait(futures, timeout=120, return_when=ALL_COMPLETED)
+            return sorted(futures, key=lambda f: f.exception(timeout=0) is None), set()  # the crash first
+
+        monkeypatch.setattr(features_module, "wait", late_wait)
     feature = Registered(
         "feature",
         FeatureSpec("crashy", "functionals", crashing_feature.extract),
@@ -288,44 +305,6 @@ def test_a_worker_crash_names_the_clips_in_flight(tmp_path, serbench_cache, monk
     with pytest.raises(FeatureError, match=r"worker died .*deadly\.wav"):
         extract(manifest, feature, workers=1)
     # no complete table; the clip finished before the crash is kept for the next extraction
-    assert [(e["status"], e["clips"]) for e in cached_tables()] == [("partial", 1)]
-
-
-def test_a_clip_finished_as_the_worker_crashes_is_kept_whichever_is_seen_first(tmp_path, serbench_cache, monkeypatch):
-    """The loaded-machine case: the parent wakes only after the clip's result and the crash have both
-    arrived, and sees the crash first; the finished clip is still kept as a partial table."""
-    from concurrent.futures import ALL_COMPLETED
-
-    from ser_core import features as features_module
-
-    module_dir = tmp_path / "modules"
-    module_dir.mkdir()
-    (module_dir / "crashing_feature_late.py").write_text(
-        "import os\nimport numpy as np\n\n"
-        "def extract(signal, sample_rate):\n"
-        "    if len(signal) == 7777:\n"
-        "        os._exit(3)\n"
-        "    return np.array([signal.std()], dtype=np.float32)\n"
-    )
-    monkeypatch.syspath_prepend(str(module_dir))
-    import crashing_feature_late
-
-    real_wait = features_module.wait
-
-    def late_wait(futures, return_when):
-        futures = list(futures)
-        real_wait(futures, timeout=120, return_when=ALL_COMPLETED)
-        return sorted(futures, key=lambda f: f.exception(timeout=0) is None), set()  # the crash first
-
-    monkeypatch.setattr(features_module, "wait", late_wait)
-    feature = Registered(
-        "feature",
-        FeatureSpec("crashy-late", "functionals", crashing_feature_late.extract),
-        PluginInfo("crashy", "ser-plugin-crashy", "1", "tests"),
-    )
-    manifest = write_clips(tmp_path / "clips", {"fine": sine(0.5, 300.0), "deadly": sine(7777 / SR, 300.0)})
-    with pytest.raises(FeatureError, match=r"worker died .*deadly\.wav"):
-        extract(manifest, feature, workers=1)
     assert [(e["status"], e["clips"]) for e in cached_tables()] == [("partial", 1)]
 
 

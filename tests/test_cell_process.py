@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_PARTS, write_distribution
+from conftest import CHEAP_PARTS, TinyCorpus, write_distribution
 
 from ser_core import CorpusSpec, hookimpl
 from ser_core.errors import ConfigError
@@ -113,15 +113,6 @@ def site(tmp_path_factory):
     sys.path.remove(str(root))
     sys.modules.pop("serbench_enders", None)
     sys.modules.pop("serbench_test_parts", None)
-
-
-class TinyCorpus:
-    def __init__(self, manifest):
-        self.manifest = manifest
-
-    @hookimpl
-    def register_corpora(self, register):
-        register(CorpusSpec("tiny", scan=lambda root: self.manifest, needs_path=False))
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CHEAP_PARTS, write_distribution
+from conftest import CHEAP_PARTS, TinyCorpus, write_distribution
 
-from ser_core import CorpusSpec, hookimpl
+from ser_core import hookimpl
 from ser_core.errors import CacheError, ConfigError
 from ser_core.plugins import load_registry
 from ser_core.results import ResultStore
@@ -100,15 +100,6 @@ PARTS = {
             register(ModelSpec("raiser", create=Raiser, accepts=frozenset({"functionals"}), defaults={"log": ""}))
     """,
 }
-
-
-class TinyCorpus:
-    def __init__(self, manifest):
-        self.manifest = manifest
-
-    @hookimpl
-    def register_corpora(self, register):
-        register(CorpusSpec("tiny", scan=lambda root: self.manifest, needs_path=False))
 
 
 @pytest.fixture(scope="module")

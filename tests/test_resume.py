@@ -10,23 +10,14 @@ import sys
 import time
 
 import pytest
+from conftest import TinyCorpus
 
-from ser_core import CorpusSpec, hookimpl
 from ser_core.plugins import load_registry
 from ser_core.results import ResultStore
 from ser_core.runner import Runner
 from ser_core.suites import Suite, System
 
 SVM = System("svm-egemaps", "svm", "egemaps")
-
-
-class TinyCorpus:
-    def __init__(self, manifest):
-        self.manifest = manifest
-
-    @hookimpl
-    def register_corpora(self, register):
-        register(CorpusSpec("tiny", scan=lambda root: self.manifest, needs_path=False))
 
 
 def stored(db) -> list[tuple]:
