@@ -6,6 +6,8 @@
 - ``synthetic_manifest``: a tiny synthetic corpus (4 speakers x 4 classes x 3 clips) written to a
   temporary directory, as a :class:`~ser_core.specs.Manifest`.
 - ``serbench_cache``: points ``SERBENCH_CACHE_DIR`` at a temporary directory for the test.
+- ``serbench_fakes``: makes the fakes of :mod:`ser_core.testing_fakes` (feature ``fake-stats``, model
+  ``fake-centroid``) an installed plugin for the test, in-process and for ``serbench`` subprocesses.
 """
 
 from __future__ import annotations
@@ -43,3 +45,20 @@ def synthetic_manifest(tmp_path_factory):
 
     config = SyntheticConfig(speakers=4, clips_per_class=3, min_seconds=0.8, max_seconds=1.2)
     return generate(config, tmp_path_factory.mktemp("synthetic"))
+
+
+@pytest.fixture
+def serbench_fakes(tmp_path, monkeypatch):
+    """Install the fakes (:mod:`ser_core.testing_fakes`) as the plugin ``fakes`` for one test: on
+    ``sys.path`` for in-process registries and CLI calls, on ``PYTHONPATH`` for subprocesses. Returns
+    the folder holding the distribution. Without this fixture the fakes are nowhere registered."""
+    import importlib
+    import os
+
+    from ser_core.testing_fakes import write_fakes_distribution
+
+    site = write_fakes_distribution(tmp_path / "serbench-fakes-site")
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    importlib.invalidate_caches()
+    return site
