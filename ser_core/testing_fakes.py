@@ -80,6 +80,7 @@ class FakeCentroid:
         return int(self.centroids.size + self.mean.size + self.scale.size)
 
     def describe(self) -> dict:
+        """What a result records about the fitted model."""
         return {"classifier": "nearest centroid", "classes": int(self.centroids.shape[0])}
 
 
