@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ser_core import CorpusSpec, hookimpl
+from ser_core.api.testing import ManifestCorpus
 
 
 def write_distribution(root: Path, dist: str, version: str, entry_points: dict[str, str],
@@ -85,12 +85,5 @@ CHEAP_PARTS = {
 }
 
 
-class TinyCorpus:
-    """A corpus plugin named ``tiny`` that scans to a given manifest (no files needed)."""
-
-    def __init__(self, manifest):
-        self.manifest = manifest
-
-    @hookimpl
-    def register_corpora(self, register):
-        register(CorpusSpec("tiny", scan=lambda root: self.manifest, needs_path=False))
+#: A corpus plugin named ``tiny`` that scans to a given manifest (no files needed): the core's fake.
+TinyCorpus = ManifestCorpus

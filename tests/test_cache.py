@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from ser_core import FeatureSpec, hookimpl
 from ser_core.errors import FeatureError
 from ser_core.features import cache_key, cached_tables, clear_cache, extract, read_table
+from ser_core.api.testing import FAKE_FEATURE
 from ser_core.plugins import PluginInfo, Registered, load_registry
 from ser_core.specs import Clip, Manifest
 
@@ -231,7 +232,7 @@ def test_two_processes_writing_the_same_key_leave_one_valid_table(tmp_path, serb
     assert [v.tolist() for v in stored.items] == results[0]["values"]
 
 
-def test_cli_extracts_lists_and_clears(tmp_path, serbench_cache):
+def test_cli_extracts_lists_and_clears(tmp_path, serbench_cache, serbench_fakes):
     from ser_core.cli import app
 
     runner = CliRunner()
@@ -260,7 +261,7 @@ def test_cli_extracts_lists_and_clears(tmp_path, serbench_cache):
     assert ("--feature 'raw5': no feature of this name is cached or installed; did you mean 'raw5s'? Cached: raw5s. "
             "Nothing was removed.") in " ".join(misspelt.output.split())
     assert len(cached_tables()) == 2, "a misspelling removes nothing (and used to exit 0 saying 'removed 0')"
-    known = runner.invoke(app, ["cache", "clear", "--feature", "is09"])
+    known = runner.invoke(app, ["cache", "clear", "--feature", FAKE_FEATURE])
     assert known.exit_code == 0 and "removed 0 cached tables" in known.output, "installed, just not cached: fine"
     cleared = runner.invoke(app, ["cache", "clear", "--corpus", "synthetic"])
     assert "removed 2 cached tables" in cleared.output and cached_tables() == []

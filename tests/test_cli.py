@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from ser_core.api.testing import FAKE_MODEL, FAKE_SYSTEM, fake_suite_toml, fakes_environment, write_fakes_distribution
+
 from .conftest import BROKEN_PLUGIN, CHEAP_PARTS, write_distribution
 
 SERBENCH = [sys.executable, "-m", "ser_core.cli"]
@@ -22,11 +24,12 @@ def serbench(*args: str, env: dict | None = None, cwd: Path | None = None) -> su
 
 @pytest.fixture(scope="module")
 def broken_env(tmp_path_factory):
-    """Environment in which a plugin that fails to import is installed."""
+    """Environment in which a plugin that fails to import is installed, next to the core's fakes."""
     site = write_distribution(tmp_path_factory.mktemp("broken-site"), BROKEN_PLUGIN["dist"], "1.0",
                               BROKEN_PLUGIN["entry_points"], BROKEN_PLUGIN["modules"])
+    fakes = write_fakes_distribution(tmp_path_factory.mktemp("fakes-site"))
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), str(fakes), env.get("PYTHONPATH")]))
     return env
 
 
@@ -55,7 +58,7 @@ def test_list_shows_every_plugin_and_the_broken_one(broken_env):
     rows = json.loads(out.stdout)
     by_name = {(r["kind"], r["name"]): r for r in rows}
     assert by_name[("corpus", "synthetic")]["distribution"] == "ser-core"
-    assert by_name[("model", "svm")]["status"] == "ok"
+    assert by_name[("model", FAKE_MODEL)]["status"] == "ok"
     broken = by_name[("plugin", "broken")]
     assert broken["status"] == "broken" and "no_such_dependency_for_serbench_tests" in broken["error"]
     assert set(rows[0]) == {"kind", "name", "distribution", "version", "status", "error"}
@@ -63,45 +66,36 @@ def test_list_shows_every_plugin_and_the_broken_one(broken_env):
     assert table.returncode == 0 and "broken" in table.stdout
 
 
-DEMO_ONLY_SVM = """
-[systems.svm-egemaps]
-model = "svm"
-feature = "egemaps"
-
-[suites.demo]
-corpora = ["synthetic"]
-systems = ["svm-egemaps"]
-repeats = 1
-"""
+DEMO_ONLY_FAKE = fake_suite_toml(suite="demo")
 
 
 def test_run_on_the_synthetic_corpus_with_a_broken_plugin_installed(tmp_path, broken_env):
     config = tmp_path / "benchmarks.toml"
-    config.write_text(DEMO_ONLY_SVM)
+    config.write_text(DEMO_ONLY_FAKE)
     db = tmp_path / "results.db"
     out = serbench("run", "--config", str(config), "--db", str(db), env=broken_env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "plugin broken is broken" in out.stderr
-    assert "synthetic" in out.stdout and "svm-egemaps" in out.stdout
+    assert "synthetic" in out.stdout and FAKE_SYSTEM in out.stdout
     with sqlite3.connect(db) as con:
         rows = con.execute("SELECT fold, uar, status FROM cells").fetchall()
     assert len(rows) == 8 and all(status == "ok" for _, _, status in rows)
     mean = sum(u for _, u, _ in rows) / len(rows)
     assert 0.5 < mean < 0.99, f"well above chance (0.25), below perfect: {mean:.3f}"
     # not a terminal, so no progress bar: one time-stamped line per cell, with the stored UAR
-    logged = [line for line in out.stdout.splitlines() if "synthetic / svm-egemaps repeat 0 fold" in line]
+    logged = [line for line in out.stdout.splitlines() if f"synthetic / {FAKE_SYSTEM} repeat 0 fold" in line]
     assert len(logged) == 8 and "(8 of 8 cells)" in logged[-1] and "left)" in logged[0]
     for fold, value, _ in rows:
         assert any(f"fold {fold}: UAR {100 * value:.1f}% in " in line for line in logged), (fold, logged)
     again = serbench("leaderboard", "--db", str(db))
     assert again.returncode == 0 and f"{100 * mean:.1f}" in again.stdout
-    rerun = serbench("run", "--config", str(config), "--db", str(db))
+    rerun = serbench("run", "--config", str(config), "--db", str(db), env=fakes_environment(tmp_path / "fakes"))
     assert "0 cells computed, 8 already stored" in rerun.stdout
 
 
 def test_bad_input_gives_a_message_not_a_traceback(tmp_path):
     config = tmp_path / "benchmarks.toml"
-    config.write_text(DEMO_ONLY_SVM.replace("repeats = 1", "repeats = 'x'"))
+    config.write_text(DEMO_ONLY_FAKE.replace("repeats = 1", "repeats = 'x'"))
     out = serbench("run", "--config", str(config), "--db", str(tmp_path / "r.db"))
     assert out.returncode == 2
     assert "suites.demo.repeats" in out.stderr and "Traceback" not in out.stderr

@@ -11,6 +11,7 @@ import pytest
 import soundfile
 from typer.testing import CliRunner
 
+from ser_core.api.testing import fake_suite_toml
 from ser_core.cli import app
 
 runner = CliRunner()
@@ -60,11 +61,10 @@ def test_location_from_the_environment_and_no_audio(small_emodb):
     assert "Audio headers not read" in text and "the file is empty" not in text
 
 
-def test_location_from_the_benchmarks_file(small_emodb, tmp_path):
+def test_location_from_the_benchmarks_file(small_emodb, tmp_path, serbench_fakes):
     config = tmp_path / "bench.toml"
     config.write_text(
-        '[systems.svm-egemaps]\nmodel = "svm"\nfeature = "egemaps"\n\n'
-        '[suites.mine]\ncorpora = ["emodb"]\nsystems = ["svm-egemaps"]\n\n'
+        fake_suite_toml(("emodb",), suite="mine") + '\n'
         '[corpora.emodb]\npath = "wav"\n'  # relative to the benchmarks file
     )
     result, text = invoke("corpus", "info", "emodb", "--config", str(config), "--no-audio")
@@ -177,11 +177,10 @@ def test_the_same_content_hash_under_two_speakers_is_refused(tmp_path):
             "and 's2'") in text
 
 
-def test_serbench_run_refuses_a_single_class_corpus_before_any_work(tmp_path):
+def test_serbench_run_refuses_a_single_class_corpus_before_any_work(tmp_path, serbench_fakes):
     path = _csv(tmp_path, "a.wav,s1,anger\nb.wav,s2,anger\nc.wav,s3,anger")
     config = tmp_path / "bench.toml"
-    config.write_text('[systems.svm-egemaps]\nmodel = "svm"\nfeature = "egemaps"\n\n'
-                      '[suites.one]\ncorpora = ["csv"]\nsystems = ["svm-egemaps"]\nrepeats = 1\n')
+    config.write_text(fake_suite_toml(("csv",), suite="one"))
     db = tmp_path / "r.db"
     for extra in (["--dry-run"], []):
         result, text = invoke("run", "--config", str(config), "--suite", "one", "--db", str(db),

@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 import ser_core
 from ser_core import plugins
+from ser_core.api.testing import fake_suite_toml
 from ser_core.cli import app
 from ser_core.corpus import NamingConvention, filename_corpus
 from ser_core.plugins import Registered
@@ -211,20 +212,10 @@ def one_zip_source(server, data: bytes, *, hash_=None, size=True, path="/dl/corp
 
 # --- the tests -------------------------------------------------------------------------------------------
 
-BENCH = """
-[systems.svm-egemaps]
-model = "svm"
-feature = "egemaps"
-settings = { inner_folds = 2 }
-
-[suites.dl]
-corpora = ["dltest"]
-systems = ["svm-egemaps"]
-repeats = 1
-"""
+BENCH = fake_suite_toml(("dltest",), suite="dl")
 
 
-def test_good_download_to_a_board(server, data_dir, monkeypatch, tmp_path):
+def test_good_download_to_a_board(server, data_dir, monkeypatch, tmp_path, serbench_fakes):
     """Three files (a zip, a tar.gz and a plain file), verified, unpacked, checked, recorded; then
     `serbench run` finds the corpus with no --corpus-path and prints its leaderboard row."""
     files = clips()
@@ -263,7 +254,7 @@ def test_good_download_to_a_board(server, data_dir, monkeypatch, tmp_path):
     ran, text = invoke("run", "--config", str(config), "--suite", "dl", "--db", str(tmp_path / "r.db"), "--workers", "1")
     assert ran.exit_code == 0, text
     assert "4 cells computed" in text and "0 corpora without data" in text
-    board = re.search(r"│ dltest │ (\d+\.\d)", text)  # the board row: corpus, then the UAR of svm-egemaps
+    board = re.search(r"│ dltest │ (\d+\.\d)", text)  # the board row: corpus, then the UAR of the fake system
     assert board and float(board.group(1)) > 60.0, text  # three well-separated tones: far above chance (33 %)
 
     requests_before = len(server.requests)

@@ -15,6 +15,7 @@ import pytest
 from conftest import CHEAP_PARTS, TinyCorpus, write_distribution
 
 from ser_core import hookimpl
+from ser_core.api.testing import FAKE_FEATURE, FAKE_MODEL, FAKE_SYSTEM
 from ser_core.errors import CacheError, ConfigError
 from ser_core.plugins import load_registry
 from ser_core.results import ResultStore
@@ -247,21 +248,20 @@ def test_a_worker_that_cannot_reach_the_cache_directory_is_reported_with_what_to
     assert "SERBENCH_CACHE_DIR" in str(error.value) and "cannot write there" in str(error.value)
 
 
-CONFIG = """
-[systems.svm-egemaps]
-model = "svm"
-feature = "egemaps"
-settings = { C = [1.0], gamma = [0.01] }
+CONFIG = f"""
+[systems.{FAKE_SYSTEM}]
+model = "{FAKE_MODEL}"
+feature = "{FAKE_FEATURE}"
 
 [suites.small]
 corpora = ["synthetic"]
-systems = ["svm-egemaps"]
+systems = ["{FAKE_SYSTEM}"]
 repeats = 1
 seed = 0
 
 [suites.twice]
 corpora = ["synthetic"]
-systems = ["svm-egemaps"]
+systems = ["{FAKE_SYSTEM}"]
 repeats = 2
 seed = 0
 """
@@ -274,7 +274,7 @@ def serbench(*args, env=None, timeout=300):
                           env=env, timeout=timeout)
 
 
-def test_a_suite_runs_on_an_external_scheduler_with_two_workers(tmp_path):
+def test_a_suite_runs_on_an_external_scheduler_with_two_workers(tmp_path, serbench_fakes):
     dask = Path(sys.executable).parent / "dask"
     scheduler_file = tmp_path / "scheduler.json"
     quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -305,7 +305,7 @@ def test_a_suite_runs_on_an_external_scheduler_with_two_workers(tmp_path):
         assert {c.status for c in store.cells()} == {"ok"}
 
 
-def test_dry_run_prints_the_plan_with_estimates_and_computes_nothing(tmp_path):
+def test_dry_run_prints_the_plan_with_estimates_and_computes_nothing(tmp_path, serbench_fakes):
     config = tmp_path / "benchmarks.toml"
     config.write_text(CONFIG)
     db = tmp_path / "r.db"
@@ -317,7 +317,7 @@ def test_dry_run_prints_the_plan_with_estimates_and_computes_nothing(tmp_path):
     assert serbench("run", *common, "--suite", "small", "--workers", "1").returncode == 0
     after = serbench("run", *common, "--suite", "twice", "--dry-run", "--workers", "2")
     assert after.returncode == 0, after.stderr
-    row = next(line for line in after.stdout.splitlines() if "svm-egemaps" in line)
+    row = next(line for line in after.stdout.splitlines() if FAKE_SYSTEM in line)
     assert [cell.strip() for cell in row.split("│")[3:6]] == ["16", "8", "8"], row
     assert "(8 x " in row and "8 of 16 cells to compute on 2 local worker processes" in after.stdout
     with ResultStore(db) as store:

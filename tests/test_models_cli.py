@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from ser_core.api.testing import FAKE_FEATURE, FAKE_MODEL
 from ser_core.cli import app
 from ser_core.plugins import load_registry
 
@@ -51,7 +52,7 @@ def test_feature_of_the_wrong_kind_is_refused():
     assert "accepts ['sequence'] features, but 'raw5s' is a 'waveform' feature" in result.output
 
 
-def test_a_model_without_a_network_says_so():
-    result = invoke("svm", "--feature", "egemaps")
+def test_a_model_without_a_network_says_so(serbench_fakes):
+    result = invoke(FAKE_MODEL, "--feature", FAKE_FEATURE)
     assert result.exit_code == 2
     assert "has no network to summarise before training" in result.output

@@ -228,3 +228,68 @@ def test_a_plugin_missing_a_library_at_import_is_listed_with_what_to_install(ins
     assert plugin.status == "broken"
     assert ("needs the Python package 'no_such_library_for_serbench', which is not installed: "
             "pip install no_such_library_for_serbench (or reinstall ser-plugin-heavy") in plugin.errors[0]
+
+
+# --- the core's tests need no real plugin (issue 20, item 5) ------------------------------------------
+
+#: Core test files that still name the svm / openSMILE plugins or their features, and why. Every other
+#: core test file must not (test_core_test_files_name_the_real_plugins_only_where_listed), and the
+#: files that test core behaviour through a run pass with both plugins hidden
+#: (test_core_behaviour_tests_pass_with_the_svm_and_opensmile_plugins_hidden).
+NAMES_REAL_PLUGINS = {
+    "test_board.py": "names only: a shipped reference file's rows (svm-is09), no plugin is loaded",
+    "test_board_bad_input.py": "names only: rows of reference CSVs written by the test",
+    "test_protocol.py": "names only: an old stored protocol record read back",
+    "test_crosscorpus.py": "names only: a suite file parsed, never run",
+    "test_cell_process.py": "names only: a CLI call refused (bad $SERBENCH_TORCH_THREADS) before any feature loads",
+    "test_corpus_cli.py": "names only: a local suite naming the shipped system svm-is09 is accepted",
+    "test_validate.py": "a docstring pointing at the svm plugin's own validate test",
+    "test_bundle.py": "real data: the shipped EMO-DB bundle's model card (skipped without EMO-DB)",
+    "test_suites.py": "the shipped suites: their systems are the real plugins'",
+    "test_cli.py": "the shipped demo suite run from an empty directory, and the heavy libraries `list` must not import",
+    "test_contributing.py": "CONTRIBUTING's worked example, whose suite ships with svm-egemaps",
+    "test_resume.py": "kill -9 mid-run: needs cells that take a while (svm on eGeMAPS); the other tests use the fakes",
+    "test_faults.py": "the svm plugin's declared setting types, checked through the core's checker",
+    "test_executor.py": "the accelerator flag the real model plugins declare",
+    "test_packaging.py": "packaging of the plugin distributions themselves (this file)",
+    "test_wheels.py": "the plugin distributions' wheels",
+    "test_public_api.py": "the scan of plugin tests (their paths) and the heavy libraries the API must not import",
+}
+REAL_PLUGIN_NAMES = re.compile(r"\b(svm|egemaps|is09|opensmile|ser_plugin_svm|ser_plugin_opensmile)\b")
+
+#: Core tests of core behaviour (board, bundle, cache, CLI, runner, executor, resume, download, validate,
+#: ...) that run a pipeline: they pass on the fakes alone.
+WITHOUT_REAL_PLUGINS = [
+    "tests/test_fakes.py", "tests/test_validate.py", "tests/test_models_cli.py", "tests/test_corpus_cli.py",
+    "tests/test_plugins.py", "tests/test_cache.py::test_cli_extracts_lists_and_clears", "tests/test_board.py",
+    "tests/test_bundle.py", "tests/test_export.py", "tests/test_stats.py",
+    "tests/test_cli.py::test_list_shows_every_plugin_and_the_broken_one",
+    "tests/test_cli.py::test_run_on_the_synthetic_corpus_with_a_broken_plugin_installed",
+    "tests/test_executor.py::test_dry_run_prints_the_plan_with_estimates_and_computes_nothing",
+    "tests/test_resume.py::test_folds_in_worker_processes_match_in_process_folds",
+    "tests/test_download.py::test_good_download_to_a_board",
+]
+
+
+def test_core_test_files_name_the_real_plugins_only_where_listed():
+    naming = {path.name for path in (ROOT / "tests").glob("*.py") if REAL_PLUGIN_NAMES.search(path.read_text())}
+    unlisted = naming - set(NAMES_REAL_PLUGINS)
+    assert not unlisted, f"core tests that name svm/opensmile: use ser_core.api.testing's fakes instead: {unlisted}"
+    stale = set(NAMES_REAL_PLUGINS) - naming
+    assert not stale, f"no longer name the real plugins: remove from NAMES_REAL_PLUGINS: {stale}"
+
+
+@pytest.mark.slow
+def test_core_behaviour_tests_pass_with_the_svm_and_opensmile_plugins_hidden(tmp_path):
+    """tests/without_real_plugins/sitecustomize.py hides both (no entry points, no imports) in pytest and
+    in every process it starts; the core tests of core behaviour pass all the same."""
+    hide = ROOT / "tests" / "without_real_plugins"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(hide), os.environ.get("PYTHONPATH")])))
+    probe = subprocess.run([sys.executable, "-c", "from ser_core.plugins import load_registry\n"
+                            "r = load_registry()\nprint('svm' in r.items['model'], 'egemaps' in r.items['feature'])"],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert probe.stdout.split() == ["False", "False"], probe.stdout + probe.stderr
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", *WITHOUT_REAL_PLUGINS],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=1200)
+    assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-3000:]
+    assert " passed" in out.stdout and " failed" not in out.stdout

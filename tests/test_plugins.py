@@ -7,6 +7,7 @@ import types
 import pytest
 
 from ser_core import CorpusSpec, FeatureSpec, Manifest, ModelSpec, hookimpl
+from ser_core.api.testing import FAKE_FEATURE, FAKE_MODEL
 from ser_core.errors import PluginError, UnknownNameError
 from ser_core.plugins import load_registry, make_plugin_manager
 
@@ -100,7 +101,7 @@ def test_a_name_registered_twice_by_one_plugin_is_refused():
     assert "registered twice by (in-process)" in registry.plugins[0].errors[0]
 
 
-def test_entry_point_discovery_of_an_installed_distribution(install_distribution):
+def test_entry_point_discovery_of_an_installed_distribution(install_distribution, serbench_fakes):
     install_distribution(
         "ser-plugin-extra",
         {"extra": "ser_plugin_extra"},
@@ -115,9 +116,10 @@ def test_entry_point_discovery_of_an_installed_distribution(install_distribution
     registry = load_registry()
     found = registry.corpus("extra")
     assert (found.plugin.distribution, found.plugin.version) == ("ser-plugin-extra", "0.7")
-    # the plugins shipped in this repository are discovered the same way
+    # the core's own corpora and another installed distribution (the fakes) are discovered the same way
     assert {"synthetic", "extra"} <= set(registry.items["corpus"])
-    assert "svm" in registry.items["model"] and "egemaps" in registry.items["feature"]
+    assert registry.model(FAKE_MODEL).plugin.distribution == registry.feature(FAKE_FEATURE).plugin.distribution
+    assert registry.model(FAKE_MODEL).plugin.distribution == "serbench-test-fakes"
 
 
 def test_import_failure_becomes_a_broken_row(install_distribution):

@@ -12,12 +12,13 @@ import time
 import pytest
 from conftest import TinyCorpus
 
+from ser_core.api.testing import FAKE_FEATURE, FAKE_MODEL, FAKE_SYSTEM, fakes
 from ser_core.plugins import load_registry
 from ser_core.results import ResultStore
 from ser_core.runner import Runner
 from ser_core.suites import Suite, System
 
-SVM = System("svm-egemaps", "svm", "egemaps")
+FAKE = System(FAKE_SYSTEM, FAKE_MODEL, FAKE_FEATURE)
 
 
 def stored(db) -> list[tuple]:
@@ -26,9 +27,8 @@ def stored(db) -> list[tuple]:
 
 
 def test_folds_in_worker_processes_match_in_process_folds(synthetic_manifest, tmp_path):
-    registry = load_registry([("tiny", TinyCorpus(synthetic_manifest))])
-    suite = Suite("t", ("tiny",), (SVM,), repeats=1, seed=0, normalisation="speaker",
-                  overrides={"svm-egemaps": {"C": [1.0, 4.0], "gamma": [2.0**-6, 2.0**-4]}})
+    registry = load_registry([("tiny", TinyCorpus(synthetic_manifest)), ("fakes", fakes)])
+    suite = Suite("t", ("tiny",), (FAKE,), repeats=1, seed=0, normalisation="speaker")
     for workers, db in ((1, "serial.db"), (2, "parallel.db")):
         with ResultStore(tmp_path / db) as store:
             report = Runner(registry, store, workers=workers).run(suite)

@@ -11,6 +11,9 @@ from ser_core.corpus import compare, inspect, scan, skip_kind
 from ser_core.features import cache_key, extract
 from ser_core.plugins import load_registry
 from ser_core.protocol import SENTENCE_GROUPS, make_folds, text_independent
+from ser_core.testing_fakes import (FAKE_FEATURE, FAKE_MODEL, FAKE_SYSTEM, FakeCentroid, ManifestCorpus, fake_stats,
+                                    fake_suite_toml, fakes_environment, write_fakes_distribution)
+from ser_core import testing_fakes as fakes
 
 __all__ = [
     "load_registry",
@@ -23,4 +26,15 @@ __all__ = [
     "make_folds",
     "text_independent",
     "SENTENCE_GROUPS",
+    # fakes (ser_core.testing_fakes): a pipeline without any real plugin
+    "fakes",
+    "FAKE_FEATURE",
+    "FAKE_MODEL",
+    "FAKE_SYSTEM",
+    "fake_stats",
+    "FakeCentroid",
+    "ManifestCorpus",
+    "fake_suite_toml",
+    "write_fakes_distribution",
+    "fakes_environment",
 ]

@@ -14,7 +14,7 @@ import pytest
 import soundfile
 
 import ser_plugin_opensmile as smile
-from ser_core.features import ClipTooShortError
+from ser_core import ClipTooShortError
 
 SR = 16_000
 
@@ -58,7 +58,7 @@ WIDTHS = {"is09": 384, "is10": 1582, "is11": 4368, "is12": 6125, "is13": 6373, "
 
 
 def test_every_shipped_set_is_registered_with_its_configuration_in_the_cache_key():
-    from ser_core.plugins import load_registry
+    from ser_core.api.testing import load_registry
 
     registry = load_registry()
     assert set(smile.SETS) == set(WIDTHS)
@@ -98,9 +98,8 @@ TF_FIRST = textwrap.dedent(
     import json, sys
     import tensorflow  # imported first, on purpose: opensmile in this process would abort
     from pathlib import Path
-    from ser_core.features import extract
-    from ser_core.plugins import load_registry
-    from ser_core.specs import Clip, Manifest
+    from ser_core import Clip, Manifest
+    from ser_core.api.testing import extract, load_registry
 
     paths = json.loads(sys.argv[1])
     manifest = Manifest("tones", [Clip(Path(p).stem, Path(p), "s1", "neutral") for p in paths])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import ser_plugin_spectral as spectral
-from ser_core.features import ClipTooShortError
+from ser_core import ClipTooShortError
 
 SR = 16_000
 
