@@ -32,7 +32,7 @@ import numpy as np
 
 from ser_core import stats
 from ser_core.errors import ConfigError
-from ser_core.protocol import uar as recomputed_uar
+from ser_core.protocol import uar as recomputed_uar, uar_from_counts
 from ser_core.records import CorpusInstance, SystemProtocol, differing_keys, flatten
 from ser_core.results import ResultStore, StoredCell
 
@@ -92,8 +92,7 @@ class Entry:
         matrix = np.array(self.confusion, dtype=float)
         if not matrix.size or matrix.sum() == 0:
             return None
-        present = matrix.sum(axis=1) > 0
-        return float(np.mean(np.diag(matrix)[present] / matrix.sum(axis=1)[present]))
+        return float(uar_from_counts(matrix.sum(axis=1), np.diag(matrix)))
 
     @property
     def weighted_accuracy(self) -> float | None:

@@ -1,0 +1,57 @@
+"""Each fact of the protocol is defined once, and every user of it agrees (issue 20, item 4)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ser_core import stats
+from ser_core.leaderboard import Entry
+from ser_core.protocol import uar, uar_from_counts
+
+# Two folds of three classes; class 2 is absent from fold 0's test clips, class 0 from fold 1's.
+FOLD0 = ([0, 0, 1], [0, 1, 1])  # recalls: class 0 1/2, class 1 1 -> UAR 3/4
+FOLD1 = ([2, 2, 2, 1], [2, 0, 0, 1])  # recalls: class 2 1/3, class 1 1 -> UAR 2/3
+
+
+def test_uar_by_hand_with_a_class_absent_from_the_fold():
+    assert uar(*FOLD0) == pytest.approx(3 / 4)
+    assert uar(*FOLD1) == pytest.approx(2 / 3)
+    assert uar([0, 0, 1, 1, 1], [0, 1, 1, 1, 0]) == pytest.approx((1 / 2 + 2 / 3) / 2)
+
+
+def test_uar_from_counts_is_vectorised_and_skips_absent_classes():
+    true = np.array([[2, 1, 0], [0, 1, 3], [0, 0, 0]])
+    correct = np.array([[1, 1, 0], [0, 1, 1], [0, 0, 0]])
+    got = uar_from_counts(true, correct)
+    assert got.shape == (3,)
+    assert got[:2] == pytest.approx([3 / 4, 2 / 3])
+    assert np.isnan(got[2])  # no test clip at all: undefined, not 0
+
+
+def test_uar_accepts_any_label_values_as_before():
+    assert uar(["a", "a", "b"], ["a", "b", "b"]) == pytest.approx(3 / 4)
+    assert uar([5, 5, 9], [5, 9, 9]) == pytest.approx(3 / 4)
+    with pytest.raises(ValueError, match="same length"):
+        uar([0, 1], [0])
+
+
+def _rows():
+    """``(repeat, fold, clip_ids, speakers, y_true, y_pred)`` of the two folds; one speaker per fold."""
+    (t0, p0), (t1, p1) = FOLD0, FOLD1
+    return [(0, 0, ["a", "b", "c"], ["s0"] * 3, t0, p0), (0, 1, ["d", "e", "f", "g"], ["s1"] * 4, t1, p1)]
+
+
+def test_cell_statistics_and_board_agree_on_the_hand_worked_folds():
+    counts = stats.speaker_counts(_rows(), 3)
+    fold_mean = (uar(*FOLD0) + uar(*FOLD1)) / 2
+    assert fold_mean == pytest.approx(17 / 24)
+    assert stats.uar_of(counts) == pytest.approx(fold_mean, abs=1e-15)
+    assert stats.per_speaker_uar(counts) == pytest.approx({"s0": uar(*FOLD0), "s1": uar(*FOLD1)}, abs=1e-15)
+    confusion = np.zeros((3, 3), dtype=int)
+    for t, p in (FOLD0, FOLD1):
+        np.add.at(confusion, (t, p), 1)
+    entry = Entry("c", "s", "p", "i", None, None, confusion=confusion.tolist())
+    pooled = uar(FOLD0[0] + FOLD1[0], FOLD0[1] + FOLD1[1])
+    assert pooled == pytest.approx((1 / 2 + 1 + 1 / 3) / 3)
+    assert entry.pooled_uar == pytest.approx(pooled, abs=1e-15)
