@@ -84,13 +84,34 @@ def balanced_speaker_groups(speakers: Sequence[str], n_groups: int, seed: int) -
     return group_of
 
 
+@dataclass(frozen=True)
+class FoldPolicy:
+    """How :func:`make_folds` forms speaker-independent folds: leave-one-speaker-out up to
+    ``max_speakers`` speakers, otherwise ``n_groups`` balanced speaker groups.
+
+    The one statement of the policy: :func:`make_folds` takes its defaults from :data:`FOLD_POLICY`
+    and :func:`ser_core.records.fold_policy` stores :meth:`record` with every result.
+    """
+
+    max_speakers: int = 12
+    n_groups: int = 6
+
+    def record(self) -> dict[str, int]:
+        """JSON-ready form, as stored with results (key order as stored by every earlier version)."""
+        return {"max_speakers": self.max_speakers, "n_groups": self.n_groups}
+
+
+#: The fold policy the runner uses and the store records.
+FOLD_POLICY = FoldPolicy()
+
+
 def make_folds(
     speakers: Sequence[str],
     groups: Sequence[str | None] | None = None,
     *,
     seed: int = 0,
-    max_speakers: int = 12,
-    n_groups: int = 6,
+    max_speakers: int | None = None,
+    n_groups: int | None = None,
 ) -> Folds:
     """Speaker-independent folds for one corpus.
 
@@ -98,7 +119,11 @@ def make_folds(
     :param groups: corpus-defined CV group of each clip (sessions, languages); when given, each
         group is one fold and ``speakers`` is ignored.
     :param seed: seeds the shuffle that forms speaker groups for corpora with many speakers.
+    :param max_speakers: leave-one-speaker-out up to this many speakers (default: :data:`FOLD_POLICY`).
+    :param n_groups: speaker groups beyond that (default: :data:`FOLD_POLICY`).
     """
+    max_speakers = FOLD_POLICY.max_speakers if max_speakers is None else max_speakers
+    n_groups = FOLD_POLICY.n_groups if n_groups is None else n_groups
     if groups is not None:
         if any(g is None or g == "" for g in groups):
             raise ValueError("every clip needs a CV group when folds are formed from groups")

@@ -22,28 +22,32 @@ import platform
 import sys
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ser_core import protocol
 from ser_core.protocol import SENTENCE_GROUPS
 
 #: Version of the evaluation protocol (folds, normalisation, UAR). Results computed under different
 #: protocol versions never share a column. Independent of the database's schema version.
 PROTOCOL_VERSION = 1
 
-#: The fold policy of :func:`ser_core.protocol.make_folds` as the runner calls it.
-FOLD_POLICY: Mapping[str, int] = {"max_speakers": 12, "n_groups": 6}
+#: The fold policy as a mapping (for older callers): :data:`ser_core.protocol.FOLD_POLICY`'s record.
+FOLD_POLICY: Mapping[str, int] = MappingProxyType(protocol.FOLD_POLICY.record())
 
 
 def fold_policy(folds: str = "speaker-independent") -> dict[str, Any]:
-    """The fold policy stored with a result: :data:`FOLD_POLICY`, plus (text-independent folds,
+    """The fold policy stored with a result: :data:`ser_core.protocol.FOLD_POLICY` (the policy
+    :func:`ser_core.protocol.make_folds` uses), plus (text-independent folds,
     :func:`ser_core.protocol.text_independent`) ``text = "independent"`` and the sentence groups.
-    Speaker-independent results keep exactly :data:`FOLD_POLICY`, so older databases keep their keys."""
+    Speaker-independent results keep exactly the policy's record, so older databases keep their keys."""
+    policy = protocol.FOLD_POLICY.record()
     if folds == "speaker-independent":
-        return dict(FOLD_POLICY)
+        return policy
     if folds == "text-independent":
-        return {**FOLD_POLICY, "text": "independent", "n_sentence_groups": SENTENCE_GROUPS}
+        return {**policy, "text": "independent", "n_sentence_groups": SENTENCE_GROUPS}
     raise ValueError(f"unknown fold policy {folds!r}")
 
 
@@ -87,7 +91,7 @@ class SystemProtocol:
     settings: Mapping[str, Any]
     normalisation: str
     seed: int
-    fold_policy: Mapping[str, Any] = field(default_factory=lambda: dict(FOLD_POLICY))
+    fold_policy: Mapping[str, Any] = field(default_factory=fold_policy)
     version: int = PROTOCOL_VERSION
 
     def record(self) -> dict[str, Any]:
@@ -112,7 +116,7 @@ class SystemProtocol:
             model=record["model"], feature=record["feature"],
             feature_params=record["feature_params"], settings=record["settings"],
             normalisation=record["normalisation"], seed=record["seed"],
-            fold_policy=record.get("fold_policy", dict(FOLD_POLICY)), version=record.get("version", PROTOCOL_VERSION),
+            fold_policy=record["fold_policy"] if "fold_policy" in record else fold_policy(), version=record.get("version", PROTOCOL_VERSION),
         )
 
 

@@ -55,3 +55,23 @@ def test_cell_statistics_and_board_agree_on_the_hand_worked_folds():
     pooled = uar(FOLD0[0] + FOLD1[0], FOLD0[1] + FOLD1[1])
     assert pooled == pytest.approx((1 / 2 + 1 + 1 / 3) / 3)
     assert entry.pooled_uar == pytest.approx(pooled, abs=1e-15)
+
+
+def test_make_folds_reads_the_policy_that_the_store_records(monkeypatch):
+    from ser_core import protocol, records
+
+    assert records.fold_policy() == protocol.FOLD_POLICY.record() == {"max_speakers": 12, "n_groups": 6}
+    assert list(records.fold_policy()) == ["max_speakers", "n_groups"]  # stored JSON byte-identical
+    speakers = [f"s{i}" for i in range(4) for _ in range(2)]
+    assert make_folds_method(speakers) == "leave-one-speaker-out"
+    monkeypatch.setattr(protocol, "FOLD_POLICY", protocol.FoldPolicy(max_speakers=3, n_groups=2))
+    assert make_folds_method(speakers) == "2-speaker-groups(seed=0)"
+    assert records.fold_policy() == {"max_speakers": 3, "n_groups": 2}
+    assert records.fold_policy("text-independent")["n_groups"] == 2
+    assert records.SystemProtocol("m", "f", {}, {}, "speaker", 0).fold_policy == {"max_speakers": 3, "n_groups": 2}
+
+
+def make_folds_method(speakers):
+    from ser_core.protocol import make_folds
+
+    return make_folds(speakers).method
