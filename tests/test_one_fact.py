@@ -75,3 +75,17 @@ def make_folds_method(speakers):
     from ser_core.protocol import make_folds
 
     return make_folds(speakers).method
+
+
+def test_available_cores_follows_the_affinity(monkeypatch):
+    import os
+
+    from ser_core import config
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert config.available_cores() == 2
+    monkeypatch.delattr(os, "sched_getaffinity")
+    assert config.available_cores() == 64
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert config.available_cores() == 1
