@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,38 @@ def test_available_cores_follows_the_affinity(monkeypatch):
     assert config.available_cores() == 64
     monkeypatch.setattr(os, "cpu_count", lambda: None)
     assert config.available_cores() == 1
+
+
+COMMANDS = {
+    "corpus info": ["corpus", "info", "synthetic", "--no-audio"],
+    "features extract": ["features", "extract", "--corpus", "synthetic", "-f", "egemaps", "--workers", "0"],
+    "run": ["run", "--suite", "demo"],
+}
+
+
+@pytest.mark.parametrize("where", ["--config", "$SERBENCH_CONFIG", "./benchmarks.toml"])
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_every_command_reads_the_same_benchmarks_file(where, command, tmp_path, monkeypatch):
+    """One lookup (:func:`ser_core.suites.user_config`): a file that is not TOML, put in each of the
+    three places, is the file each command reads and names."""
+    from typer.testing import CliRunner
+
+    from ser_core import suites
+    from ser_core.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
+    monkeypatch.setenv("SERBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    name = "benchmarks.toml" if where == "./benchmarks.toml" else "mine.toml"
+    (tmp_path / name).write_text("this is = = not toml\n")
+    args = list(COMMANDS[command])
+    if command == "run":
+        args += ["--db", str(tmp_path / "r.db")]
+    if where == "--config":
+        args += ["--config", name]
+    if where == "$SERBENCH_CONFIG":
+        monkeypatch.setenv("SERBENCH_CONFIG", name)
+    assert suites.user_config(Path(name) if where == "--config" else None) == Path(name)
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code != 0
+    assert f"{name}: not valid TOML" in result.output
