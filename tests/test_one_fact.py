@@ -126,3 +126,25 @@ def test_every_command_reads_the_same_benchmarks_file(where, command, tmp_path, 
     result = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
     assert result.exit_code != 0
     assert f"{name}: not valid TOML" in result.output
+
+
+def test_the_registry_is_typed_by_kind():
+    """``registry.model(name).spec`` is a ModelSpec to a type checker, and so on for each kind."""
+    import typing
+
+    from ser_core.plugins import Registered, Registry
+    from ser_core.specs import CorpusSpec, FeatureSpec, ModelSpec
+
+    for method, spec in ((Registry.corpus, CorpusSpec), (Registry.feature, FeatureSpec), (Registry.model, ModelSpec)):
+        returned = typing.get_type_hints(method)["return"]
+        assert typing.get_origin(returned) is Registered and typing.get_args(returned) == (spec,)
+    assert typing.get_type_hints(Registered)["spec"].__bound__ == typing.Union[CorpusSpec, FeatureSpec, ModelSpec]
+
+
+def test_registry_lookups_return_the_registered_spec():
+    from ser_core.plugins import load_registry
+    from ser_core.specs import ModelSpec
+
+    registry = load_registry()
+    model = registry.model("svm")
+    assert isinstance(model.spec, ModelSpec) and model.kind == "model" and model.name == "svm"
