@@ -45,7 +45,7 @@ class Cell:
     @property
     def record(self) -> dict:
         """The pair as stored with the cell (clips used and left out per corpus), when cross-corpus."""
-        return dict((self.entry.cells[0].details.get("cross") or {}) if self.entry.cells else {})
+        return dict((self.entry.cells[0].cell_details.cross or {}) if self.entry.cells else {})
 
 
 @dataclass

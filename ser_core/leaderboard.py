@@ -214,7 +214,8 @@ def compute(
                 f"{len(e.excluded)} excluded ({shown_clips}): {'; '.join(reasons[:3])}"
             )
         if e.verification == "unverified":
-            mark = next(c.details["bundle"] for c in e.cells if (c.details.get("bundle") or {}).get("status") != "verified")
+            mark = next(c.cell_details.bundle for c in e.cells
+                        if c.cell_details.bundle and c.cell_details.bundle.get("status") != "verified")
             why = "; ".join(p.rstrip(".") for p in mark.get("problems") or []) or "no reason recorded"
             notes.append(f"{UNVERIFIED} {e.column} on {e.corpus}: imported from {mark.get('file')} "
                          f"({str(mark.get('content_hash'))[:19]}) without verification: {why}")
@@ -308,12 +309,12 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
     entry.confusion = confusion.tolist()
     entry.wall_time_s = float(sum(c.wall_time for c in cells if _finite(c.wall_time)))
     entry.parameter_count = next((c.outcome.parameter_count for c in good), None)
-    entry.overrides = dict(cells[0].details.get("overrides", {})) if cells else {}
+    entry.overrides = dict(cells[0].cell_details.overrides) if cells else {}
     entry.newest = max((c.created_at for c in cells), default="")
     entry.n_scored = len(scored)
     excluded: dict[str, str] = {}
     for cell in cells:
-        for clip, why in cell.details.get("excluded_clips", []):
+        for clip, why in cell.cell_details.excluded_clips:
             excluded[clip] = why
     entry.excluded = sorted([k, v] for k, v in excluded.items())
     entry._rows = [

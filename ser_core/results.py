@@ -35,6 +35,7 @@ from ser_core.errors import ResultsDbError
 from ser_core.results_check import refuse_unreadable_schema
 from ser_core.records import (
     fold_policy,
+    CellDetails,
     CellOutcome,
     CorpusInstance,
     Predictions,
@@ -108,6 +109,11 @@ class StoredCell:
     run_id: int | None = None
     created_at: str = ""
     damage: str | None = None  # why the stored row cannot be trusted (unreadable details, repeat, fold)
+
+    @property
+    def cell_details(self) -> CellDetails:
+        """:attr:`details` as the typed record every reader uses."""
+        return CellDetails.from_json(self.details)
 
     @property
     def status(self) -> str:

@@ -384,8 +384,8 @@ class _Builder:
         body.append("<h2>Provenance</h2>" + (_table(["run started", "serbench", "plugins", "python", "platform",
                                                      "git revision", "suite"], prov, table_id="provenance")
                                              if prov else "<p>No run provenance stored.</p>"))
-        bundles = {json.dumps(c.details["bundle"], sort_keys=True): c.details["bundle"] for e in entries
-                   for c in e.cells if c.details.get("bundle")}
+        bundles = {json.dumps(c.cell_details.bundle, sort_keys=True): c.cell_details.bundle for e in entries
+                   for c in e.cells if c.cell_details.bundle}
         if bundles:
             items = "".join(f"<li>{esc(str(m.get('file')))} <code>{esc(str(m.get('content_hash')))}</code>: {esc(m.get('status', ''))}"
                             f"{(': ' + esc('; '.join(m.get('problems') or []))) if m.get('problems') else ''}</li>"

@@ -148,3 +148,45 @@ def test_registry_lookups_return_the_registered_spec():
     registry = load_registry()
     model = registry.model("svm")
     assert isinstance(model.spec, ModelSpec) and model.kind == "model" and model.name == "svm"
+
+
+#: A cell's details as ``serbench run`` writes them today (ser_core.runner: _details, then _store).
+RUN_DETAILS = {
+    "cell_process": "in-process", "overrides": {"C": 1.0}, "description": "SVM on eGeMAPS",
+    "corpus_root": "/data/emodb", "feature_cache_key": "abc123",
+    "excluded_clips": [["03a01Fa", "no features"]], "skipped_files": [["x.txt", "not audio"]],
+    "plugins": {"ser-plugin-svm": "1.0"}, "fold_name": "03", "seeds": {"suite": 0, "repeat": 0, "cell": 7},
+}
+
+
+@pytest.mark.parametrize("details", [
+    RUN_DETAILS,
+    {**RUN_DETAILS, "cell_time_limit": 60.0, "classes": ["anger", "neutral"], "left_out": 12},
+    {"fold_name": "s1", "overrides": {}, "excluded_clips": [], "model_card": None, "bundle_run": 3,
+     "bundle": {"status": "verified", "file": "b.json"}},
+    {"fold_name": "s1", "seeds": {}, "speakers": "clip", "migrated_from_schema": 1, "a-future-key": [1, {"x": None}]},
+    {},
+], ids=["run", "run-with-limits", "imported", "migrated-with-unknown-key", "empty"])
+def test_cell_details_round_trip_byte_identical(details):
+    import json
+
+    from ser_core.records import CellDetails
+
+    text = json.dumps(details, default=str)
+    record = CellDetails.from_json(json.loads(text))
+    assert json.dumps(record.to_json(), default=str) == text
+    assert CellDetails.from_json(record.to_json()) == record
+
+
+def test_cell_details_of_an_old_row_read_with_the_readers_defaults():
+    from ser_core.records import CellDetails
+    from ser_core.results import CellKey, StoredCell
+    from ser_core.records import CellOutcome
+
+    old = CellDetails.from_json({"fold_name": "03", "future": 1})
+    assert old.fold_name == "03" and old.overrides == {} and old.excluded_clips == [] and old.bundle is None
+    assert old.cross is None and old.model_card is None and old.extra == {"future": 1}
+    assert old.has("fold_name") and not old.has("overrides")
+    cell = StoredCell(CellKey("c", "s", "p", "i", 0, 0), CellOutcome.failure("x", None, 0.0), 0, details=dict(RUN_DETAILS))
+    assert cell.cell_details.excluded_clips == [["03a01Fa", "no features"]]
+    assert cell.cell_details.to_json() == RUN_DETAILS
