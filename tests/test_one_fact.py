@@ -190,3 +190,20 @@ def test_cell_details_of_an_old_row_read_with_the_readers_defaults():
     cell = StoredCell(CellKey("c", "s", "p", "i", 0, 0), CellOutcome.failure("x", None, 0.0), 0, details=dict(RUN_DETAILS))
     assert cell.cell_details.excluded_clips == [["03a01Fa", "no features"]]
     assert cell.cell_details.to_json() == RUN_DETAILS
+
+
+def test_the_board_text_is_apart_from_its_computation():
+    """The text formatting lives in board_text, which imports nothing of the board at run time; the
+    old names stay importable from leaderboard and are the same objects."""
+    import ast
+    import inspect
+
+    from ser_core import board_text, leaderboard
+
+    tree = ast.parse(inspect.getsource(board_text))
+    runtime = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert all("leaderboard" not in ast.dump(n) for n in runtime)
+    for name in ("BEST", "TIED", "EXCLUDED", "UNVERIFIED", "LEGEND", "pct", "format_cell", "rank_lines"):
+        assert getattr(leaderboard, name) is getattr(board_text, name)
+    assert not any(name in vars(leaderboard) and inspect.isfunction(vars(leaderboard)[name])
+                   and vars(leaderboard)[name].__module__ == "ser_core.leaderboard" for name in ("pct", "format_cell"))
