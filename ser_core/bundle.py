@@ -110,7 +110,7 @@ def model_card(registry, protocol: SystemProtocol, entry, *, citation: str | Non
         feature = registry.items["feature"].get(protocol.feature)
         if feature is not None:
             card["feature_kind"] = feature.spec.kind
-    stored = next((c.details.get("model_card") for c in entry.cells if c.details.get("model_card")), None)
+    stored = next((c.cell_details.model_card for c in entry.cells if c.cell_details.model_card), None)
     if stored:  # results imported from a bundle keep the card they came with
         card.update({k: v for k, v in stored.items() if v is not None and card.get(k) is None})
     card.update(parameter_count=entry.parameter_count, training_wall_time_s=entry.wall_time_s,
@@ -130,7 +130,7 @@ def figures(entry, resamples: int, seed: int) -> dict[str, Any]:
 
 def _cell_record(cell: StoredCell) -> dict[str, Any]:
     out: dict[str, Any] = {"repeat": cell.key.repeat, "fold": cell.key.fold,
-                           "fold_name": cell.details.get("fold_name"), "status": cell.status, "seed": cell.seed,
+                           "fold_name": cell.cell_details.fold_name, "status": cell.status, "seed": cell.seed,
                            "wall_time_s": cell.wall_time, "run": cell.run_id}
     if cell.outcome.ok:
         p = cell.predictions
@@ -715,7 +715,7 @@ def import_bundle(store: ResultStore, bundle: Mapping[str, Any], verification: V
 def cell_status(cells: Iterable[StoredCell]) -> str:
     """``"local"`` (computed by this database's runs), ``"verified"`` (every imported cell verified) or
     ``"unverified"`` (any cell imported without verification)."""
-    marks = [c.details.get(BUNDLE_DETAIL) for c in cells]
+    marks = [c.cell_details.bundle for c in cells]
     if any(m and m.get("status") != "verified" for m in marks):
         return "unverified"
     return "verified" if marks and all(marks) else "local"

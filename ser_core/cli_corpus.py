@@ -42,11 +42,10 @@ SHOWN = 20
 
 
 def _configured_paths(config: Path | None) -> dict[str, Path]:
-    """Corpus locations from the benchmarks file, when there is one: read on top of the shipped suites,
-    as ``serbench run`` reads it, so a file whose suites use shipped systems is not refused here."""
-    from ser_core.suites import load_suites
+    """Corpus locations from the benchmarks file, when there is one (:func:`ser_core.suites.corpus_paths`)."""
+    from ser_core.suites import corpus_paths
 
-    return dict(load_suites(config).corpus_paths)
+    return corpus_paths(config)
 
 
 def _format_seconds(seconds: float) -> str:

@@ -42,11 +42,17 @@ def features_extract(
         str, typer.Option(help="Failed clips: 'skip' lists them and stores the rest; 'raise' exits with an error.")
     ] = "skip",
     use_cache: Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse and store cached tables.")] = True,
+    config: Annotated[
+        Optional[Path],
+        typer.Option("--config", "-c", help="Benchmarks file with \\[corpora.NAME] path entries \\[default: "
+                     "$SERBENCH_CONFIG, else ./benchmarks.toml when present]."),
+    ] = None,
 ) -> None:
     """Extract features of one corpus into the cache (reused by every later run with the same key)."""
     from ser_core import corpus as corpus_mod
     from ser_core import features
     from ser_core.plugins import load_registry
+    from ser_core.suites import corpus_paths
 
     if on_error not in ("skip", "raise"):
         raise ConfigError(f"--on-error {on_error!r}: expected 'skip' or 'raise'.")
@@ -54,7 +60,7 @@ def features_extract(
     registry = load_registry()
     corpus_entry = registry.corpus(corpus)
     chosen = [registry.feature(name) for name in feature]  # fail on a bad name before scanning
-    root = corpus_mod.locate(corpus, corpus_entry.spec.needs_path, {corpus: path} if path else {}, _configured_paths())
+    root = corpus_mod.locate(corpus, corpus_entry.spec.needs_path, {corpus: path} if path else {}, corpus_paths(config))
     manifest = corpus_mod.scan(corpus_entry, root)
     console.print(f"{corpus}: {len(manifest.clips)} clips" + (f" in {manifest.root}" if manifest.root else ""))
     for entry in chosen:
@@ -96,14 +102,6 @@ def features_extract(
         if table.failures:
             message = features.describe_failures(manifest, entry.name, table.failures, limit=20, policy="skip")
             err_console.print(message, style="yellow", markup=False, highlight=False)
-
-
-def _configured_paths() -> dict[str, Path]:
-    """Corpus directories from the benchmarks file, read on top of the shipped suites as ``serbench run``
-    reads it (a file whose suites use shipped systems is valid)."""
-    from ser_core.suites import load_suites
-
-    return dict(load_suites().corpus_paths)
 
 
 @cache_app.command("list")

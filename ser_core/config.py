@@ -45,6 +45,17 @@ def default_config() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or "benchmarks.toml")
 
 
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity where the system has one (a container or
+    ``taskset`` may give it fewer than the machine has), else the machine's count; at least 1.
+
+    The one count of cores: worker counts and per-worker thread counts derive from it."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on macOS or Windows
+        return max(1, os.cpu_count() or 1)
+
+
 #: The most threads a ``SERBENCH_*_THREADS`` variable may ask for: more is a typing error, and a
 #: library asked for 10**9 threads tries to start them.
 MAX_THREADS = 1024

@@ -23,7 +23,8 @@ from typing import Any
 
 from ser_core import leaderboard, stats
 from ser_core.crosscorpus import is_cross, split_name
-from ser_core.leaderboard import Entry, pct
+from ser_core.board_text import format_cell, pct
+from ser_core.leaderboard import Entry
 
 SCHEMA = "serbench-crossboard/1"
 FORMATS = ("table", "txt", "md", "csv", "json", "html")
@@ -45,7 +46,7 @@ class Cell:
     @property
     def record(self) -> dict:
         """The pair as stored with the cell (clips used and left out per corpus), when cross-corpus."""
-        return dict((self.entry.cells[0].details.get("cross") or {}) if self.entry.cells else {})
+        return dict((self.entry.cells[0].cell_details.cross or {}) if self.entry.cells else {})
 
 
 @dataclass
@@ -183,7 +184,7 @@ def cell_text(cell: Cell | None) -> str:
     if cell is None:
         return ""
     e = cell.entry
-    text = leaderboard.format_cell(e, marks=False)
+    text = format_cell(e, marks=False)
     return text + (f" within ({normalisation(cell)})" if cell.kind == "within" else "")
 
 

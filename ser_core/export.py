@@ -20,8 +20,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ser_core import stats
-from ser_core.leaderboard import (LEGEND, Board, Entry, Reference, format_cell, pct, rank_lines, reference_rows,
-                                  unmatched_reference, unmatched_note)
+from ser_core.board_text import LEGEND, format_cell, pct, rank_lines
+from ser_core.leaderboard import Board, Entry, Reference, reference_rows, unmatched_note, unmatched_reference
 
 FORMATS = ("md", "csv", "json", "html")
 #: Version of the JSON export's layout (docs/board-json.md). Bumped on any incompatible change.

@@ -31,23 +31,14 @@ from typing import Any
 import numpy as np
 
 from ser_core import stats
+# the marks and text of the board live in ser_core.board_text; these names stay importable from here
+from ser_core.board_text import BEST, EXCLUDED, LEGEND, TIED, UNVERIFIED, format_cell, pct, rank_lines  # noqa: F401
 from ser_core.errors import ConfigError
-from ser_core.protocol import uar as recomputed_uar
+from ser_core.protocol import uar as recomputed_uar, uar_from_counts
 from ser_core.records import CorpusInstance, SystemProtocol, differing_keys, flatten
 from ser_core.results import ResultStore, StoredCell
 
 ARROW = ">"  # in the corpus name of a cross-corpus cell (ser_core.crosscorpus.ARROW)
-
-BEST = "▲"
-TIED = "△"
-EXCLUDED = "†"
-UNVERIFIED = "‡"
-LEGEND = (
-    f"{BEST} best on the corpus; {TIED} not significantly worse than the best (paired speaker-level "
-    f"permutation test, p ≥ {stats.ALPHA}); {EXCLUDED} scored on fewer clips than the corpus has (see notes); "
-    f"{UNVERIFIED} imported from a results bundle that failed verification (see notes). "
-    "[a, b]: 95% speaker-bootstrap CI."
-)
 
 
 @dataclass
@@ -92,8 +83,7 @@ class Entry:
         matrix = np.array(self.confusion, dtype=float)
         if not matrix.size or matrix.sum() == 0:
             return None
-        present = matrix.sum(axis=1) > 0
-        return float(np.mean(np.diag(matrix)[present] / matrix.sum(axis=1)[present]))
+        return float(uar_from_counts(matrix.sum(axis=1), np.diag(matrix)))
 
     @property
     def weighted_accuracy(self) -> float | None:
@@ -215,7 +205,8 @@ def compute(
                 f"{len(e.excluded)} excluded ({shown_clips}): {'; '.join(reasons[:3])}"
             )
         if e.verification == "unverified":
-            mark = next(c.details["bundle"] for c in e.cells if (c.details.get("bundle") or {}).get("status") != "verified")
+            mark = next(c.cell_details.bundle for c in e.cells
+                        if c.cell_details.bundle and c.cell_details.bundle.get("status") != "verified")
             why = "; ".join(p.rstrip(".") for p in mark.get("problems") or []) or "no reason recorded"
             notes.append(f"{UNVERIFIED} {e.column} on {e.corpus}: imported from {mark.get('file')} "
                          f"({str(mark.get('content_hash'))[:19]}) without verification: {why}")
@@ -309,12 +300,12 @@ def _aggregate(corpus, system, protocol_key, instance_key, protocol, instance, c
     entry.confusion = confusion.tolist()
     entry.wall_time_s = float(sum(c.wall_time for c in cells if _finite(c.wall_time)))
     entry.parameter_count = next((c.outcome.parameter_count for c in good), None)
-    entry.overrides = dict(cells[0].details.get("overrides", {})) if cells else {}
+    entry.overrides = dict(cells[0].cell_details.overrides) if cells else {}
     entry.newest = max((c.created_at for c in cells), default="")
     entry.n_scored = len(scored)
     excluded: dict[str, str] = {}
     for cell in cells:
-        for clip, why in cell.details.get("excluded_clips", []):
+        for clip, why in cell.cell_details.excluded_clips:
             excluded[clip] = why
     entry.excluded = sorted([k, v] for k, v in excluded.items())
     entry._rows = [
@@ -579,49 +570,6 @@ def _rank_test(columns: list[str], rows) -> stats.RankTest | None:
                 if all(c in by_column and by_column[c].uar_mean is not None for c in columns)]
     scores = [[by_column[c].uar_mean for c in columns] for _, by_column in complete]
     return stats.friedman(scores, columns, [corpus for corpus, _ in complete])
-
-
-# -- text -------------------------------------------------------------------------------------------
-
-def pct(value: float | None, digits: int = 1) -> str:
-    return "" if value is None else f"{100 * value:.{digits}f}"
-
-
-def format_cell(entry: Entry, *, marks: bool = True) -> str:
-    """``"72.4 ± 1.3 [68.0, 76.1] ▲"``: mean UAR %, SD over repeats (only with more than one), the
-    speaker-bootstrap CI, marks; the number of complete repeats when not all are."""
-    if entry.uar_mean is None:
-        return f"incomplete ({entry.failed_cells} failed)" if entry.failed_cells else "incomplete"
-    text = pct(entry.uar_mean)
-    if entry.repeats_complete > 1:
-        text += f" ± {pct(entry.uar_std)}"
-    if entry.ci is not None:
-        text += f" [{pct(entry.ci.low)}, {pct(entry.ci.high)}]"
-    if marks:
-        text += (f" {entry.mark}" if entry.mark else "") + (f" {EXCLUDED}" if entry.test_set_differs else "")
-        text += f" {UNVERIFIED}" if entry.verification == "unverified" else ""
-    if not entry.complete:
-        text += f" ({entry.repeats_complete}/{entry.repeats_seen} repeats"
-        text += f", {entry.failed_cells} failed)" if entry.failed_cells else ")"
-    return text
-
-
-def rank_lines(board: Board) -> list[str]:
-    """Average ranks, the Friedman test and the critical difference, as sentences."""
-    ranks = board.ranks
-    if ranks is None or not ranks.average_ranks or len(ranks.corpora) < 2:
-        return []  # ranks on a single corpus say nothing the board does not
-    order = sorted(zip(ranks.systems, ranks.average_ranks), key=lambda t: t[1])
-    lines = [f"Average rank over {len(ranks.corpora)} corpora (1 = best): "
-             + ", ".join(f"{s} {r:.2f}" for s, r in order)]
-    if ranks.p_value is not None:
-        lines.append(f"Friedman test: chi² = {ranks.statistic:.2f}, p = {ranks.p_value:.3g}"
-                     + ("; the systems differ." if ranks.p_value < stats.ALPHA else "; no evidence the systems differ."))
-    if ranks.critical_difference is not None:
-        lines.append(f"Nemenyi critical difference (α = {stats.ALPHA}): {ranks.critical_difference:.2f} ranks")
-    if ranks.note:
-        lines.append(ranks.note)
-    return lines
 
 
 # -- published reference numbers ---------------------------------------------------------------------

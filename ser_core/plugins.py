@@ -21,7 +21,7 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Iterable
+from typing import Any, Generic, Iterable, TypeVar, Union, cast
 
 import pluggy
 
@@ -67,12 +67,17 @@ class PluginInfo:
         return "broken" if self.errors else "ok"
 
 
+#: The spec a registration holds: one of the three kinds a plugin may register.
+SpecT = TypeVar("SpecT", bound=Union[CorpusSpec, FeatureSpec, ModelSpec])
+
+
 @dataclass(frozen=True)
-class Registered:
-    """A spec together with the plugin that registered it."""
+class Registered(Generic[SpecT]):
+    """A spec together with the plugin that registered it: ``Registered[ModelSpec]`` for a model, so
+    ``registry.model(name).spec`` is a :class:`~ser_core.specs.ModelSpec` to a type checker."""
 
     kind: str
-    spec: Any
+    spec: SpecT
     plugin: PluginInfo
 
     @property
@@ -85,13 +90,13 @@ class Registry:
     """Everything the installed plugins registered, by kind and name, plus every plugin's status."""
 
     plugins: list[PluginInfo] = field(default_factory=list)
-    items: dict[str, dict[str, Registered]] = field(
+    items: dict[str, dict[str, Registered[Any]]] = field(
         default_factory=lambda: {kind: {} for kind, _ in KINDS.values()}
     )
     #: ``(kind, name)`` registered more than once -> every plugin that claimed it (refused for all).
     conflicts: dict[tuple[str, str], list[PluginInfo]] = field(default_factory=dict)
 
-    def get(self, kind: str, name: str) -> Registered:
+    def get(self, kind: str, name: str) -> Registered[Any]:
         """The registered ``kind`` called ``name``; the error suggests close names and broken plugins."""
         found = self.items[kind].get(name)
         if found is not None:
@@ -109,14 +114,17 @@ class Registry:
             message += f" Broken plugins (see `serbench list`): {', '.join(broken)}."
         raise UnknownNameError(message)
 
-    def corpus(self, name: str) -> Registered:
-        return self.get("corpus", name)
+    def corpus(self, name: str) -> Registered[CorpusSpec]:
+        """The registered corpus ``name`` (:meth:`get`)."""
+        return cast("Registered[CorpusSpec]", self.get("corpus", name))
 
-    def feature(self, name: str) -> Registered:
-        return self.get("feature", name)
+    def feature(self, name: str) -> Registered[FeatureSpec]:
+        """The registered feature ``name`` (:meth:`get`)."""
+        return cast("Registered[FeatureSpec]", self.get("feature", name))
 
-    def model(self, name: str) -> Registered:
-        return self.get("model", name)
+    def model(self, name: str) -> Registered[ModelSpec]:
+        """The registered model ``name`` (:meth:`get`)."""
+        return cast("Registered[ModelSpec]", self.get("model", name))
 
     def rows(self) -> list[dict[str, str]]:
         """One row per registered thing and per broken plugin, for `serbench list`."""
@@ -129,7 +137,7 @@ class Registry:
                 rows.append(_row("plugin", plugin.name, plugin))
         return rows
 
-    def versions(self, *names: Registered) -> dict[str, str]:
+    def versions(self, *names: Registered[Any]) -> dict[str, str]:
         """``{distribution: version}`` for the plugins behind the given registrations."""
         return {r.plugin.distribution: r.plugin.version for r in names}
 
@@ -250,7 +258,7 @@ def load_registry(
                 pm.unregister(obj)
             _fail(info, f"invalid hook implementation: {exc}", exc)
 
-    claims: dict[tuple[str, str], list[Registered]] = {}
+    claims: dict[tuple[str, str], list[Registered[Any]]] = {}
     for hook_name, (kind, spec_type) in KINDS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
             _collect(claims, by_manager_name[impl.plugin_name], kind, spec_type, impl.function)
@@ -289,7 +297,7 @@ def _conflict_message(kind: str, name: str, owners: list[PluginInfo]) -> str:
 
 
 def _collect(
-    claims: dict[tuple[str, str], list[Registered]], info: PluginInfo, kind: str, spec_type: type, hook
+    claims: dict[tuple[str, str], list[Registered[Any]]], info: PluginInfo, kind: str, spec_type: type, hook
 ) -> None:
     def register(spec: Any) -> None:
         if not isinstance(spec, spec_type):

@@ -84,13 +84,34 @@ def balanced_speaker_groups(speakers: Sequence[str], n_groups: int, seed: int) -
     return group_of
 
 
+@dataclass(frozen=True)
+class FoldPolicy:
+    """How :func:`make_folds` forms speaker-independent folds: leave-one-speaker-out up to
+    ``max_speakers`` speakers, otherwise ``n_groups`` balanced speaker groups.
+
+    The one statement of the policy: :func:`make_folds` takes its defaults from :data:`FOLD_POLICY`
+    and :func:`ser_core.records.fold_policy` stores :meth:`record` with every result.
+    """
+
+    max_speakers: int = 12
+    n_groups: int = 6
+
+    def record(self) -> dict[str, int]:
+        """JSON-ready form, as stored with results (key order as stored by every earlier version)."""
+        return {"max_speakers": self.max_speakers, "n_groups": self.n_groups}
+
+
+#: The fold policy the runner uses and the store records.
+FOLD_POLICY = FoldPolicy()
+
+
 def make_folds(
     speakers: Sequence[str],
     groups: Sequence[str | None] | None = None,
     *,
     seed: int = 0,
-    max_speakers: int = 12,
-    n_groups: int = 6,
+    max_speakers: int | None = None,
+    n_groups: int | None = None,
 ) -> Folds:
     """Speaker-independent folds for one corpus.
 
@@ -98,7 +119,11 @@ def make_folds(
     :param groups: corpus-defined CV group of each clip (sessions, languages); when given, each
         group is one fold and ``speakers`` is ignored.
     :param seed: seeds the shuffle that forms speaker groups for corpora with many speakers.
+    :param max_speakers: leave-one-speaker-out up to this many speakers (default: :data:`FOLD_POLICY`).
+    :param n_groups: speaker groups beyond that (default: :data:`FOLD_POLICY`).
     """
+    max_speakers = FOLD_POLICY.max_speakers if max_speakers is None else max_speakers
+    n_groups = FOLD_POLICY.n_groups if n_groups is None else n_groups
     if groups is not None:
         if any(g is None or g == "" for g in groups):
             raise ValueError("every clip needs a CV group when folds are formed from groups")
@@ -233,14 +258,36 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
     return weights
 
 
+def uar_from_counts(true: np.ndarray, correct: np.ndarray) -> np.ndarray:
+    """Unweighted average recall from counts: the one definition of UAR (cells, statistics, board).
+
+    :param true: test clips per class, shape ``(..., C)`` (counts may be fractional or weighted).
+    :param correct: of those, correctly predicted, same shape.
+    :returns: shape ``(...)``: the mean of ``correct / true`` over the classes with ``true > 0``;
+        a class absent from the test clips counts for nothing (neither a recall of 0 nor of 1), and
+        where no class has a test clip the UAR is NaN (undefined, for the caller to skip).
+    """
+    true = np.asarray(true, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    present = true > 0
+    n_present = present.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.where(present, correct / np.where(present, true, 1.0), 0.0)
+        return np.where(n_present > 0, recall.sum(-1) / np.maximum(n_present, 1), np.nan)
+
+
 def uar(y_true: Sequence[int], y_pred: Sequence[int]) -> float:
-    """Unweighted average recall: the mean of per-class recalls over classes present in ``y_true``."""
+    """Unweighted average recall: the mean of per-class recalls over classes present in ``y_true``
+    (:func:`uar_from_counts` of the per-class counts)."""
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.size == 0:
         raise ValueError("uar needs two non-empty label arrays of the same length")
-    recalls = [np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]
-    return float(np.mean(recalls))
+    classes, index = np.unique(y_true, return_inverse=True)
+    index = index.reshape(-1)
+    true = np.bincount(index, minlength=len(classes))
+    correct = np.bincount(index[(y_pred == y_true).reshape(-1)], minlength=len(classes))
+    return float(uar_from_counts(true, correct))
 
 
 def cell_seed(seed: int, repeat: int, fold: int) -> int:

@@ -21,29 +21,33 @@ import json
 import platform
 import sys
 from datetime import datetime, timezone
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ser_core import protocol
 from ser_core.protocol import SENTENCE_GROUPS
 
 #: Version of the evaluation protocol (folds, normalisation, UAR). Results computed under different
 #: protocol versions never share a column. Independent of the database's schema version.
 PROTOCOL_VERSION = 1
 
-#: The fold policy of :func:`ser_core.protocol.make_folds` as the runner calls it.
-FOLD_POLICY: Mapping[str, int] = {"max_speakers": 12, "n_groups": 6}
+#: The fold policy as a mapping (for older callers): :data:`ser_core.protocol.FOLD_POLICY`'s record.
+FOLD_POLICY: Mapping[str, int] = MappingProxyType(protocol.FOLD_POLICY.record())
 
 
 def fold_policy(folds: str = "speaker-independent") -> dict[str, Any]:
-    """The fold policy stored with a result: :data:`FOLD_POLICY`, plus (text-independent folds,
+    """The fold policy stored with a result: :data:`ser_core.protocol.FOLD_POLICY` (the policy
+    :func:`ser_core.protocol.make_folds` uses), plus (text-independent folds,
     :func:`ser_core.protocol.text_independent`) ``text = "independent"`` and the sentence groups.
-    Speaker-independent results keep exactly :data:`FOLD_POLICY`, so older databases keep their keys."""
+    Speaker-independent results keep exactly the policy's record, so older databases keep their keys."""
+    policy = protocol.FOLD_POLICY.record()
     if folds == "speaker-independent":
-        return dict(FOLD_POLICY)
+        return policy
     if folds == "text-independent":
-        return {**FOLD_POLICY, "text": "independent", "n_sentence_groups": SENTENCE_GROUPS}
+        return {**policy, "text": "independent", "n_sentence_groups": SENTENCE_GROUPS}
     raise ValueError(f"unknown fold policy {folds!r}")
 
 
@@ -87,7 +91,7 @@ class SystemProtocol:
     settings: Mapping[str, Any]
     normalisation: str
     seed: int
-    fold_policy: Mapping[str, Any] = field(default_factory=lambda: dict(FOLD_POLICY))
+    fold_policy: Mapping[str, Any] = field(default_factory=fold_policy)
     version: int = PROTOCOL_VERSION
 
     def record(self) -> dict[str, Any]:
@@ -112,7 +116,7 @@ class SystemProtocol:
             model=record["model"], feature=record["feature"],
             feature_params=record["feature_params"], settings=record["settings"],
             normalisation=record["normalisation"], seed=record["seed"],
-            fold_policy=record.get("fold_policy", dict(FOLD_POLICY)), version=record.get("version", PROTOCOL_VERSION),
+            fold_policy=record["fold_policy"] if "fold_policy" in record else fold_policy(), version=record.get("version", PROTOCOL_VERSION),
         )
 
 
@@ -242,6 +246,65 @@ class CellOutcome:
     @property
     def status(self) -> str:
         return "ok" if self.ok else "failed"
+
+
+@dataclass(frozen=True)
+class CellDetails:
+    """What is stored with a cell besides its outcome (the ``details`` column), as a typed record.
+
+    Read it with :meth:`from_json` (any stored row: a missing key takes the field's default, the value
+    readers have always assumed; unknown keys are kept in :attr:`extra`) and write it with :meth:`to_json`, which gives back exactly the
+    mapping read (same keys, order and values), so a row read and written again is byte-identical.
+    Values stay in their JSON form (lists, dicts) for that reason.
+    """
+
+    cell_process: str | None = None  # "fresh" or "in-process"
+    cell_time_limit: float | None = None  # seconds, when a limit was set
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # the system's setting overrides
+    description: str | None = None  # the system's description
+    corpus_root: str | None = None
+    feature_cache_key: str | None = None
+    excluded_clips: Sequence[Sequence[str]] = field(default_factory=list)  # [clip id, reason] left out
+    classes: Sequence[str] | None = None  # the classes kept (suites that select classes)
+    left_out: Any = None  # clips of other classes, when classes were selected
+    skipped_files: Sequence[Sequence[str]] = field(default_factory=list)  # [path, reason] the scan skipped
+    plugins: Mapping[str, str] = field(default_factory=dict)  # {distribution: version}
+    fold_name: str | None = None
+    seeds: Mapping[str, int] = field(default_factory=dict)  # {"suite", "repeat", "cell"}
+    cross: Mapping[str, Any] | None = None  # cross-corpus cells: the pair (ser_core.crosscorpus)
+    corpora: Mapping[str, Any] | None = None  # cross-corpus cells: facts per corpus
+    feature_cache_keys: Mapping[str, str] | None = None  # cross-corpus cells: cache key per corpus
+    model_card: Any = None  # imported cells: the bundle's model card
+    bundle_run: Any = None  # imported cells: the run in the bundle
+    bundle: Mapping[str, Any] | None = None  # imported cells: origin and verification (ser_core.bundle)
+    speakers: str | None = None  # migrated schema-1 rows: "clip" or "fold" (what stands in for speakers)
+    migrated_from_schema: int | None = None
+    #: keys this record does not know, with their values (kept, and written back)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: the keys present, in their stored order (``None``: every known key, then :attr:`extra`)
+    keys: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_json(cls, mapping: Mapping[str, Any] | None) -> "CellDetails":
+        """The details of a stored row (``None`` or ``{}``: a row with none)."""
+        mapping = dict(mapping or {})
+        known = {k: v for k, v in mapping.items() if k in _DETAIL_KEYS}
+        extra = {k: v for k, v in mapping.items() if k not in _DETAIL_KEYS}
+        return cls(**known, extra=extra, keys=tuple(mapping))
+
+    def to_json(self) -> dict[str, Any]:
+        """The mapping to store: the keys read (or, for a record built in code, every known key and
+        then the extra ones), in that order."""
+        order = self.keys if self.keys is not None else (*_DETAIL_KEYS, *self.extra)
+        return {k: self.extra[k] if k in self.extra else getattr(self, k) for k in order}
+
+    def has(self, key: str) -> bool:
+        """Whether the stored row gave ``key`` (not only its default)."""
+        return key in self.keys if self.keys is not None else key in _DETAIL_KEYS or key in self.extra
+
+
+#: The details keys :class:`CellDetails` types (its fields but ``extra`` and ``keys``), in field order.
+_DETAIL_KEYS: tuple[str, ...] = tuple(f.name for f in fields(CellDetails) if f.name not in ("extra", "keys"))
 
 
 @dataclass(frozen=True)

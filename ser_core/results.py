@@ -34,7 +34,8 @@ from typing import Any, Iterator, Mapping
 from ser_core.errors import ResultsDbError
 from ser_core.results_check import refuse_unreadable_schema
 from ser_core.records import (
-    FOLD_POLICY,
+    fold_policy,
+    CellDetails,
     CellOutcome,
     CorpusInstance,
     Predictions,
@@ -108,6 +109,11 @@ class StoredCell:
     run_id: int | None = None
     created_at: str = ""
     damage: str | None = None  # why the stored row cannot be trusted (unreadable details, repeat, fold)
+
+    @property
+    def cell_details(self) -> CellDetails:
+        """:attr:`details` as the typed record every reader uses."""
+        return CellDetails.from_json(self.details)
 
     @property
     def status(self) -> str:
@@ -440,7 +446,7 @@ def v1_records(corpus: str, labels: list[str], prov: Mapping[str, Any]) -> tuple
         model=system.get("model", ""), feature=system.get("feature", ""),
         feature_params=prov.get("feature_params", {}), settings=prov.get("settings", {}),
         normalisation=prov.get("normalisation", ""), seed=int(prov.get("seeds", {}).get("suite", 0)),
-        fold_policy=dict(FOLD_POLICY),
+        fold_policy=fold_policy(),
     )
     folds = prov.get("folds", {})
     instance = CorpusInstance(

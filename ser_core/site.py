@@ -28,9 +28,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
-from ser_core import export, leaderboard, stats
+from ser_core import board_text, export, leaderboard, stats
 from ser_core.errors import OutputError
-from ser_core.leaderboard import Board, Entry, Reference, pct
+from ser_core.board_text import pct
+from ser_core.leaderboard import Board, Entry, Reference
 from ser_core.outputs import describe_os_error, write_text
 from ser_core.records import flatten
 
@@ -187,10 +188,10 @@ def _sd(entry: Entry) -> str:
 
 def _cell(entry: Entry, link: str, published: float | None = None) -> str:
     if entry.uar_mean is None:
-        return f"<td data-sort=''><a href='{link}'>{esc(leaderboard.format_cell(entry))}</a></td>"
+        return f"<td data-sort=''><a href='{link}'>{esc(board_text.format_cell(entry))}</a></td>"
     sd = f" ± {pct(entry.uar_std)}" if entry.repeats_complete > 1 else ""
-    marks = "".join(m for m in (entry.mark, leaderboard.EXCLUDED if entry.test_set_differs else "",
-                                leaderboard.UNVERIFIED if entry.verification == "unverified" else "") if m)
+    marks = "".join(m for m in (entry.mark, board_text.EXCLUDED if entry.test_set_differs else "",
+                                board_text.UNVERIFIED if entry.verification == "unverified" else "") if m)
     return (f"<td class='num {entry.verification}' data-sort='{entry.uar_mean:.10g}'><a href='{link}'>"
             f"<b>{pct(entry.uar_mean)}</b>{sd} <span class='ci'>{_ci(entry.ci)}</span> {esc(marks)}</a>"
             + (f"<br><span class='pub' title='published number'>published {pct(published)}</span>"
@@ -255,10 +256,10 @@ class _Builder:
         body.append(_table(["corpus", "system", "model", "feature", "feature kind", "UAR %", "SD", "CI low",
                             "CI high", "mark", "parameters", "wall time", "verification"], entry_rows,
                            cls="sortable filterable", table_id="results"))
-        body.append(f"<p class='legend'>{esc(leaderboard.LEGEND)}</p>")
+        body.append(f"<p class='legend'>{esc(board_text.LEGEND)}</p>")
         if b.notes:
             body.append("<h2>Notes</h2><ul class='notes'>" + "".join(f"<li>{esc(n)}</li>" for n in b.notes) + "</ul>")
-        lines = leaderboard.rank_lines(b)
+        lines = board_text.rank_lines(b)
         if lines:
             body.append("<h2>Across corpora</h2><ul>" + "".join(f"<li>{esc(x)}</li>" for x in lines) + "</ul>")
             if b.ranks is not None and b.ranks.average_ranks:
@@ -318,7 +319,7 @@ class _Builder:
                 f"<td>{esc(e.mark)}</td>"
                 + (f"{_num(vs.difference)}<td class='num' data-sort='{vs.p_value:.6g}'>{vs.p_value:.3g}</td>"
                    f"<td>{_ci(vs.ci)}</td><td class='num'>{vs.n_speakers}</td>" if vs is not None else
-                   ("<td data-sort='0'>best</td><td></td><td></td><td></td>" if e.mark == leaderboard.BEST else
+                   ("<td data-sort='0'>best</td><td></td><td></td><td></td>" if e.mark == board_text.BEST else
                     "<td data-sort=''></td><td></td><td></td><td></td>"))
                 + f"{_num(e.pooled_uar)}{_num(e.weighted_accuracy)}<td class='num'>{e.n_scored}/{e.n_clips or '?'}</td>"
                 f"<td>{_badge(e.verification)}</td></tr>")
@@ -384,8 +385,8 @@ class _Builder:
         body.append("<h2>Provenance</h2>" + (_table(["run started", "serbench", "plugins", "python", "platform",
                                                      "git revision", "suite"], prov, table_id="provenance")
                                              if prov else "<p>No run provenance stored.</p>"))
-        bundles = {json.dumps(c.details["bundle"], sort_keys=True): c.details["bundle"] for e in entries
-                   for c in e.cells if c.details.get("bundle")}
+        bundles = {json.dumps(c.cell_details.bundle, sort_keys=True): c.cell_details.bundle for e in entries
+                   for c in e.cells if c.cell_details.bundle}
         if bundles:
             items = "".join(f"<li>{esc(str(m.get('file')))} <code>{esc(str(m.get('content_hash')))}</code>: {esc(m.get('status', ''))}"
                             f"{(': ' + esc('; '.join(m.get('problems') or []))) if m.get('problems') else ''}</li>"

@@ -30,6 +30,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ser_core.protocol import uar_from_counts
+
 DEFAULT_RESAMPLES = 1000
 #: Fewer resamples than this give an interval whose ends are one or two draws: refused, not computed.
 MIN_RESAMPLES = 100
@@ -137,13 +139,11 @@ def _weights(indices: np.ndarray, n_units: int) -> np.ndarray:
 
 
 def _fold_mean_uar(true: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    """``true``/``correct`` of shape ``(..., F, C)`` -> fold-mean UAR ``(...)``."""
-    present = true > 0
-    recall = np.where(present, correct / np.where(present, true, 1.0), 0.0)
-    n_present = present.sum(-1)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+    """``true``/``correct`` of shape ``(..., F, C)`` -> fold-mean UAR ``(...)``: the UAR of each fold
+    (:func:`ser_core.protocol.uar_from_counts`), averaged over the folds that have test clips."""
+    per_fold = uar_from_counts(true, correct)
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        per_fold = np.where(n_present > 0, recall.sum(-1) / np.maximum(n_present, 1), np.nan)
         return np.nanmean(per_fold, axis=-1)
 
 
@@ -272,14 +272,8 @@ def paired_test(a: SpeakerCounts, b: SpeakerCounts, *, resamples: int = DEFAULT_
 
 def per_speaker_uar(counts: SpeakerCounts) -> dict[str, float]:
     """UAR over each speaker's own clips (classes that speaker has), repeats averaged."""
-    true = counts.true.sum(axis=0)  # (S, C)
-    correct = counts.correct.sum(axis=0)
-    out = {}
-    for i, speaker in enumerate(counts.speakers):
-        present = true[i] > 0
-        if present.any():
-            out[speaker] = float(np.mean(correct[i][present] / true[i][present]))
-    return out
+    scores = uar_from_counts(counts.true.sum(axis=0), counts.correct.sum(axis=0))  # (S,)
+    return {speaker: float(score) for speaker, score in zip(counts.speakers, scores) if not np.isnan(score)}
 
 
 @dataclass(frozen=True)

@@ -303,6 +303,13 @@ def load_suites(config: Path | None = None) -> Benchmarks:
     return base if path is None else load_benchmarks(path, base)
 
 
+def corpus_paths(config: Path | None = None) -> dict[str, Path]:
+    """The corpus locations (``[corpora.NAME] path``) of the benchmarks file that every command reads
+    (:func:`user_config`), read on top of the shipped suites as ``serbench run`` reads it, so a file
+    whose suites use shipped systems is valid."""
+    return dict(load_suites(config).corpus_paths)
+
+
 def _read(path: Path) -> dict:
     from ser_core.inputs import read_text
 
