@@ -10,6 +10,7 @@ import pytest
 from ser_core import stats
 from ser_core.leaderboard import Entry
 from ser_core.protocol import uar, uar_from_counts
+from ser_core.testing_fakes import FAKE_FEATURE, FAKE_MODEL, FAKES_DISTRIBUTION
 
 # Two folds of three classes; class 2 is absent from fold 0's test clips, class 0 from fold 1's.
 FOLD0 = ([0, 0, 1], [0, 1, 1])  # recalls: class 0 1/2, class 1 1 -> UAR 3/4
@@ -95,14 +96,14 @@ def test_available_cores_follows_the_affinity(monkeypatch):
 
 COMMANDS = {
     "corpus info": ["corpus", "info", "synthetic", "--no-audio"],
-    "features extract": ["features", "extract", "--corpus", "synthetic", "-f", "egemaps", "--workers", "0"],
+    "features extract": ["features", "extract", "--corpus", "synthetic", "-f", FAKE_FEATURE, "--workers", "0"],
     "run": ["run", "--suite", "demo"],
 }
 
 
 @pytest.mark.parametrize("where", ["--config", "$SERBENCH_CONFIG", "./benchmarks.toml"])
 @pytest.mark.parametrize("command", sorted(COMMANDS))
-def test_every_command_reads_the_same_benchmarks_file(where, command, tmp_path, monkeypatch):
+def test_every_command_reads_the_same_benchmarks_file(where, command, tmp_path, monkeypatch, serbench_fakes):
     """One lookup (:func:`ser_core.suites.user_config`): a file that is not TOML, put in each of the
     three places, is the file each command reads and names."""
     from typer.testing import CliRunner
@@ -141,21 +142,21 @@ def test_the_registry_is_typed_by_kind():
     assert typing.get_type_hints(Registered)["spec"].__bound__ == typing.Union[CorpusSpec, FeatureSpec, ModelSpec]
 
 
-def test_registry_lookups_return_the_registered_spec():
+def test_registry_lookups_return_the_registered_spec(serbench_fakes):
     from ser_core.plugins import load_registry
     from ser_core.specs import ModelSpec
 
     registry = load_registry()
-    model = registry.model("svm")
-    assert isinstance(model.spec, ModelSpec) and model.kind == "model" and model.name == "svm"
+    model = registry.model(FAKE_MODEL)
+    assert isinstance(model.spec, ModelSpec) and model.kind == "model" and model.name == FAKE_MODEL
 
 
 #: A cell's details as ``serbench run`` writes them today (ser_core.runner: _details, then _store).
 RUN_DETAILS = {
-    "cell_process": "in-process", "overrides": {"C": 1.0}, "description": "SVM on eGeMAPS",
+    "cell_process": "in-process", "overrides": {"C": 1.0}, "description": "a centroid on clip statistics",
     "corpus_root": "/data/emodb", "feature_cache_key": "abc123",
     "excluded_clips": [["03a01Fa", "no features"]], "skipped_files": [["x.txt", "not audio"]],
-    "plugins": {"ser-plugin-svm": "1.0"}, "fold_name": "03", "seeds": {"suite": 0, "repeat": 0, "cell": 7},
+    "plugins": {FAKES_DISTRIBUTION: "1.0"}, "fold_name": "03", "seeds": {"suite": 0, "repeat": 0, "cell": 7},
 }
 
 
