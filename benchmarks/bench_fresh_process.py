@@ -31,7 +31,7 @@ class Clock:
     """A reporter that timestamps every stored cell (and the start of each system's cells)."""
 
     def __init__(self):
-        from ser_core.runner import Reporter
+        from ser_core.events import Reporter
 
         class _Reporter(Reporter):
             def stage(inner, description: str, total: int) -> None:

@@ -42,7 +42,7 @@ def main() -> None:
     from ser_core.blocks import extract_combined
     from ser_core.plugins import load_registry
     from ser_core.protocol import as_rows, from_rows, make_folds, standardise, uar
-    from ser_core.runner import seed_everything
+    from ser_core.cell import seed_everything
     from ser_core.specs import ModelContext
 
     registry = load_registry()

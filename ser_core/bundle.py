@@ -32,7 +32,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -712,10 +712,3 @@ def import_bundle(store: ResultStore, bundle: Mapping[str, Any], verification: V
     return out
 
 
-def cell_status(cells: Iterable[StoredCell]) -> str:
-    """``"local"`` (computed by this database's runs), ``"verified"`` (every imported cell verified) or
-    ``"unverified"`` (any cell imported without verification)."""
-    marks = [c.cell_details.bundle for c in cells]
-    if any(m and m.get("status") != "verified" for m in marks):
-        return "unverified"
-    return "verified" if marks and all(marks) else "local"

@@ -21,8 +21,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ser_core import config as paths
-from ser_core.cli_common import (DEBUG_ENV, ForceOption, ResamplesOption, StatsSeedOption, console, err_console,
-                                 friendly_errors, set_verbose)
+from ser_core.cli_common import (DEBUG_ENV, ForceOption, ResamplesOption, StatsSeedOption, check_stored_names, console,
+                                 err_console, export_format, friendly_errors, parse_corpus_paths, set_verbose)
 from ser_core.errors import ConfigError
 
 app = typer.Typer(
@@ -74,20 +74,6 @@ def list_plugins(
         status = "[green]ok[/]" if row["status"] == "ok" else f"[red]broken[/]: {row['error']}"
         table.add_row(row["kind"], row["name"], row["distribution"], row["version"], status)
     console.print(table)
-
-
-def _parse_corpus_paths(values: list[str]) -> dict[str, Path]:
-    paths_by_name = {}
-    for value in values:
-        name, sep, directory = value.partition("=")
-        if not sep or not name or not directory:
-            raise ConfigError(f"--corpus-path {value!r}: expected NAME=DIR, e.g. emodb=/data/emodb/wav")
-        location = Path(directory).expanduser()
-        if name in paths_by_name and paths_by_name[name] != location:
-            raise ConfigError(f"--corpus-path {name}= is given twice, as {paths_by_name[name]} and {location}; "
-                              "a corpus has one location: keep one of them.")
-        paths_by_name[name] = location
-    return paths_by_name
 
 
 class _RichReporter:
@@ -220,7 +206,8 @@ def run(
     from ser_core.plugins import load_registry
     from ser_core.results import ResultStore
     from ser_core.results_check import check_results_db, results_db_errors
-    from ser_core.runner import Runner, check_cell_options
+    from ser_core.plan import check_cell_options
+    from ser_core.runner import Runner
     from ser_core.suites import load_suites
     from ser_core.waiting import RunStopped, resolve_waits
 
@@ -229,14 +216,14 @@ def run(
     _check_cache_root()
     benchmarks = load_suites(config)
     chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
-    _parse_corpus_paths(corpus_path or [])  # refused before the database is touched
+    parse_corpus_paths(corpus_path or [])  # refused before the database is touched
     waits = resolve_waits(worker_wait=worker_wait, config=benchmarks.executor)
     _check_where_it_runs(scheduler, workers, benchmarks.executor)
     registry = load_registry()
     for plugin in registry.plugins:
         if plugin.status == "broken":
             err_console.print(f"[yellow]warning:[/] plugin {plugin.name} is broken (see `serbench list`)")
-    _check_corpus_paths(_parse_corpus_paths(corpus_path or []), registry, chosen)
+    _check_corpus_paths(parse_corpus_paths(corpus_path or []), registry, chosen)
     db_path = db or paths.default_db()
     check_results_db(db_path, write=not dry_run)
     console.print(
@@ -253,7 +240,7 @@ def run(
             console=console,
         )
         runner = Runner(
-            registry, store, corpus_paths=_parse_corpus_paths(corpus_path or []), workers=workers,
+            registry, store, corpus_paths=parse_corpus_paths(corpus_path or []), workers=workers,
             reporter=_RichReporter(progress), scheduler=scheduler or None, executor=benchmarks.executor,
             waits=waits,
             cell_process=cell_process, cell_time_limit=cell_time_limit,
@@ -485,7 +472,7 @@ def show_leaderboard(
     from ser_core.results import ResultStore
     from ser_core.results_check import check_results_db, results_db_errors
 
-    fmt = _export_format(fmt, output, export.FORMATS)
+    fmt = export_format(fmt, output, export.FORMATS)
     replacing = False
     if output is not None:
         replacing = outputs.refuse_to_replace(output, force)
@@ -497,7 +484,7 @@ def show_leaderboard(
     check_results_db(db_path, write=False)
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
         _note_migration(store)
-        _check_stored_names(store, corpus, system)
+        check_stored_names(store, corpus, system)
         board = leaderboard.compute(store, corpus, system, all_configs=all_configs, resamples=resamples, seed=stats_seed)
         stored = store.names()
     if not board:
@@ -568,7 +555,7 @@ def compare(
     check_results_db(db_path, write=False)
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
         _note_migration(store)
-        _check_stored_names(store, corpus, [system_a, system_b], system_label="system")
+        check_stored_names(store, corpus, [system_a, system_b], system_label="system")
         board = leaderboard.compute(store, corpus, [system_a, system_b], statistics=False)
     table = Table("corpus", f"{system_a} %", f"{system_b} %", "A - B", "95% CI", "p", "speakers", "clips",
                   title=f"serbench compare {system_a} {system_b}")
@@ -623,54 +610,6 @@ def compare(
         err_console.print("[bold red]Nothing compared:[/] no corpus has results of both systems that can be paired "
                           "(see 'not comparable' in the table for why); exit status 1.", highlight=False)
         raise typer.Exit(1)
-
-
-#: Output suffix -> export format, for `serbench leaderboard -o FILE` without --format.
-SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".html": "html", ".htm": "html"}
-
-
-def _export_format(fmt: str | None, output: Path | None, formats: tuple[str, ...]) -> str:
-    """The format to use: ``--format`` when given, else the one ``--output``'s suffix names, else
-    the terminal table; an ``--output`` whose format cannot be known is refused, never ignored."""
-    if fmt is not None and fmt != "table" and fmt not in formats:
-        raise ConfigError(f"--format {fmt!r}: choose one of table, {', '.join(formats)}")
-    if output is None:
-        return fmt or "table"
-    if fmt == "table":
-        raise ConfigError(
-            f"--format table is for the terminal and cannot be written to {output}; choose one of {', '.join(formats)}."
-        )
-    if fmt is None:
-        fmt = SUFFIX_FORMATS.get(output.suffix.lower())
-        if fmt is None:
-            raise ConfigError(
-                f"--output {output}: cannot tell the format from the suffix {output.suffix or '(none)'!r}; "
-                f"pass --format ({', '.join(formats)}) or use a suffix of {', '.join(SUFFIX_FORMATS)}."
-            )
-    return fmt
-
-
-def _check_stored_names(store, corpora: list[str] | None, systems: list[str] | None,
-                        system_label: str = "--system") -> None:
-    """Refuse a --corpus or --system that names nothing stored, suggesting the closest stored name
-    (``system_label`` names where the systems were given: ``compare`` takes them as arguments)."""
-    import difflib
-
-    if not corpora and not systems:
-        return
-    stored_corpora, stored_systems = store.names()
-    for option, wanted, stored in (
-        ("--corpus", corpora, stored_corpora),
-        (system_label, systems, stored_systems),
-    ):
-        for name in wanted or []:
-            if name in stored or not stored:
-                continue
-            close = difflib.get_close_matches(name, stored, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(
-                f"{option} {name!r}: no results stored under this name.{hint} Stored: {', '.join(stored)}."
-            )
 
 
 @app.command("suites")

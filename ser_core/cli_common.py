@@ -18,27 +18,21 @@ import functools
 import os
 import sqlite3
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import click
 import typer
 from typer.exceptions import TyperException
-from rich.console import Console, Group
 from rich.markup import escape
-from rich.padding import Padding
-from rich.table import Table
 
-from ser_core.errors import SerbenchError
+from ser_core.console import MIN_WIDTH, SafeConsole
+from ser_core.errors import ConfigError, SerbenchError
 from ser_core.outputs import encodable
 
 #: Width of output that is not a terminal (a log file, a pipe) when $COLUMNS does not set one: rich's
 #: 80 would cut system names in leaderboard headers and wrap long lines in logs.
 LOG_WIDTH = 200
-
-
-#: Below this width a word-wrapped line could split a number ("[100.0," is 7 characters): lines are
-#: then left whole for the terminal to wrap (rich's soft wrap), and tables become one line per cell.
-MIN_WIDTH = 10
 
 
 #: Width typer lays out ``--help`` and usage errors at on a terminal narrower than :data:`MIN_WIDTH`:
@@ -128,66 +122,6 @@ class _Stream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._target, name)
-
-
-class SafeConsole(Console):
-    """A rich console that writes only what its stream's encoding can show and never cuts a number:
-    a table whose narrowest layout is wider than the terminal is printed one line per cell."""
-
-    def render_str(self, text: str, **kwargs) -> Any:
-        return super().render_str(encodable(text, self.encoding), **kwargs)
-
-    def print(self, *objects: Any, **kwargs) -> None:
-        if self.width < MIN_WIDTH:
-            kwargs["soft_wrap"] = True  # nothing is cut or folded here; the terminal wraps the lines
-        fitted: list[Any] = []
-        for renderable in objects:
-            lines = self._too_wide(renderable)
-            if lines is None:
-                fitted.append(renderable)
-                continue
-            if fitted:
-                super().print(*fitted, **kwargs)
-                fitted = []
-            for line in lines:  # word-wrapped (numbers are shorter than MIN_WIDTH), never cut
-                super().print(line, **{k: v for k, v in kwargs.items() if k != "end"})
-        if fitted or not objects:
-            super().print(*fitted, **kwargs)
-
-    def _too_wide(self, renderable: Any) -> list[Any] | None:
-        """``renderable`` as one line per cell when it is a table too wide for this console; else ``None``."""
-        if not isinstance(renderable, Table) or not renderable.columns:
-            return None
-        needed = table_min_width(self, renderable)
-        return None if needed <= self.width else cell_lines(renderable, needed, self.width)
-
-
-def table_min_width(console: Console, table: Table) -> int:
-    """Columns ``table`` needs to show every word of every cell whole (rich cuts words only below this)."""
-    wide = console.options.update_width(10**6)
-    return table.__rich_measure__(console, wide).minimum
-
-
-def cell_lines(table: Table, needed: int, width: int) -> list[Any]:
-    """``table`` as one line per cell (``header: value``; empty cells left out), each row headed by its
-    first cell: for a terminal narrower than the table's narrowest layout (``needed`` columns)."""
-    columns = table.columns
-    cells = [list(c.cells) for c in columns]
-    lines: list[Any] = []
-    if table.title:
-        lines.append(table.title)
-    lines.append(f"[dim](one line per cell: the table needs {needed} columns, the terminal has {width})[/]")
-    for r in range(table.row_count):
-        for i, column in enumerate(columns):
-            value = cells[i][r] if r < len(cells[i]) else ""
-            header = column.header if isinstance(column.header, str) else ""
-            indent = "" if i == 0 else "  "
-            if isinstance(value, str):
-                if value.strip() or i == 0:
-                    lines.append(f"{indent}{header}: {value}" if header else f"{indent}{value}")
-            else:
-                lines.append(Group(f"{indent}{header}:", Padding(value, (0, 0, 0, len(indent) + 2))))
-    return lines
 
 
 _ignore_unusable_columns()
@@ -295,3 +229,65 @@ ForceOption = Annotated[
 StatsSeedOption = Annotated[
     int, typer.Option("--stats-seed", min=0, help="Seed of the bootstrap and permutations (0 or more).")
 ]
+
+
+def parse_corpus_paths(values: list[str]) -> dict[str, Path]:
+    paths_by_name = {}
+    for value in values:
+        name, sep, directory = value.partition("=")
+        if not sep or not name or not directory:
+            raise ConfigError(f"--corpus-path {value!r}: expected NAME=DIR, e.g. emodb=/data/emodb/wav")
+        location = Path(directory).expanduser()
+        if name in paths_by_name and paths_by_name[name] != location:
+            raise ConfigError(f"--corpus-path {name}= is given twice, as {paths_by_name[name]} and {location}; "
+                              "a corpus has one location: keep one of them.")
+        paths_by_name[name] = location
+    return paths_by_name
+
+
+#: Output suffix -> export format, for `serbench leaderboard -o FILE` without --format.
+SUFFIX_FORMATS = {".md": "md", ".markdown": "md", ".csv": "csv", ".json": "json", ".html": "html", ".htm": "html"}
+
+
+def export_format(fmt: str | None, output: Path | None, formats: tuple[str, ...]) -> str:
+    """The format to use: ``--format`` when given, else the one ``--output``'s suffix names, else
+    the terminal table; an ``--output`` whose format cannot be known is refused, never ignored."""
+    if fmt is not None and fmt != "table" and fmt not in formats:
+        raise ConfigError(f"--format {fmt!r}: choose one of table, {', '.join(formats)}")
+    if output is None:
+        return fmt or "table"
+    if fmt == "table":
+        raise ConfigError(
+            f"--format table is for the terminal and cannot be written to {output}; choose one of {', '.join(formats)}."
+        )
+    if fmt is None:
+        fmt = SUFFIX_FORMATS.get(output.suffix.lower())
+        if fmt is None:
+            raise ConfigError(
+                f"--output {output}: cannot tell the format from the suffix {output.suffix or '(none)'!r}; "
+                f"pass --format ({', '.join(formats)}) or use a suffix of {', '.join(SUFFIX_FORMATS)}."
+            )
+    return fmt
+
+
+def check_stored_names(store, corpora: list[str] | None, systems: list[str] | None,
+                        system_label: str = "--system") -> None:
+    """Refuse a --corpus or --system that names nothing stored, suggesting the closest stored name
+    (``system_label`` names where the systems were given: ``compare`` takes them as arguments)."""
+    import difflib
+
+    if not corpora and not systems:
+        return
+    stored_corpora, stored_systems = store.names()
+    for option, wanted, stored in (
+        ("--corpus", corpora, stored_corpora),
+        (system_label, systems, stored_systems),
+    ):
+        for name in wanted or []:
+            if name in stored or not stored:
+                continue
+            close = difflib.get_close_matches(name, stored, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(
+                f"{option} {name!r}: no results stored under this name.{hint} Stored: {', '.join(stored)}."
+            )

@@ -34,11 +34,11 @@ def crossboard(
     """The cross-corpus board: per system a train x test matrix with CIs, leave-one-corpus-out rows, paired tests."""
     from ser_core import crossboard as board_mod
     from ser_core import outputs
-    from ser_core.cli import _export_format
+    from ser_core.cli_common import export_format
     from ser_core.results import ResultStore
     from ser_core.results_check import check_results_db, results_db_errors
 
-    fmt = _export_format(fmt, output, board_mod.FORMATS[1:])
+    fmt = export_format(fmt, output, board_mod.FORMATS[1:])
     replacing = False
     if output is not None:
         replacing = outputs.refuse_to_replace(output, force)

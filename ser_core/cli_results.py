@@ -69,7 +69,7 @@ def export_command(
     """Write a results bundle: protocols, corpus instances, every prediction by clip id, provenance and a
     model card per system, and the board's figures; no audio, features or labels. Send it to a maintainer."""
     from ser_core import bundle, outputs
-    from ser_core.cli import _check_stored_names
+    from ser_core.cli_common import check_stored_names
     from ser_core.plugins import load_registry
     from ser_core.results import ResultStore
     from ser_core.results_check import results_db_errors
@@ -78,7 +78,7 @@ def export_command(
     outputs.check_output(output)
     db_path = _existing_db(db)
     with results_db_errors(db_path), ResultStore(db_path, readonly=True) as store:
-        _check_stored_names(store, corpus, system)
+        check_stored_names(store, corpus, system)
         data = bundle.export_bundle(store, corpus, system, registry=load_registry(), citation=citation, notes=notes,
                                     resamples=resamples, seed=stats_seed)
     outputs.write_text(output, bundle.dumps(data))
@@ -92,12 +92,12 @@ def export_command(
 
 def _verify(files: list[Path], corpus_path: list[str] | None, config: Path | None, *, for_import: bool):
     from ser_core import bundle
-    from ser_core.cli import _parse_corpus_paths
+    from ser_core.cli_common import parse_corpus_paths
     from ser_core.plugins import load_registry
     from ser_core.suites import load_suites
 
     # where the corpora are: --corpus-path first, then the benchmarks file, as for `serbench run`
-    corpus_paths = {**load_suites(config).corpus_paths, **_parse_corpus_paths(corpus_path or [])}
+    corpus_paths = {**load_suites(config).corpus_paths, **parse_corpus_paths(corpus_path or [])}
     registry = load_registry()
     out = []
     for path in files:

@@ -290,8 +290,8 @@ def to_terminal(board: CrossBoard, console) -> None:
 
 def to_text(board: CrossBoard, width: int = 120) -> str:
     """What :func:`to_terminal` prints, as plain text (for files): ``width`` columns, a matrix too wide
-    for them one line per cell (:class:`ser_core.cli_common.SafeConsole`), so no number is cut."""
-    from ser_core.cli_common import SafeConsole
+    for them one line per cell (:class:`ser_core.console.SafeConsole`), so no number is cut."""
+    from ser_core.console import SafeConsole
 
     console = SafeConsole(record=True, width=width, file=io.StringIO(), color_system=None)
     to_terminal(board, console)

@@ -198,7 +198,7 @@ def scan_corpora(runner, suite, benchmark_paths, report) -> dict[str, CorpusData
 def plan(runner, suite, benchmark_paths, report) -> tuple[list[CrossUnit], dict[str, CorpusData]]:
     """The cross-corpus cells of ``suite`` and their missing repeats; refused cells are reported in
     ``report.skipped`` with the reason, before any work."""
-    from ser_core.runner import resolve_settings
+    from ser_core.plan import resolve_settings
 
     check_normalisation(suite)
     data = scan_corpora(runner, suite, benchmark_paths, report)
@@ -292,12 +292,12 @@ def _table(runner, manifest: Manifest, unit: CrossUnit, tables: dict):
 
 def assemble(corpora: Mapping[str, CorpusData], tables: Mapping[str, Any], train, test, classes, kind: str,
              normalisation: str, cap: int | None, seed: int):
-    """The data of one cell as :class:`ser_core.runner.Prepared`: the training corpora's clips (fold
+    """The data of one cell as :class:`ser_core.cell.Prepared`: the training corpora's clips (fold
     1; speakers and groups prefixed with their corpus, so the inner CV groups by speaker within each
     training corpus) then the test corpus's (fold 0), labels as indices of ``classes``, normalised
     per speaker or per corpus when asked (per fold happens in the cell). Returns ``(data, facts)``:
     facts say, per corpus, how many clips were used, capped away, and had no features."""
-    from ser_core.runner import Prepared
+    from ser_core.cell import Prepared
 
     items, y, clip_ids, speakers, groups, fold_of = [], [], [], [], [], []
     facts: dict[str, dict] = {}
@@ -339,7 +339,7 @@ def assemble(corpora: Mapping[str, CorpusData], tables: Mapping[str, Any], train
 
 
 def _task(suite, unit: CrossUnit, key: CellKey, blocks):
-    from ser_core.runner import CellTask
+    from ser_core.cell import CellTask
 
     source = unit.model.plugin
     plugin = (f"model {unit.model.name!r} (in-process plugin {source.name!r})" if source.distribution.startswith("(")
@@ -351,7 +351,7 @@ def _task(suite, unit: CrossUnit, key: CellKey, blocks):
 
 def run(runner, suite, benchmark_paths=None):
     """Compute every missing cell of a cross-corpus ``suite`` (``Runner.run`` calls this)."""
-    from ser_core.runner import RunReport
+    from ser_core.events import RunReport
 
     report = RunReport()
     units, corpora = plan(runner, suite, benchmark_paths or {}, report)
@@ -453,8 +453,9 @@ def _compute(runner, jobs):
 
 
 def plan_rows(runner, suite, benchmark_paths=None):
-    """``Runner.plan`` of a cross-corpus suite: one :class:`ser_core.runner.PlanRow` per (cell, system)."""
-    from ser_core.runner import PlanRow, RunReport
+    """``Runner.plan`` of a cross-corpus suite: one :class:`ser_core.plan.PlanRow` per (cell, system)."""
+    from ser_core.events import RunReport
+    from ser_core.plan import PlanRow
 
     report = RunReport()
     units, _ = plan(runner, suite, benchmark_paths or {}, report)

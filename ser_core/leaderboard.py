@@ -26,7 +26,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -39,6 +39,15 @@ from ser_core.records import CorpusInstance, SystemProtocol, differing_keys, fla
 from ser_core.results import ResultStore, StoredCell
 
 ARROW = ">"  # in the corpus name of a cross-corpus cell (ser_core.crosscorpus.ARROW)
+
+
+def cell_status(cells: Iterable[StoredCell]) -> str:
+    """``"local"`` (computed by this database's runs), ``"verified"`` (every imported cell verified) or
+    ``"unverified"`` (any cell imported without verification)."""
+    marks = [c.cell_details.bundle for c in cells]
+    if any(m and m.get("status") != "verified" for m in marks):
+        return "unverified"
+    return "verified" if marks and all(marks) else "local"
 
 
 @dataclass
@@ -108,8 +117,6 @@ class Entry:
     def verification(self) -> str:
         """``local`` (computed by this database's runs), ``verified`` or ``unverified`` (imported from a
         results bundle, see :mod:`ser_core.bundle`)."""
-        from ser_core.bundle import cell_status
-
         return cell_status(self.cells)
 
     @property

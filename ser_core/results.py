@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ser_core.errors import ResultsDbError
-from ser_core.results_check import refuse_unreadable_schema
+from ser_core.results_check import SCHEMA_VERSION, refuse_unreadable_schema
 from ser_core.records import (
     fold_policy,
     CellDetails,
@@ -43,8 +43,6 @@ from ser_core.records import (
     SystemProtocol,
     now,
 )
-
-SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

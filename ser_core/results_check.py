@@ -23,6 +23,10 @@ from typing import Iterator
 from ser_core.errors import OutputError, ResultsDbError
 from ser_core.outputs import check_writable_dir
 
+#: The version of the results database's schema this serbench writes (and the newest it reads);
+#: :mod:`ser_core.results` writes it, :func:`refuse_unreadable_schema` refuses a newer one.
+SCHEMA_VERSION = 2
+
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: A serbench results database has this table, holding a ``schema_version`` row.
 MARKER_TABLE = "meta"
@@ -106,8 +110,6 @@ def _damage(path: Path) -> str | None:
 
 def _check_version(path: Path, stored: str) -> None:
     """Refuse a schema version this serbench cannot read (newer, or not a number), naming both."""
-    from ser_core.results import SCHEMA_VERSION
-
     try:
         version = int(stored)
     except ValueError:

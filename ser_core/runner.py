@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import os
 import pickle
-import random
 import subprocess
-import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,135 +29,16 @@ from rich.markup import escape
 import ser_core
 from ser_core import corpus as corpus_mod
 from ser_core import features
+from ser_core.cell import CellTask, compute_cell, layout_of, prepare
 from ser_core.errors import CacheError, ConfigError, CorpusError, SerbenchError
+from ser_core.events import Reporter, RunReport
+from ser_core.plan import CELL_PROCESS_MODES, PlanRow, check_cell_options, check_suite, resolve_settings
 from ser_core.plugins import Registered, Registry
-from ser_core.protocol import (Folds, as_rows, cell_seed, from_rows, make_folds, standardise, text_independent,
-                               train_mask, uar)
-from ser_core.records import (
-    CellOutcome,
-    CorpusInstance,
-    Predictions,
-    RunProvenance,
-    SystemProtocol,
-    check_predictions,
-    fold_policy,
-)
+from ser_core.protocol import Folds, cell_seed, make_folds, text_independent
+from ser_core.records import CellOutcome, CorpusInstance, RunProvenance, SystemProtocol, fold_policy
 from ser_core.results import CellKey, ResultStore
-from ser_core.specs import FeatureBlock, FeatureSpec, Manifest, ModelContext
+from ser_core.specs import FeatureBlock, Manifest
 from ser_core.suites import Suite, System
-
-
-#: Where cells run (``serbench run --cell-process``; :class:`Runner`'s ``cell_process``).
-CELL_PROCESS_MODES: tuple[str, ...] = ("auto", "fresh", "in-process")
-
-
-def check_cell_options(cell_process: str, cell_time_limit: float | None) -> None:
-    """Refuse a cell-process mode or time limit that cannot work (:class:`ConfigError`, before any work)."""
-    if cell_process not in CELL_PROCESS_MODES:
-        raise ConfigError(f"--cell-process {cell_process!r}: choose one of {', '.join(CELL_PROCESS_MODES)}")
-    if cell_time_limit is not None:  # a finite bound: inf, NaN or 1e300 would be no limit, stored as one
-        from ser_core.waiting import seconds
-
-        seconds(cell_time_limit, "--cell-time-limit (or $SERBENCH_CELL_TIME_LIMIT)")
-    if cell_time_limit is not None and cell_process == "in-process":
-        raise ConfigError("--cell-time-limit needs each cell in a fresh process (a cell running in serbench's own "
-                          "process cannot be stopped): drop --cell-process in-process or the time limit")
-
-
-class Reporter:
-    """Receives progress events; the CLI renders them with rich, the library default is silent."""
-
-    def stage(self, description: str, total: int) -> None:
-        """A new stage of ``total`` steps begins (extraction, or the cells of one system)."""
-
-    def advance(self, steps: int = 1) -> None:
-        """``steps`` more steps of the current stage are done."""
-
-    def note(self, message: str) -> None:
-        """Something the user should read (a skipped corpus, a failed cell)."""
-
-    def plan(self, totals: Mapping[str, int]) -> None:
-        """A distributed run submitted ``totals[corpus]`` cells of each corpus as one graph."""
-        self.stage("cells", sum(totals.values()))
-
-    def cell_done(self, corpus: str, ok: bool) -> None:
-        """One cell of a distributed run finished (``ok``: stored as a success)."""
-        self.advance(1)
-
-    def cell_result(self, key: CellKey, outcome: CellOutcome) -> None:
-        """One cell's outcome was stored (both kinds of run; called before ``advance``/``cell_done``)."""
-
-
-@dataclass
-class RunReport:
-    """What a run did: cells computed, cells found already done, failures, and what was skipped.
-
-    ``missing`` lists corpora with no directory configured (normal when a suite names corpora this
-    machine does not have); ``skipped`` lists everything that could not run for another reason.
-    """
-
-    computed: int = 0
-    resumed: int = 0
-    failed: list[tuple[CellKey, str]] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
-    missing: list[tuple[str, str]] = field(default_factory=list)  # (corpus, how to configure it)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.skipped
-
-
-def resolve_settings(model: Registered, suite: Suite, system: System) -> tuple[dict, dict]:
-    """``(settings used, overrides)``: the model's defaults with the system's and suite's overrides.
-
-    Both as the model resolves them (``ModelSpec.resolve``: e.g. ``precision = "auto"`` becomes the
-    precision used), so the protocol and the printed overrides name what was used.
-    """
-    overrides = suite.settings_for(system)
-    unknown = sorted(set(overrides) - set(model.spec.defaults))
-    if unknown:
-        raise ConfigError(
-            f"system {system.name!r}: unknown setting(s) {unknown} for model {model.name!r}; "
-            f"its settings are: {', '.join(sorted(model.spec.defaults)) or '(none)'}"
-        )
-    settings = model.spec.resolved_settings({**model.spec.defaults, **overrides})
-    defaults = model.spec.resolved_settings(model.spec.defaults)
-    return settings, {k: v for k, v in settings.items() if k not in defaults or defaults[k] != v}
-
-
-def check_suite(registry: Registry, suite: Suite) -> None:
-    """Check every system's settings against its model's declared types and ranges, before any work.
-
-    Systems whose model or feature is not installed are left to the run (it reports them as
-    skipped). :raises ConfigError: listing every unknown setting and every value of the wrong type
-    or out of range, naming the system, the setting and what is expected.
-    """
-    problems = []
-    for system in suite.systems:
-        try:
-            model = registry.model(system.model)
-        except SerbenchError:
-            continue
-        overrides = suite.settings_for(system)
-        unknown = sorted(set(overrides) - set(model.spec.defaults))
-        if unknown:
-            problems.append(
-                f"system {system.name!r}: unknown setting(s) {unknown} for model {model.name!r}; its settings "
-                f"are: {', '.join(sorted(model.spec.defaults)) or '(none)'}"
-            )
-        known = {k: v for k, v in overrides.items() if k in model.spec.defaults}
-        for name, given, expected in model.spec.setting_problems(known):
-            problems.append(
-                f"system {system.name!r}: setting {name!r} of model {model.name!r} is {given}; expected {expected}"
-            )
-    for system in suite.systems:
-        if suite.protocol == "within" and suite.normalisation_for(system) == "corpus":
-            problems.append(f"system {system.name!r}: normalisation 'corpus' needs a cross-corpus protocol")
-    if problems:
-        raise ConfigError(
-            f"suite {suite.name!r} cannot run; nothing was computed:\n  " + "\n  ".join(problems)
-            + "\nFix the settings in the benchmarks file ([systems.NAME] settings or the suite's overrides)."
-        )
 
 
 def _refuse_unusable(manifest: Manifest, folds: Folds | None, fold_by: str) -> None:
@@ -167,12 +46,6 @@ def _refuse_unusable(manifest: Manifest, folds: Folds | None, fold_by: str) -> N
     unusable = corpus_mod.benchmark_problems(manifest, folds, fold_by)
     if unusable:
         raise CorpusError("refused, it cannot be cross-validated or scored: " + " ".join(unusable))
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python and NumPy; each estimator seeds its own framework from ``ModelContext.seed``."""
-    random.seed(seed)
-    np.random.seed(seed)
 
 
 def git_revision() -> str | None:
@@ -190,125 +63,6 @@ def git_revision() -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() or None
-
-
-@dataclass
-class Prepared:
-    """One system's data on one corpus, ready for the folds (normalised unless per fold)."""
-
-    items: list[np.ndarray]
-    y: np.ndarray
-    clip_ids: list[str]
-    speakers: np.ndarray
-    groups: np.ndarray
-    fold_of: np.ndarray
-    speaker_fold: np.ndarray | None = None  # text-independent folds (ser_core.protocol.Folds)
-    sentence_group: np.ndarray | None = None
-    held_out: tuple[tuple[int, int], ...] = ()
-
-    def train_mask(self, fold: int) -> np.ndarray:
-        """The clips ``fold`` trains on (:func:`ser_core.protocol.train_mask`)."""
-        return train_mask(self.fold_of, fold, self.speaker_fold, self.sentence_group, self.held_out)
-
-
-@dataclass(frozen=True)
-class CellTask:
-    """Everything one (repeat, fold) cell needs besides the prepared data."""
-
-    key: CellKey
-    create: Any  # ModelSpec.create: a module-level callable, so it pickles for worker processes
-    feature: FeatureSpec
-    settings: dict
-    n_classes: int
-    normalisation: str
-    seed: int
-    plugin: str = ""  # the model and its distribution, named when its output is unusable
-    blocks: tuple[FeatureBlock, ...] = ()  # the features of a system with several (ModelContext.blocks)
-
-
-def compute_cell(task: CellTask, data: Prepared) -> CellOutcome:
-    """Train and test one fold (never raises, except KeyboardInterrupt).
-
-    The model's predictions are checked before they are scored: one per test clip, class indices in
-    ``0..C-1``; anything else fails the cell with a message naming the model's plugin, so no
-    unusable row is ever stored as a success.
-    """
-    started = time.perf_counter()
-    fold = task.key.fold
-    try:
-        trainable = data.train_mask(fold)
-        train = np.flatnonzero(trainable)
-        test = np.flatnonzero(data.fold_of == fold)
-        if len(test) == 0:
-            raise ValueError(f"fold {fold} has no clips with features")
-        items = data.items
-        if task.normalisation == "fold":
-            items = standardise(items, data.speakers, trainable, "fold")
-        kind = task.feature.kind
-        seed_everything(task.seed)
-        estimator = task.create(ModelContext(task.n_classes, task.feature, task.settings, task.seed, task.blocks))
-        estimator.fit([from_rows(items[i], kind) for i in train], data.y[train], data.groups[train])
-        raw = estimator.predict([from_rows(items[i], kind) for i in test])
-        try:
-            predicted = check_predictions(raw, len(test), task.n_classes)
-        except ValueError as exc:
-            raise InvalidPredictions(
-                f"system {task.key.system!r}: {task.plugin or 'the model'}: {exc}. Nothing was stored as a "
-                "result for this cell; report it to the plugin's authors"
-            ) from None
-        predictions = Predictions(
-            clip_ids=tuple(data.clip_ids[i] for i in test),
-            speakers=tuple(str(data.speakers[i]) for i in test),
-            y_true=tuple(int(v) for v in data.y[test]),
-            y_pred=tuple(int(v) for v in predicted),
-        )
-        return CellOutcome.success(
-            uar=uar(data.y[test], predicted), predictions=predictions,
-            parameter_count=estimator.parameter_count(), estimator=estimator.describe(),
-            wall_time=time.perf_counter() - started,
-        )
-    except KeyboardInterrupt:
-        raise
-    except SystemExit as exc:  # sys.exit in a plugin ends its cell, never the run
-        return CellOutcome.failure(plugin_exit_message(task.plugin, exc.code), traceback.format_exc(limit=8),
-                                   time.perf_counter() - started)
-    except Exception as exc:
-        return CellOutcome.failure(
-            f"{type(exc).__name__}: {exc}",
-            None if isinstance(exc, InvalidPredictions) else traceback.format_exc(limit=8),
-            time.perf_counter() - started,
-        )
-
-
-def plugin_exit_message(plugin: str, code: Any) -> str:
-    """The stored error of a cell whose model called ``sys.exit(code)``: the exit status it asked for
-    (``None`` is 0; a message is 1, as Python exits) and the plugin to report it to."""
-    status = 0 if code is None else code if isinstance(code, int) else 1
-    said = f" ({code})" if not isinstance(code, (int, type(None))) else ""
-    return (f"PluginExit: {plugin or 'the model'}: the model's plugin ended its process (exit status {status}){said}; "
-            "the cell is stored as failed. Report it to the plugin's authors: a model must raise an exception, "
-            "never call sys.exit or os._exit")
-
-
-class InvalidPredictions(ValueError):
-    """A model returned predictions that cannot be scored."""
-
-
-@dataclass
-class PlanRow:
-    """One (corpus, system) of a plan: its cells, how many are stored, and the compute still needed.
-
-    ``seconds`` estimates the missing cells' compute from the stored wall times of this system on
-    this corpus (``None`` when none is stored); ``cell_seconds`` is their mean.
-    """
-
-    corpus: str
-    system: str
-    cells: int
-    done: int
-    missing: int
-    seconds: float | None = None
-    cell_seconds: float | None = None
 
 
 @dataclass
@@ -340,52 +94,6 @@ class _Unit:
     def table_manifest(self) -> Manifest:
         """The manifest the feature table is extracted on."""
         return self.scanned or self.manifest
-
-
-def prepare(table: features.FeatureTable, layout) -> Prepared:
-    """A system's data on one corpus from its feature table: items in table order, with labels,
-    speakers, groups and folds (``layout``: :class:`ser_core.executor.Layout`), normalised per
-    speaker when the suite says so (per fold normalisation happens in each cell)."""
-    index = {cid: i for i, cid in enumerate(layout.clip_ids)}
-    # a table of the corpus's full manifest serves a suite restricted to some classes (its layout's clips)
-    kept = [i for i, cid in enumerate(table.clip_ids) if cid in index]
-    rows = np.array([index[table.clip_ids[i]] for i in kept], dtype=np.int64)
-    items = [as_rows(table.items[i], layout.kind) for i in kept]
-    speakers = layout.speakers[rows]
-    if layout.normalisation == "speaker":  # fitted on each speaker's own clips: the same for every fold
-        items = standardise(items, speakers, np.ones(len(items), bool), "speaker")
-    return Prepared(
-        items=items,
-        y=layout.y[rows],
-        clip_ids=[table.clip_ids[i] for i in kept],
-        speakers=speakers,
-        groups=layout.groups[rows],
-        fold_of=layout.fold_of[rows],
-        speaker_fold=None if layout.speaker_fold is None else layout.speaker_fold[rows],
-        sentence_group=None if layout.sentence_group is None else layout.sentence_group[rows],
-        held_out=tuple(layout.held_out),
-    )
-
-
-def layout_of(manifest: Manifest, folds: Folds, kind: str, normalisation: str):
-    """The per-clip facts a worker needs to build a system's data (:class:`ser_core.executor.Layout`)."""
-    from ser_core.executor import Layout
-
-    labels = manifest.labels()
-    clips = manifest.clips
-    return Layout(
-        corpus=manifest.corpus,
-        clip_ids=tuple(c.clip_id for c in clips),
-        y=np.array([labels.index(c.label) for c in clips], dtype=np.int64),
-        speakers=np.array([c.speaker for c in clips]),
-        groups=np.array([c.group or c.speaker for c in clips]),
-        fold_of=np.asarray(folds.assignment),
-        kind=kind,
-        normalisation=normalisation,
-        speaker_fold=folds.speaker_fold,
-        sentence_group=folds.sentence_group,
-        held_out=folds.held_out,
-    )
 
 
 def plugin_modules(units) -> dict[str, str]:
@@ -445,7 +153,7 @@ class Runner:
         self.workers = max(1, os.cpu_count() or 1) if workers is None else workers
         self.reporter = reporter or Reporter()
         self.scheduler = scheduler
-        # an [executor] table that only bounds the waits is no batch system (ser_core.executor.ExecutorConfig)
+        # an [executor] table that only bounds the waits is no batch system (ser_core.executor_config.ExecutorConfig)
         self.executor_config = executor if executor is not None and getattr(executor, "batch", True) else None
         if waits is None:
             from ser_core.waiting import resolve_waits

@@ -26,7 +26,7 @@ Layout::
     [corpora.emodb]            # where a corpus lives (relative paths: relative to this file)
     path = "/data/emodb/wav"
 
-    [executor]                 # optional: run on a batch system (see ser_core.executor.ExecutorConfig)
+    [executor]                 # optional: run on a batch system (see ser_core.executor_config.ExecutorConfig)
     kind = "slurm"             # slurm | pbs | sge | lsf
     queue = "gpu"
     cores = 8
@@ -171,7 +171,7 @@ class Benchmarks:
     system_origins: dict[str, Path] = field(default_factory=dict)
     #: the files read, in order (the shipped suites first)
     sources: list[Path] = field(default_factory=list)
-    #: the ``[executor]`` table: a batch-system cluster to run on (:class:`ser_core.executor.ExecutorConfig`)
+    #: the ``[executor]`` table: a batch-system cluster to run on (:class:`ser_core.executor_config.ExecutorConfig`)
     executor: Any = None
 
     def suite(self, name: str) -> Suite:
@@ -423,7 +423,7 @@ def _parse(path: Path, raw: dict, earlier: Benchmarks | None) -> Benchmarks:
         _refuse_twins(path, key, suites[name])
     executor = None
     if "executor" in raw:
-        from ser_core.executor import parse_executor
+        from ser_core.executor_config import parse_executor
 
         executor = parse_executor(path, raw["executor"])
     if earlier is None:

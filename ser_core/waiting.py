@@ -74,7 +74,7 @@ def resolve_waits(*, worker_wait: float | None = None, scheduler_wait: float | N
                   config: Any = None, environ: Mapping[str, str] | None = None) -> Waits:
     """The bounds of a run: the command line's, else the environment's, else ``[executor]``'s, else the defaults.
 
-    ``config`` is the ``[executor]`` table (:class:`ser_core.executor.ExecutorConfig`, already
+    ``config`` is the ``[executor]`` table (:class:`ser_core.executor_config.ExecutorConfig`, already
     validated); each source's value is checked and named when wrong.
     """
     environ = os.environ if environ is None else environ

@@ -334,7 +334,7 @@ def test_a_neural_model_that_cannot_leave_this_process_runs_here_with_a_note(sit
     from serbench_test_parts import Centroid, loudness
 
     from ser_core import FeatureSpec, ModelSpec
-    from ser_core.runner import Reporter
+    from ser_core.events import Reporter
 
     class Local:
         @hookimpl

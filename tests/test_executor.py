@@ -383,7 +383,7 @@ def test_a_cell_in_a_fresh_process_equals_the_cell_computed_here(parts, syntheti
     from ser_core.executor import compute_in_fresh_process
     from ser_core.protocol import make_folds
     from ser_core.results import CellKey
-    from ser_core.runner import CellTask, compute_cell, layout_of, prepare
+    from ser_core.cell import CellTask, compute_cell, layout_of, prepare
     from ser_core.specs import FeatureSpec
 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(Path(parts.__file__).parent),

@@ -266,7 +266,8 @@ def test_a_batch_system_whose_submit_command_is_missing_is_named_before_anything
 
 
 def test_batch_commands_and_dask_jobqueue_are_checked(monkeypatch):
-    from ser_core.executor import ExecutorConfig, check_batch_system
+    from ser_core.executor import check_batch_system
+    from ser_core.executor_config import ExecutorConfig
 
     for kind, command in (("pbs", "qsub"), ("lsf", "bsub"), ("sge", "qsub")):
         with pytest.raises(RunStopped, match=f"`{command}`"):
@@ -379,7 +380,7 @@ def test_a_call_that_never_returns_is_given_up_after_its_bound():
 
 
 def test_the_waits_come_from_the_option_else_the_environment_else_the_executor_table(tmp_path):
-    from ser_core.executor import parse_executor
+    from ser_core.executor_config import parse_executor
 
     table = parse_executor(tmp_path / "b.toml", {"worker_wait": 30, "scheduler_wait": 20.5})
     assert not table.batch and table.worker_wait == 30.0
@@ -400,7 +401,7 @@ def test_the_waits_come_from_the_option_else_the_environment_else_the_executor_t
     ({"worker_wait": 10, "cores": 2}, "executor.kind"),
 ])
 def test_wrong_waits_in_the_executor_table_name_the_file_and_key(tmp_path, given, where):
-    from ser_core.executor import parse_executor
+    from ser_core.executor_config import parse_executor
 
     path = tmp_path / "benchmarks.toml"
     with pytest.raises(ConfigError) as error:
@@ -461,7 +462,8 @@ def test_a_feature_whose_width_varies_on_two_workers_is_named_with_its_plugin_no
 def test_a_local_cluster_listens_on_this_machine_only_and_a_batch_cluster_says_where_it_listens():
     from distributed import Client
 
-    from ser_core.executor import DaskExecutor, ExecutorConfig, make_cluster
+    from ser_core.executor import DaskExecutor, make_cluster
+    from ser_core.executor_config import ExecutorConfig
 
     local = DaskExecutor(workers=1, waits=Waits(worker_wait=60, scheduler_wait=60))
     local.start()

@@ -30,13 +30,13 @@ TESTING_MODULE = "ser_core.api.testing"
 INTERNAL_USES_IN_PLUGIN_TESTS = {
     # moved from the core's tests/test_training_models.py: a precision setting's board column is the key
     # the runner's resolve_settings and records.SystemProtocol compute; no public name computes it yet.
-    "ser-keras/tests/test_keras_models.py": {"ser_core.records.SystemProtocol", "ser_core.runner.resolve_settings",
+    "ser-keras/tests/test_keras_models.py": {"ser_core.records.SystemProtocol", "ser_core.plan.resolve_settings",
                                              "ser_core.suites.Suite", "ser_core.suites.System"},
-    "ser-plugin-ssl/tests/test_ssl.py": {"ser_core.runner.check_suite", "ser_core.suites.SHIPPED",
+    "ser-plugin-ssl/tests/test_ssl.py": {"ser_core.plan.check_suite", "ser_core.suites.SHIPPED",
                                          "ser_core.suites.load_benchmarks"},
     "ser-plugin-svm/tests/test_classical_and_fusion.py": {
-        "ser_core.results.CellKey", "ser_core.runner.CellTask", "ser_core.runner.Prepared",
-        "ser_core.runner.compute_cell", "ser_core.validate.check_scores"},
+        "ser_core.results.CellKey", "ser_core.cell.CellTask", "ser_core.cell.Prepared",
+        "ser_core.cell.compute_cell", "ser_core.validate.check_scores"},
     "ser-plugin-whisper/tests/test_whisper.py": {
         "ser_core.leaderboard", "ser_core.results.ResultStore", "ser_core.runner.Runner",
         "ser_core.suites.SHIPPED", "ser_core.suites.load_benchmarks"},

@@ -127,7 +127,7 @@ def test_paper_cpu_runs_the_study_systems_on_one_corpus_within_the_study_budget(
     """Fewer epochs only ever with a higher learning rate (1e-4 x 50 / epochs, at most 1e-3), every
     system valid for its model (precision included), and the description says it is not the study's."""
     from ser_core.plugins import load_registry
-    from ser_core.runner import check_suite
+    from ser_core.plan import check_suite
 
     benchmarks = load_benchmarks(SHIPPED)
     cpu, paper = benchmarks.suite("paper-cpu"), benchmarks.suite("paper")
@@ -294,7 +294,7 @@ def test_model_settings_are_bounded_even_without_a_declared_maximum():
 
 def test_count_settings_of_the_shipped_models_are_bounded_naming_the_system(tmp_path):
     from ser_core.plugins import load_registry
-    from ser_core.runner import check_suite
+    from ser_core.plan import check_suite
 
     text = GOOD.replace("overrides = { a = { inner_folds = 2 } }", "overrides = { a = { inner_folds = 1000000000 } }")
     suite = load_benchmarks(write(tmp_path, text)).suite("s")
@@ -308,7 +308,7 @@ def test_count_settings_of_the_shipped_models_are_bounded_naming_the_system(tmp_
 def test_an_infinite_number_is_never_a_setting(tmp_path, value):
     """TOML spells inf: a learning rate of inf passed a bare minimum and trained to NaN, silently."""
     from ser_core.plugins import load_registry
-    from ser_core.runner import check_suite
+    from ser_core.plan import check_suite
     from ser_core.specs import Setting
 
     assert Setting(float, minimum=1e-12).problem(float("inf")) == "inf, not a finite number"

@@ -14,7 +14,7 @@ pytest.importorskip("tensorflow")
 def _protocol_key(name, **settings):
     """The column key the runner gives system ``name-sys`` (model ``name``) with these overrides."""
     from ser_core.records import SystemProtocol
-    from ser_core.runner import resolve_settings
+    from ser_core.plan import resolve_settings
     from ser_core.suites import Suite, System
 
     system = System(f"{name}-sys", name, "logmel40", settings)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ser_core import FeatureBlock, FeatureSpec, ModelContext, uar
-from ser_core.runner import CellTask, Prepared, compute_cell
+from ser_core.cell import CellTask, Prepared, compute_cell
 from ser_core.results import CellKey
 from ser_core.validate import check_scores
 from ser_plugin_svm import DEFAULTS, SVMEstimator
