@@ -136,13 +136,19 @@ class _RichReporter:
     def stage(self, description: str, total: int) -> None:
         if self.task is not None:
             self.progress.update(self.task, visible=False)
-        self.task = self.progress.add_task(description, total=total)
+        self.task = self.progress.add_task(escape(description), total=total)
 
     def advance(self, steps: int = 1) -> None:
         self.progress.advance(self.task, steps)
 
     def note(self, message: str) -> None:
-        self.progress.console.print(message)
+        self.progress.console.print(escape(message))
+
+    def warning(self, subject: str, detail: str = "") -> None:
+        self.progress.console.print(f"[yellow]{escape(subject)}[/]" + (f": {escape(detail)}" if detail else ""))
+
+    def failure(self, subject: str, detail: str) -> None:
+        self.progress.console.print(f"[red]{escape(subject)}[/]: {escape(detail)}")
 
 
 @app.command()

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 import numpy as np
-from rich.markup import escape
 
 from ser_core import corpus as corpus_mod
 from ser_core import features
@@ -179,17 +178,15 @@ def scan_corpora(runner, suite, benchmark_paths, report) -> dict[str, CorpusData
             root = corpus_mod.locate(name, corpus.spec.needs_path, runner.corpus_paths, benchmark_paths)
         except CorpusError as exc:
             report.missing.append((name, str(exc)))
-            runner.reporter.note(f"[yellow]no data for corpus {name}[/]: {escape(str(exc))}")
+            runner.reporter.warning(f"no data for corpus {name}", str(exc))
             continue
         except SerbenchError as exc:
-            report.skipped.append((f"corpus {name}", str(exc)))
-            runner.reporter.note(f"[yellow]skipped corpus {name}[/]: {escape(str(exc))}")
+            runner._skip(report, f"corpus {name}", str(exc))
             continue
         try:
             manifest = corpus_mod.scan(corpus, root)
         except Exception as exc:
-            report.skipped.append((f"corpus {name}", str(exc)))
-            runner.reporter.note(f"[yellow]skipped corpus {name}[/]: {escape(str(exc))}")
+            runner._skip(report, f"corpus {name}", str(exc))
             continue
         found[name] = CorpusData(corpus, manifest)
     return found
@@ -213,15 +210,14 @@ def plan(runner, suite, benchmark_paths, report) -> tuple[list[CrossUnit], dict[
                                           tuple(suite.classes))
         if refused:
             report.skipped.append((name, f"refused: {refused}"))
-            runner.reporter.note(f"[yellow]refused {escape(name)}[/]: {escape(refused)}")
+            runner.reporter.warning(f"refused {name}", refused)
             continue
         record = pair_record(data, train, test, classes, suite.cap)
         for system in suite.systems:
             try:
                 units.append(_unit(runner, suite, system, train, test, classes, record, resolve_settings))
             except SerbenchError as exc:
-                report.skipped.append((f"{system.name} on {name}", str(exc)))
-                runner.reporter.note(f"[yellow]skipped {system.name} on {escape(name)}[/]: {escape(str(exc))}")
+                runner._skip(report, f"{system.name} on {name}", str(exc))
                 continue
             report.resumed += len(units[-1].keys) - len(units[-1].todo)
     return units, data
@@ -365,8 +361,7 @@ def run(runner, suite, benchmark_paths=None):
         except CacheError:
             raise
         except SerbenchError as exc:
-            report.skipped.append((f"{unit.system.name} on {unit.name}", str(exc)))
-            runner.reporter.note(f"[yellow]skipped {unit.system.name} on {escape(unit.name)}[/]: {escape(str(exc))}")
+            runner._skip(report, f"{unit.system.name} on {unit.name}", str(exc))
             continue
         blocks = next(iter(per_corpus.values()))[1]
         for key in unit.todo:
@@ -400,8 +395,7 @@ def _store(runner, suite, unit: CrossUnit, task, outcome: CellOutcome, details: 
                        details=details, run_id=runner._run_id(suite))
     if not outcome.ok:
         report.failed.append((key, outcome.error))
-        runner.reporter.note(f"[red]failed[/] {escape(key.corpus)} / {key.system} repeat {key.repeat}: "
-                             f"{escape(outcome.error or '')}")
+        runner.reporter.failure(f"failed {key.corpus} / {key.system} repeat {key.repeat}", outcome.error or "")
         return
     report.computed += 1
 

@@ -1,6 +1,8 @@
 """What a run tells its caller: progress events (:class:`Reporter`) and the summary (:class:`RunReport`).
 
-The library reports through these and prints nothing; the CLI renders the events with rich.
+The library reports through these and prints nothing: every event is plain text and data (no markup);
+the CLI renders the events with rich, colouring a :meth:`Reporter.warning` yellow and a
+:meth:`Reporter.failure` red.
 """
 
 from __future__ import annotations
@@ -10,6 +12,11 @@ from typing import Mapping
 
 from ser_core.records import CellOutcome
 from ser_core.results import CellKey
+
+
+def line(subject: str, detail: str = "") -> str:
+    """A warning or failure as one line of plain text: ``subject: detail``."""
+    return f"{subject}: {detail}" if detail else subject
 
 
 class Reporter:
@@ -22,7 +29,17 @@ class Reporter:
         """``steps`` more steps of the current stage are done."""
 
     def note(self, message: str) -> None:
-        """Something the user should read (a skipped corpus, a failed cell)."""
+        """Something the user should read (where the cluster is, a dashboard's address); plain text.
+        :meth:`warning` and :meth:`failure` come here too, as one line, unless a reporter overrides them."""
+
+    def warning(self, subject: str, detail: str = "") -> None:
+        """Something the run goes on without or that may change its results (a corpus or system
+        skipped, clips excluded or silent, a cache file rebuilt): ``subject`` says what, ``detail`` why."""
+        self.note(line(subject, detail))
+
+    def failure(self, subject: str, detail: str) -> None:
+        """A cell was stored as failed: ``subject`` names it, ``detail`` is its error."""
+        self.note(line(subject, detail))
 
     def plan(self, totals: Mapping[str, int]) -> None:
         """A distributed run submitted ``totals[corpus]`` cells of each corpus as one graph."""

@@ -233,69 +233,52 @@ def extract_chunk(clips: list[tuple[int, str]], extract, kind: str) -> list:
     """Extract one feature for some clips of a corpus (an extraction task's part)."""
     from ser_core import features
 
-    return [features._extract_clip((index, path, extract, kind)) for index, path in clips]
+    return [features.extract_clip((index, path, extract, kind)) for index, path in clips]
 
 
-def table_from_chunks(clip_ids: list[str], key: str, chunks):
-    """The table of the clips that some extraction chunks finished (clip ids in manifest order)."""
+def table_from_chunks(entry, chunks):
+    """The table of the clips that some extraction chunks finished (``entry``: its
+    :class:`ser_core.features.CacheEntry`; clips in manifest order)."""
     from ser_core import features
 
     outcomes = features.Outcomes()
     for chunk in chunks:
         for outcome in chunk:
             outcomes.add(*outcome)
-    return outcomes.table(clip_ids, key)
+    return outcomes.table(entry.clip_ids, entry.key)
 
 
-def assemble_table(clip_ids: list[str], paths: list[str], name: str, kind: str, key: str, path: str,
-                   header: dict, *chunks: list) -> TableInfo:
-    """Write the chunks' features as one table into the cache (atomically) and describe it."""
+def assemble_table(entry, *chunks: list) -> TableInfo:
+    """Store the chunks' features as the entry's table in the cache (atomically) and describe it."""
     from ser_core import features
 
-    table = table_from_chunks(clip_ids, key, chunks)
-    index = {cid: i for i, cid in enumerate(clip_ids)}
-    features._check_consistent_width({index[c]: v for c, v in zip(table.clip_ids, table.items)}, kind, name, paths)
-    target = Path(path)
-    features.write_table(target, table, header)
-    features.partial_path(target).unlink(missing_ok=True)
-    return TableInfo(path, key, table.failures, tuple(table.silent))
+    table = table_from_chunks(entry, chunks)
+    index = {cid: i for i, cid in enumerate(entry.clip_ids)}
+    features.check_consistent_width({index[c]: v for c, v in zip(table.clip_ids, table.items)},
+                                    entry.feature.spec.kind, entry.feature.name,
+                                    [str(c.path) for c in entry.manifest.clips])
+    entry.store(table)
+    return TableInfo(str(entry.path), entry.key, table.failures, tuple(table.silent))
 
 
-def keep_finished_chunks(client, clip_ids: list[str], key: str, path: str, header: dict, chunks) -> None:
-    """After an interruption: store the clips that finished chunks extracted as a partial table, which
-    the next run continues from (as an interrupted extraction in one process does)."""
-    from ser_core import features
-
+def keep_finished_chunks(client, entry, chunks) -> None:
+    """After an interruption: keep the clips that finished chunks extracted as the entry's partial
+    table, which the next run continues from (as an interrupted extraction in one process does)."""
     finished = [c for c in chunks if c.status == "finished"]
-    if not finished:
-        return
-    table = table_from_chunks(clip_ids, key, client.gather(finished))
-    features.write_table(features.partial_path(Path(path)), table, {**header, "partial": True})
+    if finished:
+        entry.checkpoint(table_from_chunks(entry, client.gather(finished)))
 
 
-def ensure_table(manifest, feature, key: str, path: str) -> TableInfo:
-    """A table that the cache holds (or holds in part): read it, rebuilding or finishing it here if needed."""
+def ensure_table(entry) -> TableInfo:
+    """A table that the cache holds (or holds in part): read it, or finish it here
+    (:func:`ser_core.features.complete`, the same code as an extraction in one process)."""
     from ser_core import features
 
-    target = Path(path)
     notes: list[str] = []
-    table = features._load_cached(target, key, manifest, notes)
+    table = entry.load(notes)
     if table is None:
-        partial = features.partial_path(target)
-        done = features._load_cached(partial, key, manifest, notes, partial=True)
-        if done is not None:
-            notes.append(
-                f"continued an interrupted extraction: {len(done.clip_ids) + len(done.failures)} of "
-                f"{len(manifest.clips)} clips were already done"
-            )
-        header = features._header(manifest, feature, key)
-        table = features._extract_all(
-            manifest, feature, key, 0, None, done=done,
-            checkpoint=lambda progress: features.write_table(partial, progress, {**header, "partial": True}),
-        )
-        features.write_table(target, table, header)
-        partial.unlink(missing_ok=True)
-    return TableInfo(path, key, table.failures, tuple(table.silent), tuple(notes))
+        table = features.complete(entry, 0, None, notes)
+    return TableInfo(str(entry.path), entry.key, table.failures, tuple(table.silent), tuple(notes))
 
 
 _PREPARED: dict[tuple, Any] = {}

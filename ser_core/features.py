@@ -148,7 +148,7 @@ def cache_path(manifest: Manifest, feature: Registered, key: str) -> Path:
 Outcome = tuple[int, "np.ndarray | None", "str | None", bool]  # index, values, error, silent
 
 
-def _extract_clip(task: tuple[int, str, Callable, str]) -> Outcome:
+def extract_clip(task: tuple[int, str, Callable, str]) -> Outcome:
     """Worker: decode one clip and extract one feature; errors come back as text, never raise."""
     index, path, extract, kind = task
     try:
@@ -177,7 +177,7 @@ def _results(tasks: list, workers: int, paths: list[str]) -> Iterator[Outcome]:
     are on, so the caller can store what was done.
     """
     if workers <= 0:
-        yield from map(_extract_clip, tasks)
+        yield from map(extract_clip, tasks)
         return
     pending = iter(tasks)
     running: dict[Future, int] = {}
@@ -187,7 +187,7 @@ def _results(tasks: list, workers: int, paths: list[str]) -> Iterator[Outcome]:
         def submit_next() -> None:
             task = next(pending, None)
             if task is not None:
-                running[pool.submit(_extract_clip, task)] = task[0]
+                running[pool.submit(extract_clip, task)] = task[0]
 
         for _ in range(2 * workers):
             submit_next()
@@ -245,41 +245,83 @@ def extract(
     if workers is not None and workers < 0:
         raise ValueError(f"workers must be 0 (this process) or more, not {workers}")
     check_libraries(feature)  # a missing library is one message, not a failure per clip
-    key = cache_key(manifest, feature)
-    path = cache_path(manifest, feature, key)
+    entry = CacheEntry.of(manifest, feature)
     notes: list[str] = []
-    table = _load_cached(path, key, manifest, notes) if use_cache else None
+    table = entry.load(notes) if use_cache else None
     if table is not None:
         if on_progress:
             on_progress(len(manifest.clips))
+    elif use_cache:
+        check_cache_dir(entry.path.parent)  # before any clip is extracted
+        table = complete(entry, default_workers() if workers is None else workers, on_progress, notes)
     else:
-        header = _header(manifest, feature, key)
-        partial = partial_path(path)
-        done = None
-        if use_cache:
-            check_cache_dir(path.parent)  # before any clip is extracted
-            done = _load_cached(partial, key, manifest, notes, partial=True)
-            if done is not None:
-                notes.append(
-                    f"continued an interrupted extraction: {len(done.clip_ids) + len(done.failures)} of "
-                    f"{len(manifest.clips)} clips were already done"
-                )
-
-        def checkpoint(progress: FeatureTable) -> None:
-            write_table(partial, progress, {**header, "partial": True})
-
-        table = _extract_all(
-            manifest, feature, key, default_workers() if workers is None else workers, on_progress,
-            done=done, checkpoint=checkpoint if use_cache else None,
-        )
-        if use_cache:
-            write_table(path, table, header)
-            partial.unlink(missing_ok=True)
-            table.path = path
+        table = _extract_all(manifest, feature, entry.key, default_workers() if workers is None else workers,
+                             on_progress)
     table.notes = notes
     if on_error == "raise" and table.failures:
         raise FeatureError(describe_failures(manifest, feature.name, table.failures))
     return table
+
+
+class CacheEntry:
+    """The cached table of one feature on one corpus: its key and file, and the partial table an
+    interrupted extraction left. Every way of building a table (in this process, or in chunks on
+    Dask workers) reads, continues, checkpoints and stores it through this one object."""
+
+    def __init__(self, manifest: Manifest, feature: Registered, key: str, path: Path):
+        self.manifest, self.feature, self.key, self.path = manifest, feature, key, Path(path)
+        self.header = _header(manifest, feature, key)
+
+    @classmethod
+    def of(cls, manifest: Manifest, feature: Registered) -> "CacheEntry":
+        key = cache_key(manifest, feature)
+        return cls(manifest, feature, key, cache_path(manifest, feature, key))
+
+    @property
+    def partial(self) -> Path:
+        return partial_path(self.path)
+
+    @property
+    def clip_ids(self) -> list[str]:
+        return [c.clip_id for c in self.manifest.clips]
+
+    def exists(self) -> bool:
+        """Whether the cache holds this table, whole or in part."""
+        return self.path.is_file() or self.partial.is_file()
+
+    def load(self, notes: list[str]) -> FeatureTable | None:
+        """The complete table, or ``None`` (an unusable file is deleted, and said so in ``notes``)."""
+        return _load_cached(self.path, self.key, self.manifest, notes)
+
+    def resume(self, notes: list[str]) -> FeatureTable | None:
+        """The clips an interrupted extraction finished (said so in ``notes``), or ``None``."""
+        done = _load_cached(self.partial, self.key, self.manifest, notes, partial=True)
+        if done is not None:
+            notes.append(
+                f"continued an interrupted extraction: {len(done.clip_ids) + len(done.failures)} of "
+                f"{len(self.manifest.clips)} clips were already done"
+            )
+        return done
+
+    def checkpoint(self, table: FeatureTable) -> None:
+        """Keep the clips finished so far as the partial table the next extraction continues from."""
+        write_table(self.partial, table, {**self.header, "partial": True})
+
+    def store(self, table: FeatureTable) -> FeatureTable:
+        """Store the finished table whole (atomically) and drop the partial one."""
+        write_table(self.path, table, self.header)
+        self.partial.unlink(missing_ok=True)
+        table.path = self.path
+        return table
+
+
+def complete(entry: CacheEntry, workers: int, on_progress: Callable[[int], None] | None,
+             notes: list[str]) -> FeatureTable:
+    """Build the entry's table: continue its partial table (or start), checkpointing as it goes, then
+    store it whole. ``workers`` 0 extracts in this process (as a Dask worker does)."""
+    table = _extract_all(entry.manifest, entry.feature, entry.key, workers, on_progress,
+                         done=entry.resume(notes), checkpoint=entry.checkpoint)
+    return entry.store(table)
 
 
 def partial_path(path: Path) -> Path:
@@ -411,11 +453,11 @@ def _extract_all(
             except Exception:
                 pass  # the original error matters more than a failed checkpoint
         raise
-    _check_consistent_width(outcomes.items, kind, feature.name, paths)
+    check_consistent_width(outcomes.items, kind, feature.name, paths)
     return snapshot()
 
 
-def _check_consistent_width(items: dict[int, np.ndarray], kind: str, name: str, paths: list[str]) -> None:
+def check_consistent_width(items: dict[int, np.ndarray], kind: str, name: str, paths: list[str]) -> None:
     if kind == "waveform" or not items:
         return
     example: dict[int, int] = {}

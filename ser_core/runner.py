@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-from rich.markup import escape
 
 import ser_core
 from ser_core import corpus as corpus_mod
@@ -32,7 +31,7 @@ from ser_core import features
 from ser_core.cell import CellTask, compute_cell, layout_of, prepare
 from ser_core.errors import CacheError, ConfigError, CorpusError, SerbenchError
 from ser_core.events import Reporter, RunReport
-from ser_core.plan import CELL_PROCESS_MODES, PlanRow, check_cell_options, check_suite, resolve_settings
+from ser_core.plan import PlanRow, check_cell_options, check_suite, resolve_settings
 from ser_core.plugins import Registered, Registry
 from ser_core.protocol import Folds, cell_seed, make_folds, text_independent
 from ser_core.records import CellOutcome, CorpusInstance, RunProvenance, SystemProtocol, fold_policy
@@ -120,7 +119,7 @@ class Runner:
     Only this process writes the results store, one cell at a time as results arrive.
 
     :param workers: processes for feature extraction and for folds (default: number of cores).
-    :param cell_process: where each cell runs (:data:`CELL_PROCESS_MODES`): ``auto`` (the default) runs
+    :param cell_process: where each cell runs (:data:`ser_core.plan.CELL_PROCESS_MODES`): ``auto`` (the default) runs
         every cell of a model that declares ``ModelSpec.accelerator`` in a fresh Python process, so its
         result does not depend on the cells before it, and other models' cells where they are;
         ``fresh`` runs every cell in a fresh process; ``in-process`` none (faster, order-dependent).
@@ -229,11 +228,10 @@ class Runner:
             root = corpus_mod.locate(corpus_name, corpus.spec.needs_path, self.corpus_paths, benchmark_paths)
         except CorpusError as exc:
             report.missing.append((corpus_name, str(exc)))
-            self.reporter.note(f"[yellow]no data for corpus {corpus_name}[/]: {escape(str(exc))}")
+            self.reporter.warning(f"no data for corpus {corpus_name}", str(exc))
             return []
         except SerbenchError as exc:
-            report.skipped.append((f"corpus {corpus_name}", str(exc)))
-            self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(str(exc))}")
+            self._skip(report, f"corpus {corpus_name}", str(exc))
             return []
         try:
             manifest = scanned = corpus_mod.scan(corpus, root)
@@ -256,8 +254,7 @@ class Runner:
                 folds = text_independent(folds, [c.sentence for c in manifest.clips], seed=suite.seed)
             _refuse_unusable(manifest, folds, corpus.spec.fold_by)
         except (SerbenchError, ValueError) as exc:
-            report.skipped.append((f"corpus {corpus_name}", str(exc)))
-            self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(str(exc))}")
+            self._skip(report, f"corpus {corpus_name}", str(exc))
             return []
         except Exception as exc:  # a bug in the corpus plugin: name it, keep the run going
             where = traceback.extract_tb(exc.__traceback__)[-1]
@@ -265,11 +262,10 @@ class Runner:
                 f"the corpus plugin ({corpus.plugin.distribution} {corpus.plugin.version}) raised "
                 f"{type(exc).__name__}: {exc} at {where.filename}:{where.lineno}; report it to the plugin's authors"
             )
-            report.skipped.append((f"corpus {corpus_name}", message))
-            self.reporter.note(f"[yellow]skipped corpus {corpus_name}[/]: {escape(message)}")
+            self._skip(report, f"corpus {corpus_name}", message)
             return []
         for warning in corpus_mod.suspect_labels(manifest, corpus.spec.fold_by):
-            self.reporter.note(f"[yellow]warning: {escape(corpus_name)}[/]: {escape(warning)}")
+            self.reporter.warning(f"warning: {corpus_name}", warning)
         units = []
         for system in suite.systems:
             try:
@@ -277,8 +273,7 @@ class Runner:
                 if suite.classes:
                     unit.scanned, unit.left_out = scanned, left_out
             except SerbenchError as exc:
-                report.skipped.append((f"{system.name} on {corpus_name}", str(exc)))
-                self.reporter.note(f"[yellow]skipped {system.name} on {corpus_name}[/]: {escape(str(exc))}")
+                self._skip(report, f"{system.name} on {corpus_name}", str(exc))
                 continue
             report.resumed += len(unit.keys) - len(unit.todo)
             units.append(unit)
@@ -360,19 +355,19 @@ class Runner:
     def _table_notes(self, unit: _Unit, notes, silent, failures) -> None:
         corpus, manifest, feature, system = unit.corpus, unit.manifest, unit.feature, unit.system
         for note in notes:
-            self.reporter.note(f"[yellow]feature cache[/]: {escape(note)}")
+            self.reporter.warning("feature cache", note)
         if silent:
-            self.reporter.note(
-                f"[yellow]warning: {len(silent)} clips of {corpus.name} are silent[/] (peak below "
-                f"{features.SILENT_PEAK:g}) and are used as they are: {escape(', '.join(silent[:10]))}"
+            self.reporter.warning(
+                f"warning: {len(silent)} clips of {corpus.name} are silent",
+                f"their peak is below {features.SILENT_PEAK:g}; they are used as they are: {', '.join(silent[:10])}"
                 + (" ..." if len(silent) > 10 else "")
             )
         if failures:
             listing = features.describe_failures(manifest, feature.name, failures, limit=20, policy="skip")
-            self.reporter.note(
-                f"[yellow]{len(failures)} of {len(manifest.clips)} clips of {corpus.name} are excluded from "
-                f"{system.name}[/] (no {feature.name} features); its cells are scored on the other "
-                f"{len(manifest.clips) - len(failures)}, and the board marks them:\n{escape(listing)}"
+            self.reporter.warning(
+                f"{len(failures)} of {len(manifest.clips)} clips of {corpus.name} are excluded from {system.name}",
+                f"they have no {feature.name} features; its cells are scored on the other "
+                f"{len(manifest.clips) - len(failures)}, and the board marks them:\n{listing}"
             )
 
     # -- in this process --------------------------------------------------------------------
@@ -398,8 +393,7 @@ class Runner:
         except CacheError:
             raise  # the same for every system: stop, naming the cache directory
         except SerbenchError as exc:
-            report.skipped.append((name, str(exc)))
-            self.reporter.note(f"[yellow]skipped {name}[/]: {escape(str(exc))}")
+            self._skip(report, name, str(exc))
             return
         layout = layout_of(unit.manifest, unit.folds, unit.feature.spec.kind, unit.normalisation)
         data = prepare(table, layout)
@@ -438,10 +432,11 @@ class Runner:
         try:
             return fresh.compute(task)
         except CellNotPortable as exc:
-            self.reporter.note(
-                f"[yellow]{escape(unit.system.name)}: {escape(str(exc))}; its cells run in this process, so their "
-                "results may depend on the cells before them (and no cell time limit applies). Plugin authors: make ModelSpec.create a "
-                "module-level callable of an importable module.[/]"
+            self.reporter.warning(
+                unit.system.name,
+                f"{exc}; its cells run in this process, so their results may depend on the cells before them (and no "
+                "cell time limit applies). Plugin authors: make ModelSpec.create a module-level callable of an "
+                "importable module."
             )
             return None
 
@@ -463,10 +458,10 @@ class Runner:
                 pickle.dumps((tasks[0], unit.feature, unit.manifest))
             except Exception as exc:  # e.g. a model factory that is a closure
                 here.append(unit)
-                self.reporter.note(
-                    f"[yellow]{unit.system.name}: its model or feature cannot be sent to worker "
-                    f"processes ({escape(type(exc).__name__)}: {escape(str(exc))}); running its folds in "
-                    "this process. Plugin authors: make ModelSpec.create a module-level callable.[/]"
+                self.reporter.warning(
+                    unit.system.name,
+                    f"its model or feature cannot be sent to worker processes ({type(exc).__name__}: {exc}); "
+                    "running its folds in this process. Plugin authors: make ModelSpec.create a module-level callable."
                 )
                 continue
             remote.append((unit, tasks))
@@ -481,7 +476,7 @@ class Runner:
         try:
             executor.start()
             if executor.where():
-                self.reporter.note(escape(executor.where()))
+                self.reporter.note(executor.where())
             elif executor.dashboard:
                 self.reporter.note(f"Dask dashboard: {executor.dashboard}")
             executor.check_shared_cache(features.cache_dir() / "features")
@@ -519,12 +514,10 @@ class Runner:
             manifest, feature = unit.table_manifest, unit.feature
             table_id = (manifest.corpus, feature.name)
             if table_id not in tables:
-                key = features.cache_key(manifest, feature)
-                path = features.cache_path(manifest, feature, key)
-                tag = f"{manifest.corpus}-{feature.name}-{key}"
-                if path.is_file() or features.partial_path(path).is_file():
-                    tables[table_id] = client.submit(ensure_table, manifest, feature, key, str(path),
-                                                     key=f"table-{tag}", pure=False)
+                entry = features.CacheEntry.of(manifest, feature)
+                tag = f"{manifest.corpus}-{feature.name}-{entry.key}"
+                if entry.exists():
+                    tables[table_id] = client.submit(ensure_table, entry, key=f"table-{tag}", pure=False)
                 else:
                     paths = [str(c.path) for c in manifest.clips]
                     size = max(1, -(-len(paths) // (4 * workers)))
@@ -533,12 +526,8 @@ class Runner:
                                       feature.spec.extract, feature.spec.kind, key=(f"extract-{tag}", start), pure=False)
                         for start in range(0, len(paths), size)
                     ]
-                    header = features._header(manifest, feature, key)
-                    extractions[table_id] = ([c.clip_id for c in manifest.clips], key, str(path), header, chunks)
-                    tables[table_id] = client.submit(
-                        assemble_table, [c.clip_id for c in manifest.clips], paths, feature.name, feature.spec.kind,
-                        key, str(path), header, *chunks, key=f"table-{tag}", pure=False,
-                    )
+                    extractions[table_id] = (entry, chunks)
+                    tables[table_id] = client.submit(assemble_table, entry, *chunks, key=f"table-{tag}", pure=False)
             layout = layout_of(unit.manifest, unit.folds, feature.spec.kind, unit.normalisation)
             # On GPU workers a cell of a model that uses an accelerator asks for one GPU and runs in a
             # fresh process (its GPU memory is freed when it ends); on CPU workers it trains in the worker.
@@ -577,8 +566,7 @@ class Runner:
                             name = f"{unit.system.name} on {unit.corpus.name}"
                             source = unit.feature.plugin  # whose code it was, for the report to go to
                             why = f"{exc} (feature {unit.feature.name!r} of {source.distribution} {source.version})"
-                            report.skipped.append((name, why))
-                            self.reporter.note(f"[yellow]skipped {name}[/]: {escape(why)}")
+                            self._skip(report, name, why)
                             skipped.add(id(unit))
                             self.reporter.cell_done(unit.corpus.name, False)
                             continue
@@ -611,11 +599,11 @@ class Runner:
                 future.release()
         except BaseException as exc:
             executor.cancel(futures)
-            for table_id, (clip_ids, key, path, header, chunks) in extractions.items():
+            for table_id, (entry, chunks) in extractions.items():
                 if tables[table_id].status != "finished":
                     try:
                         executor.call("keeping finished extraction chunks", lambda: keep_finished_chunks(
-                            client, clip_ids, key, path, header, chunks))
+                            client, entry, chunks))
                     except Exception:
                         pass  # the interruption matters more than a lost checkpoint
             if isinstance(exc, RunStopped):  # say how far it got
@@ -623,6 +611,11 @@ class Runner:
                 raise RunStopped(f"{exc} This run stored {stored} of its {sum(totals.values())} cells before it "
                                  "stopped.") from None
             raise
+
+    def _skip(self, report: RunReport, what: str, why: str) -> None:
+        """``what`` (a corpus, or a system on a corpus) cannot run: reported, and the run goes on."""
+        report.skipped.append((what, why))
+        self.reporter.warning(f"skipped {what}", why)
 
     def _run_id(self, suite: Suite) -> int:
         """This run's provenance row, written once, before its first cell."""
@@ -651,9 +644,7 @@ class Runner:
                          details=cell_details, run_id=self._run_id(suite))
         if not outcome.ok:
             report.failed.append((key, outcome.error))
-            self.reporter.note(
-                f"[red]failed[/] {key.corpus} / {key.system} repeat {key.repeat} fold {key.fold}: {escape(outcome.error)}"
-            )
+            self.reporter.failure(f"failed {key.corpus} / {key.system} repeat {key.repeat} fold {key.fold}", outcome.error)
             return
         report.computed += 1
 

@@ -319,3 +319,44 @@ def test_an_extractor_workers_cannot_import_is_a_clear_error(tmp_path, serbench_
     with pytest.raises(FeatureError, match="module-level function"):
         extract(manifest, feature, workers=1)
     assert len(extract(manifest, feature, workers=0)) == 1
+
+
+def test_the_dask_engine_builds_and_continues_tables_through_the_same_cache_entry(tmp_path, serbench_cache):
+    """Chunks assembled as Dask workers assemble them give the table an in-process extraction gives
+    (same clips, values, failures, silent clips, header), and a partial table left by an interruption
+    is continued by the worker's path with the one note both engines write."""
+    from ser_core.executor import assemble_table, ensure_table, extract_chunk
+    from ser_core.features import CacheEntry
+
+    signals = {"c0": sine(0.5, 200.0), "c1": np.zeros(8000, np.float32), "c2": b"not a wav", "c3": sine(0.7, 300.0)}
+    manifest = write_clips(tmp_path / "clips", signals)
+    calls: list = []
+    feature = stats_feature(calls)
+    here = extract(manifest, feature, workers=0)
+    here_meta = json.loads(str(np.load(here.path)["meta"]))
+    here.path.unlink()
+
+    entry = CacheEntry.of(manifest, feature)
+    assert entry.path == here.path and entry.key == here.cache_key and not entry.exists()
+    paths = [str(c.path) for c in manifest.clips]
+    chunks = [extract_chunk([(i, paths[i]) for i in part], feature.spec.extract, "functionals") for part in ([0, 1], [2, 3])]
+    info = assemble_table(entry, *chunks)
+    built = read_table(Path(info.path), info.key)
+    assert built.clip_ids == here.clip_ids == ["c0", "c1", "c3"] and list(built.failures) == ["c2"]
+    assert built.silent == here.silent == ["c1"] and info.failures == here.failures
+    for a, b in zip(built.items, here.items):
+        np.testing.assert_array_equal(a, b)
+    meta = json.loads(str(np.load(entry.path)["meta"]))
+    assert {k: v for k, v in meta.items() if k != "created"} == {k: v for k, v in here_meta.items() if k != "created"}
+
+    # an interruption after the first chunk: its clips are kept, and the worker continues from them
+    entry.path.unlink()
+    from ser_core.executor import table_from_chunks
+
+    entry.checkpoint(table_from_chunks(entry, chunks[:1]))
+    assert entry.exists() and not entry.path.exists()
+    calls.clear()
+    resumed = ensure_table(entry)
+    assert len(calls) == 1, "only c3 is extracted again (c2 cannot be decoded, so the feature never sees it)"
+    assert resumed.notes == ("continued an interrupted extraction: 2 of 4 clips were already done",)
+    assert read_table(entry.path, entry.key).clip_ids == here.clip_ids and not entry.partial.exists()

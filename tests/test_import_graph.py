@@ -124,6 +124,22 @@ def test_the_cell_code_a_worker_runs_imports_nothing_above_it():
         assert "ser_core.cell" in graph[coordinator]
 
 
+def test_rich_is_imported_only_where_text_is_drawn():
+    """The library reports plain events (ser_core.events); drawing them is the command line's. Only
+    the CLI's modules and the two renderers of boards as terminal text import rich."""
+    drawing = {"ser_core.console", "ser_core.crossboard"}
+    users = set()
+    for name, path in module_names(CORE).items():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            module = node.module if isinstance(node, ast.ImportFrom) else None
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [module or ""]
+            if any(n == "rich" or n.startswith("rich.") for n in names):
+                users.add(name)
+    assert users - drawing == {n for n in users if n.startswith("ser_core.cli")}
+    assert {"ser_core.runner", "ser_core.crosscorpus", "ser_core.executor", "ser_core.events"}.isdisjoint(users)
+
+
 def readme_layers(text: str, modules: set[str]) -> list[list[str]]:
     """The layers README's Layout section lists, top first: each sub-bullet of its ``ser_core/`` item
     is a layer, and the modules it names (in backticks, ``api/testing`` for ``ser_core.api.testing``)

@@ -136,6 +136,47 @@ def test_a_failing_cell_is_recorded_and_the_run_goes_on(registry, tmp_path, synt
     assert entries.entries[0].uar_mean is None and "1 failed" in leaderboard.format_cell(entries.entries[0])
 
 
+def test_warnings_and_failures_reach_the_reporter_as_plain_typed_events(synthetic_manifest, tmp_path):
+    """The library formats no markup: a missing corpus and a skipped system arrive as
+    ``warning(subject, detail)``, a failed cell as ``failure(subject, error)``, all plain text (a
+    name with brackets stays as it is); a reporter that overrides only ``note`` gets each as one line."""
+    class Far:
+        @hookimpl
+        def register_corpora(self, register):
+            register(CorpusSpec("[far]", scan=lambda root: None))
+
+        @hookimpl
+        def register_models(self, register):
+            register(ModelSpec("seqmodel", create=NearestCentroid, accepts=frozenset({"sequence"})))
+
+    registry = load_registry([("tiny", Plugin(synthetic_manifest)), ("far", Far())], use_entry_points=False)
+    first = synthetic_manifest.speakers()[0]
+    suite = make_suite(corpora=("[far]", "tiny"), repeats=1, systems=(
+        System("centroid-lb", "centroid", "lb", settings={"fail_group": first}), System("bad", "seqmodel", "lb")))
+    events, lines = [], []
+
+    class Typed(Reporter):
+        def warning(self, subject, detail=""):
+            events.append(("warning", subject, detail))
+
+        def failure(self, subject, detail):
+            events.append(("failure", subject, detail))
+
+    class Lines(Reporter):
+        def note(self, message):
+            lines.append(message)
+
+    for reporter, db in ((Typed(), "typed.db"), (Lines(), "lines.db")):
+        with ResultStore(tmp_path / db) as store:
+            Runner(registry, store, workers=0, reporter=reporter).run(suite)
+    kinds = [(kind, subject) for kind, subject, _ in events]
+    assert ("warning", "no data for corpus [far]") in kinds and ("warning", "skipped bad on tiny") in kinds
+    (failure,) = [e for e in events if e[0] == "failure"]
+    assert failure[1] == "failed tiny / centroid-lb repeat 0 fold 0" and "cannot train without" in failure[2]
+    assert [f"{subject}: {detail}" for _, subject, detail in events] == lines
+    assert not any("[/" in text or "[yellow" in text or "[red" in text for text in lines)
+
+
 def test_an_interrupted_run_resumes_to_the_uninterrupted_result(registry, tmp_path):
     _, reference, _ = run(registry, tmp_path / "reference.db")
     INTERRUPT_AT["count"] = 3
