@@ -21,14 +21,14 @@ Dask workers when the runner does, and carry the run's provenance.
 from __future__ import annotations
 
 import traceback
-from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
 from ser_core import corpus as corpus_mod
 from ser_core import features
+from ser_core.classes import restrict, shared_classes
 from ser_core.errors import CacheError, ConfigError, CorpusError, SerbenchError
 from ser_core.plugins import Registered
 from ser_core.protocol import as_rows, cell_seed, standardise
@@ -69,43 +69,6 @@ def pairs(corpora: tuple[str, ...] | list[str], protocol: str) -> list[tuple[tup
     if protocol == "leave-one-corpus-out":
         return [(tuple(c for c in corpora if c != held), held) for held in corpora if len(corpora) > 1]
     raise ValueError(f"unknown cross-corpus protocol {protocol!r}; choose one of {PROTOCOLS[1:]}")
-
-
-def mapped_labels(manifest: Manifest, spec) -> set[str]:
-    """The shared-vocabulary labels a corpus's clips have after its ``label_map``."""
-    return {m for m in (spec.shared_label(c.label) for c in manifest.clips) if m is not None}
-
-
-def shared_classes(corpora: Mapping[str, tuple[Manifest, Any]], named: tuple[str, ...] = ()) -> tuple[list[str], str | None]:
-    """``(classes, reason refused)`` of the corpora ``{name: (manifest, spec)}``: the labels every
-    one has after its label map (restricted to ``named`` when given, in that order), and, when fewer
-    than two remain, why the cell is refused (``None`` otherwise)."""
-    from ser_core.specs import order_labels
-
-    have = {name: mapped_labels(m, spec) for name, (m, spec) in corpora.items()}
-    common = set.intersection(*have.values()) if have else set()
-    classes = [c for c in named if c in common] if named else order_labels(common)
-    if len(classes) >= MIN_CLASSES:
-        return classes, None
-    listing = "; ".join(f"{name}: {', '.join(sorted(labels)) or '(none)'}" for name, labels in have.items())
-    wanted = f" of the suite's classes ({', '.join(named)})" if named else ""
-    return classes, (f"{len(classes)} shared class{'es' if len(classes) != 1 else ''}{wanted} "
-                     f"({', '.join(classes) or 'none'}); at least {MIN_CLASSES} are needed. Labels after each "
-                     f"corpus's label_map: {listing}")
-
-
-def restrict(manifest: Manifest, spec, classes: list[str] | tuple[str, ...]) -> tuple[Manifest, dict[str, int]]:
-    """The manifest's clips whose label maps onto ``classes`` (relabelled to the shared label), and
-    the clips left out, counted per original label."""
-    keep, left_out = [], Counter()
-    for clip in manifest.clips:
-        label = spec.shared_label(clip.label)
-        if label in classes:
-            keep.append(clip if label == clip.label else replace(clip, label=label))
-        else:
-            left_out[clip.label] += 1
-    restricted = replace(manifest, clips=keep, label_order=tuple(classes))
-    return restricted, dict(sorted(left_out.items()))
 
 
 def capped(labels: np.ndarray, cap: int | None, seed: int) -> np.ndarray:

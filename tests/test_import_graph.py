@@ -106,9 +106,9 @@ def test_the_core_imports_no_module_that_imports_it_back():
 
 def test_the_cell_code_a_worker_runs_imports_nothing_above_it():
     """ser_core.cell (what a worker unpickles and runs) depends on the protocol, records, results and
-    specs only; the coordinators (runner, executor, crosscorpus) import it, never the reverse."""
+    specs only; the engines (engines, executor, crosscorpus) import it, never the reverse."""
     graph = import_graph(CORE)
-    above = {"ser_core.runner", "ser_core.executor", "ser_core.crosscorpus", "ser_core.plan", "ser_core.suites",
+    above = {"ser_core.runner", "ser_core.engines", "ser_core.executor", "ser_core.crosscorpus", "ser_core.plan", "ser_core.suites",
              "ser_core.features", "ser_core.corpus", "ser_core.cli"}
 
     def reach(start: str) -> set[str]:
@@ -120,7 +120,7 @@ def test_the_cell_code_a_worker_runs_imports_nothing_above_it():
         return seen
 
     assert not reach("ser_core.cell") & above
-    for coordinator in ("ser_core.runner", "ser_core.executor", "ser_core.crosscorpus"):
+    for coordinator in ("ser_core.engines", "ser_core.executor", "ser_core.crosscorpus"):
         assert "ser_core.cell" in graph[coordinator]
 
 
