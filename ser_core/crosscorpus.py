@@ -29,7 +29,8 @@ import numpy as np
 from ser_core import corpus as corpus_mod
 from ser_core import features
 from ser_core.classes import restrict, shared_classes
-from ser_core.errors import CacheError, ConfigError, CorpusError, SerbenchError
+from ser_core.plan import locate_corpus
+from ser_core.errors import CacheError, ConfigError, SerbenchError
 from ser_core.plugins import Registered
 from ser_core.protocol import as_rows, cell_seed, standardise
 from ser_core.records import CellOutcome, CorpusInstance, SystemProtocol, digest, fold_policy
@@ -136,16 +137,10 @@ def scan_corpora(runner, suite, benchmark_paths, report) -> dict[str, CorpusData
     """Every corpus of the suite that can be read, scanned once; the others reported as the runner does."""
     found = {}
     for name in suite.corpora:
-        try:
-            corpus = runner.registry.corpus(name)
-            root = corpus_mod.locate(name, corpus.spec.needs_path, runner.corpus_paths, benchmark_paths)
-        except CorpusError as exc:
-            report.missing.append((name, str(exc)))
-            runner.reporter.warning(f"no data for corpus {name}", str(exc))
+        located = locate_corpus(runner.plan_context(), name, benchmark_paths, report)
+        if located is None:
             continue
-        except SerbenchError as exc:
-            runner._skip(report, f"corpus {name}", str(exc))
-            continue
+        corpus, root = located
         try:
             manifest = corpus_mod.scan(corpus, root)
         except Exception as exc:

@@ -17,18 +17,32 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Union
+from typing import Any, Iterator, Protocol, Union
 
 from ser_core import features
 from ser_core.cell import CellTask, compute_cell, layout_of, prepare
 from ser_core.errors import CacheError, SerbenchError
+from ser_core.events import Reporter
 from ser_core.plan import Unit, plugin_modules
 from ser_core.plugins import Registered
 from ser_core.records import CellOutcome
 from ser_core.results import CellKey
 
-if TYPE_CHECKING:
-    from ser_core.runner import Runner
+
+class Runner(Protocol):
+    """What an engine reads of the runner it computes for (:class:`ser_core.runner.Runner`), and the
+    two attributes it sets: ``executor`` while a Dask graph runs, ``threads`` a cluster's per worker."""
+
+    reporter: Reporter
+    workers: int
+    cell_time_limit: float | None
+    scheduler: str | None
+    executor_config: Any
+    waits: Any
+    executor: Any
+    threads: int
+
+    def in_fresh_process(self, model: Registered) -> bool: ...
 
 
 @dataclass

@@ -211,17 +211,26 @@ def plan_units(context: PlanContext, suite: Suite, benchmark_paths, report: RunR
         units.extend(_plan_corpus(context, suite, corpus_name, benchmark_paths, report))
     return units
 
-def _plan_corpus(context: PlanContext, suite: Suite, corpus_name: str, benchmark_paths, report: RunReport) -> list[Unit]:
+
+def locate_corpus(context: PlanContext, name: str, benchmark_paths, report: RunReport) -> tuple[Registered, Path | None] | None:
+    """The corpus plugin ``name`` and its directory, or ``None`` after reporting why there is none: no
+    directory configured (``report.missing``, normal for corpora this machine lacks) or another reason."""
     try:
-        corpus = context.registry.corpus(corpus_name)
-        root = corpus_mod.locate(corpus_name, corpus.spec.needs_path, context.corpus_paths, benchmark_paths)
+        corpus = context.registry.corpus(name)
+        return corpus, corpus_mod.locate(name, corpus.spec.needs_path, context.corpus_paths, benchmark_paths)
     except CorpusError as exc:
-        report.missing.append((corpus_name, str(exc)))
-        context.reporter.warning(f"no data for corpus {corpus_name}", str(exc))
-        return []
+        report.missing.append((name, str(exc)))
+        context.reporter.warning(f"no data for corpus {name}", str(exc))
     except SerbenchError as exc:
-        skip(report, context.reporter, f"corpus {corpus_name}", str(exc))
+        skip(report, context.reporter, f"corpus {name}", str(exc))
+    return None
+
+
+def _plan_corpus(context: PlanContext, suite: Suite, corpus_name: str, benchmark_paths, report: RunReport) -> list[Unit]:
+    located = locate_corpus(context, corpus_name, benchmark_paths, report)
+    if located is None:
         return []
+    corpus, root = located
     try:
         manifest = scanned = corpus_mod.scan(corpus, root)
         left_out: dict = {}

@@ -137,7 +137,7 @@ class Runner:
 
             return crosscorpus.run(self, suite, benchmark_paths)
         report, self._tables = RunReport(), {}
-        units = plan_units(self._context(), suite, benchmark_paths or {}, report)
+        units = plan_units(self.plan_context(), suite, benchmark_paths or {}, report)
         engine = DaskEngine(self) if self.distributed else InProcessEngine(self)
         with closing(engine.execute(suite.seed, units)) as events:
             for event in events:  # each cell is stored before the engine goes on
@@ -153,7 +153,7 @@ class Runner:
             return crosscorpus.plan_rows(self, suite, benchmark_paths)
         report = RunReport()
         rows = []
-        for unit in plan_units(self._context(), suite, benchmark_paths or {}, report):
+        for unit in plan_units(self.plan_context(), suite, benchmark_paths or {}, report):
             walls = [c.wall_time for c in self.store.cells(unit.corpus.name, unit.system.name) if c.status == "ok"]
             mean = float(np.mean(walls)) if walls else None
             missing = len(unit.todo)
@@ -163,7 +163,8 @@ class Runner:
 
     # -- storing what the engine yields -------------------------------------------------------
 
-    def _context(self) -> PlanContext:
+    def plan_context(self) -> PlanContext:
+        """What planning reads of this runner (:func:`ser_core.plan.plan_units`)."""
         return PlanContext(self.registry, self.store, self.corpus_paths, self.reporter)
 
     def _record(self, event: Event, suite: Suite, report: RunReport) -> None:
