@@ -6,10 +6,15 @@ Run the same suite from two source trees (before and after a change) into two da
 
 compares every cell by its key (corpus, system, protocol digest, instance digest, repeat, fold): the
 status, the UAR, the predictions (clip ids, speakers, true and predicted classes), the seed, the
-parameter count, the estimator's description and the stored details (wall times, run ids and
-timestamps are expected to differ and are not compared). It prints one line per difference and a
-summary, and exits 0 when the cells are identical, 1 when they differ, 2 when a file is not a results
-database. It reads both files read-only with ``sqlite3`` only, so it works on databases of any
+parameter count, the estimator's description and the stored details. What records how long or when,
+not what, is expected to differ and is not compared: the cell's wall time, and every key of the
+estimator's description whose name ends in ``_seconds`` or ``_per_second`` (training times, throughput;
+the naming convention docs/writing-a-plugin.md asks of a model's ``describe()``). A difference that is
+known and stated can be left out by name: ``--ignore details.cell_process`` (a key a newer version
+adds) or ``--ignore details.feature_cache_key`` (the synthetic corpus regenerated: new file times);
+each ignored key is named in the summary. It prints one line per difference and a summary, and exits
+0 when the cells are identical, 1 when they differ, 2 when a file is not a results database or an
+``--ignore`` is malformed. It reads both files read-only with ``sqlite3`` only, so it works on databases of any
 serbench version with a ``cells`` table.
 """
 
@@ -25,6 +30,8 @@ KEY = ("corpus", "system", "protocol", "instance", "repeat", "fold")
 COMPARED = ("status", "uar", "predictions", "seed", "parameter_count", "estimator", "error", "details")
 #: details that record where and when, not what: they may differ between two runs of the same cells
 VOLATILE_DETAILS = ("wall_time",)
+#: suffixes of the estimator description's keys that hold wall-clock timings (seconds, throughput)
+TIMING_SUFFIXES = ("_seconds", "_per_second")
 
 
 def cells(path: Path) -> dict[tuple, dict]:
@@ -41,19 +48,45 @@ def cells(path: Path) -> dict[tuple, dict]:
     return {tuple(row[k] for k in KEY): dict(row) for row in rows}
 
 
-def normalised(column: str, value):
-    """A column's value as compared: JSON parsed (so key order and spacing do not count)."""
-    if column in ("predictions", "estimator", "details") and isinstance(value, str):
+JSON_COLUMNS = ("predictions", "estimator", "details")
+
+
+def parse_ignored(specs: list[str]) -> dict[str, set[str]]:
+    """``["details.cell_process", ...]`` as ``{"details": {"cell_process"}}``; a malformed one exits 2."""
+    ignored: dict[str, set[str]] = {}
+    for spec in specs:
+        column, _, key = spec.partition(".")
+        if column not in JSON_COLUMNS or not key:
+            print(f"--ignore {spec!r}: expected COLUMN.KEY with COLUMN one of {', '.join(JSON_COLUMNS)} "
+                  "(for example details.cell_process)", file=sys.stderr)
+            raise SystemExit(2)
+        ignored.setdefault(column, set()).add(key)
+    return ignored
+
+
+def is_timing(key: str) -> bool:
+    return key.endswith(TIMING_SUFFIXES)
+
+
+def normalised(column: str, value, ignored: dict[str, set[str]] | None = None):
+    """A column's value as compared: JSON parsed (so key order and spacing do not count), without the
+    keys that record how long or when (and those ``ignored`` names)."""
+    if column in JSON_COLUMNS and isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError:
             return value
-        if column == "details" and isinstance(value, dict):
-            value = {k: v for k, v in value.items() if k not in VOLATILE_DETAILS}
+        if isinstance(value, dict):
+            skip = set((ignored or {}).get(column, ()))
+            if column == "details":
+                skip.update(VOLATILE_DETAILS)
+            value = {k: v for k, v in value.items()
+                     if k not in skip and not (column == "estimator" and is_timing(k))}
     return value
 
 
-def differences(before: dict[tuple, dict], after: dict[tuple, dict]) -> list[str]:
+def differences(before: dict[tuple, dict], after: dict[tuple, dict],
+                ignored: dict[str, set[str]] | None = None) -> list[str]:
     """One line per cell only one side has and per column two cells disagree on."""
     lines = []
     for key in sorted(before.keys() - after.keys(), key=str):
@@ -62,7 +95,8 @@ def differences(before: dict[tuple, dict], after: dict[tuple, dict]) -> list[str
         lines.append(f"only in the second: {'/'.join(map(str, key))}")
     for key in sorted(before.keys() & after.keys(), key=str):
         for column in COMPARED:
-            a, b = normalised(column, before[key][column]), normalised(column, after[key][column])
+            a = normalised(column, before[key][column], ignored)
+            b = normalised(column, after[key][column], ignored)
             if a != b:
                 if isinstance(a, dict) and isinstance(b, dict):
                     changed = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
@@ -77,15 +111,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("first", type=Path)
     parser.add_argument("second", type=Path)
+    parser.add_argument("--ignore", action="append", default=[], metavar="COLUMN.KEY",
+                        help="leave out one key of details, estimator or predictions (repeatable), "
+                             "for a difference that is known and stated")
     args = parser.parse_args()
+    ignored = parse_ignored(args.ignore)
     before, after = cells(args.first), cells(args.second)
-    found = differences(before, after)
+    found = differences(before, after, ignored)
     for line in found:
         print(line)
     ok = sum(1 for c in before.values() if c["status"] == "ok")
     systems = sorted({(k[0], k[1]) for k in before})
     print(f"{len(before)} cells in {args.first} ({ok} ok; " + ", ".join(f"{c}/{s}" for c, s in systems)
-          + f"), {len(after)} in {args.second}: " + ("identical" if not found else f"{len(found)} differences"))
+          + f"), {len(after)} in {args.second}: " + ("identical" if not found else f"{len(found)} differences")
+          + (f" (ignoring {', '.join(sorted(args.ignore))})" if args.ignore else ""))
     sys.exit(1 if found else 0)
 
 

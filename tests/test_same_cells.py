@@ -62,3 +62,39 @@ def test_a_file_that_is_not_a_results_database_is_refused(tmp_path):
     done = run(bad, good)
     assert done.returncode == 2
     assert "not a serbench results database" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_estimator_timings_are_not_compared_but_its_other_keys_are(tmp_path):
+    timed = {"C": 1, "train_seconds": 2.5, "epoch_seconds": [1.0, 1.5], "train_samples_per_second": 40.0}
+    retimed = {"C": 1, "train_seconds": 9.1, "epoch_seconds": [4.0, 5.1], "train_samples_per_second": 11.0}
+    a = database(tmp_path / "a.db", [cell(0, [0, 0], estimator=json.dumps(timed))])
+    b = database(tmp_path / "b.db", [cell(0, [0, 0], estimator=json.dumps(retimed))])
+    assert run(a, b).returncode == 0
+    c = database(tmp_path / "c.db", [cell(0, [0, 0], estimator=json.dumps({**retimed, "C": 2}))])
+    done = run(a, c)
+    assert done.returncode == 1
+    assert "c/s/p1/i1/0/0: estimator keys C" in done.stdout.splitlines()
+
+
+def test_a_stated_difference_is_ignored_by_name_and_named_in_the_summary(tmp_path):
+    a = database(tmp_path / "a.db", [cell(0, [0, 0])])
+    newer = json.dumps({"fold_name": "f0", "plugins": {"x": "1"}, "cell_process": "in-process"})
+    b = database(tmp_path / "b.db", [cell(0, [0, 0], details=newer)])
+    assert run(a, b).returncode == 1
+    done = subprocess.run([sys.executable, str(SCRIPT), str(a), str(b), "--ignore", "details.cell_process"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.strip().endswith("identical (ignoring details.cell_process)")
+    # ... but only that key: a changed prediction still counts
+    c = database(tmp_path / "c.db", [cell(0, [1, 0], details=newer)])
+    done = subprocess.run([sys.executable, str(SCRIPT), str(a), str(c), "--ignore", "details.cell_process"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "predictions keys y_pred" in done.stdout
+
+
+def test_a_malformed_ignore_is_refused_with_the_expected_form(tmp_path):
+    a = database(tmp_path / "a.db", [cell(0, [0, 0])])
+    done = subprocess.run([sys.executable, str(SCRIPT), str(a), str(a), "--ignore", "wall_time"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "expected COLUMN.KEY" in done.stderr and "Traceback" not in done.stderr
