@@ -49,7 +49,7 @@ def main() -> None:
     cache_root = args.cache_dir or Path(tempfile.mkdtemp(prefix="serbench-bench-"))
     os.environ["SERBENCH_CACHE_DIR"] = str(cache_root)
 
-    from ser_core import features
+    from ser_core import cache, features
     from ser_core.plugins import load_registry
 
     registry = load_registry()
@@ -71,7 +71,7 @@ def main() -> None:
     try:
         for name in names:
             feature = registry.feature(name)
-            features.clear_cache(feature=name, corpus=manifest.corpus)
+            cache.clear_cache(feature=name, corpus=manifest.corpus)
             start = time.perf_counter()
             cold = features.extract(manifest, feature, workers=workers)
             cold_s = time.perf_counter() - start

@@ -41,7 +41,8 @@ def main() -> None:
     from ser_core import corpus, features
     from ser_core.blocks import extract_combined
     from ser_core.plugins import load_registry
-    from ser_core.protocol import as_rows, from_rows, make_folds, standardise, uar
+    from ser_core.protocol import as_rows, from_rows, make_folds, standardise
+    from ser_core.metrics import uar
     from ser_core.cell import seed_everything
     from ser_core.specs import ModelContext
 

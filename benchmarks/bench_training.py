@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from ser_core.plugins import load_registry
-from ser_core.protocol import class_weights
+from ser_core.metrics import class_weights
 from ser_core.specs import FeatureSpec, ModelContext
 from ser_keras import as_frames, configure_tensorflow, padded_length
 

@@ -40,7 +40,7 @@ def main() -> None:
 
     import ser_keras.training as training
     from ser_core.plugins import load_registry
-    from ser_core.protocol import uar
+    from ser_core.metrics import uar
     from ser_core.results import ResultStore
     from ser_core.runner import Runner
     from ser_core.suites import load_suites

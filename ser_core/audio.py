@@ -8,6 +8,10 @@ sample rates (24.414, 44.1, 48, 96 kHz, ...) resampled with soxr at high quality
 :class:`AudioError` naming the file and saying what to do: a file that cannot be opened (permissions)
 is told apart from one that cannot be decoded, and a RIFF/WAVE file whose data chunk is shorter than
 its header says (a truncated copy, which libsndfile would read silently as a shorter clip) is an error.
+
+For feature plugins (public through :mod:`ser_core`): :func:`load_audio`, :data:`SAMPLE_RATE`, and
+:func:`require_samples`, which fails a clip shorter than one analysis frame with
+:class:`ClipTooShortError`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ser_core.errors import SerbenchError
+from ser_core.errors import FeatureError, SerbenchError
 
 SAMPLE_RATE = 16_000
 
@@ -215,4 +219,25 @@ def _info_with_ffmpeg(path: Path) -> AudioInfo:
             int(stream.channels or stream.codec_context.channels),
             duration,
             container.format.name.upper(),
+        )
+
+
+#: Clips whose absolute peak stays below this (-80 dBFS) are reported as silent.
+SILENT_PEAK = 1e-4
+
+
+class ClipTooShortError(FeatureError):
+    """A clip holds fewer samples than one analysis frame of the feature."""
+
+
+def require_samples(signal: np.ndarray, minimum: int, feature: str, sample_rate: int = SAMPLE_RATE) -> None:
+    """Raise :class:`ClipTooShortError` when ``signal`` is shorter than ``minimum`` samples.
+
+    Feature plugins call this first, so a clip shorter than one analysis frame fails with a clear
+    reason instead of producing an empty or padded-garbage array.
+    """
+    if len(signal) < minimum:
+        raise ClipTooShortError(
+            f"{len(signal)} samples ({1000 * len(signal) / sample_rate:.1f} ms) is shorter than one "
+            f"analysis frame of {feature!r} ({minimum} samples, {1000 * minimum / sample_rate:.1f} ms)"
         )

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ser_core import features
+from ser_core import cache, features
 from ser_core.errors import ConfigError
 from ser_core.plugins import Registered
 from ser_core.records import digest
@@ -53,7 +53,7 @@ def extract_combined(
     workers: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     on_part: Callable[[Registered], None] | None = None,
-) -> tuple[features.FeatureTable, tuple[FeatureBlock, ...]]:
+) -> tuple[cache.FeatureTable, tuple[FeatureBlock, ...]]:
     """The concatenated table of ``parts`` on ``manifest`` and its blocks, in ``parts`` order.
 
     :param on_part: called before each part's extraction (e.g. to start a progress stage).
@@ -77,5 +77,5 @@ def extract_combined(
     silent = sorted({cid for t in tables for cid in t.silent})
     notes = [f"{p.name}: {n}" for p, t in zip(parts, tables) for n in t.notes]
     key = digest([t.cache_key for t in tables])
-    table = features.FeatureTable(clip_ids, items, key, failures, all(t.from_cache for t in tables), None, silent, notes)
+    table = cache.FeatureTable(clip_ids, items, key, failures, all(t.from_cache for t in tables), None, silent, notes)
     return table, blocks

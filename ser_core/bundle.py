@@ -494,7 +494,7 @@ def _against_corpus(section, inst: _Instance, cells, registered, manifest, repor
 def _reconstruct(section, inst: _Instance, cells, truth: Mapping[str, int], report: SectionReport,
                  protocol: SystemProtocol, *, drop_unknown: bool) -> None:
     """Turn the section's cells into storable cells with the local labels; check each stored UAR."""
-    from ser_core.protocol import uar
+    from ser_core.metrics import uar
 
     for r, by_fold in sorted(cells.items()):
         for f, cell in sorted(by_fold.items()):

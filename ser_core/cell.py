@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ser_core.protocol import Folds, as_rows, from_rows, standardise, train_mask, uar
+from ser_core.protocol import Folds, as_rows, from_rows, standardise, train_mask
+from ser_core.metrics import uar
 from ser_core.records import CellOutcome, Predictions, check_predictions
 from ser_core.results import CellKey
 from ser_core.specs import FeatureBlock, FeatureSpec, Manifest, ModelContext
 
 if TYPE_CHECKING:
-    from ser_core.features import FeatureTable
+    from ser_core.cache import FeatureTable
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ exits 1 with or without ``--strict``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterable, Mapping, Optional
 
 import json
 
@@ -34,6 +34,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ser_core.cli_common import console, err_console, friendly_errors
+from ser_core.specs import Clip, order_labels
 
 corpus_app = typer.Typer(help="List, download and inspect corpora.", no_args_is_help=True)
 
@@ -75,7 +76,7 @@ def info(
     ] = True,
 ) -> None:
     """Show what a corpus directory holds and how it differs from the corpus as distributed."""
-    from ser_core.corpus import inspect, label_columns, locate, speakers_by_gender
+    from ser_core.corpus import inspect, locate
     from ser_core.plugins import load_registry
 
     corpus = load_registry().corpus(name)
@@ -345,3 +346,19 @@ def download(
                       f"(files: {got}, hashes verified).", highlight=False)
     console.print(f"Location recorded in {report.recorded_in}; `serbench run` finds it with no --corpus-path.",
                   highlight=False)
+
+
+def label_columns(counts: Mapping[str, int], order: Iterable[str] = ()) -> dict[str, str]:
+    """Clips per label as table columns: one per label in display order (:func:`order_labels`;
+    ``order`` is the corpus's declared label order), empty where there are none, then the total."""
+    row = {label: str(counts[label]) if counts.get(label) else "" for label in order_labels(set(counts), tuple(order))}
+    row["total"] = str(sum(counts.values()))
+    return row
+
+
+def speakers_by_gender(clips: Iterable[Clip]) -> dict[str, list[str]]:
+    """Speakers grouped by the gender the manifest gives them (``?`` where unknown)."""
+    groups: dict[str, set[str]] = {}
+    for clip in clips:
+        groups.setdefault(clip.gender or "?", set()).add(clip.speaker)
+    return {gender: sorted(names) for gender, names in sorted(groups.items())}

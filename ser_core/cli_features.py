@@ -51,6 +51,7 @@ def features_extract(
     """Extract features of one corpus into the cache (reused by every later run with the same key)."""
     from ser_core import corpus as corpus_mod
     from ser_core import features
+    from ser_core.audio import SILENT_PEAK
     from ser_core.plugins import load_registry
     from ser_core.suites import corpus_paths
 
@@ -89,7 +90,7 @@ def features_extract(
             err_console.print(f"[yellow]feature cache:[/] {escape(note)}", highlight=False)
         if table.silent:
             err_console.print(
-                f"[yellow]warning:[/] {len(table.silent)} clips are silent (peak below {features.SILENT_PEAK:g}): "
+                f"[yellow]warning:[/] {len(table.silent)} clips are silent (peak below {SILENT_PEAK:g}): "
                 + escape(", ".join(table.silent[:10])) + (" ..." if len(table.silent) > 10 else ""),
                 highlight=False,
             )
@@ -108,7 +109,7 @@ def features_extract(
 @friendly_errors
 def cache_list() -> None:
     """List cached feature tables: corpus, feature, clips, size, status (ok, partial, unreadable)."""
-    from ser_core.features import cached_tables
+    from ser_core.cache import cached_tables
 
     root = paths.cache_dir()
     entries = cached_tables()
@@ -145,7 +146,7 @@ def cache_clear(
     corpus: Annotated[Optional[str], typer.Option(help="Only this corpus's tables.")] = None,
 ) -> None:
     """Delete cached feature tables (they are rebuilt on demand)."""
-    from ser_core.features import cached_tables, clear_cache
+    from ser_core.cache import cached_tables, clear_cache
 
     _check_cached_names(cached_tables(), feature, corpus)
     console.print(f"removed {clear_cache(feature, corpus)} cached tables")

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from ser_core.audio import SAMPLE_RATE
 from ser_core.cli_common import console, friendly_errors
 from ser_core.errors import ConfigError, FeatureError
 
@@ -22,7 +23,6 @@ models_app = typer.Typer(help="Inspect model plugins.", no_args_is_help=True)
 
 #: length of the representative clip the feature is run on
 EXAMPLE_SECONDS = 5.0
-SAMPLE_RATE = 16_000
 
 
 @models_app.command("info")

@@ -5,7 +5,7 @@ order the work finishes: a unit's feature table is ready (:class:`TableReady`), 
 (:class:`UnitSkipped`), a cell is computed (:class:`CellComputed`). It stores nothing: the runner
 (:mod:`ser_core.runner`) writes each event's cell before the engine goes on, so an interrupted run
 keeps every cell that was yielded. Both engines extract through the same cache entries
-(:class:`ser_core.features.CacheEntry`) and compute cells with the same code
+(:class:`ser_core.cache.CacheEntry`) and compute cells with the same code
 (:func:`ser_core.cell.compute_cell`, in a fresh process when the runner asks for one).
 
 :class:`InProcessEngine` runs the units one after the other here (``--workers 0`` or 1, and models
@@ -19,7 +19,7 @@ import pickle
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol, Union
 
-from ser_core import features
+from ser_core import cache, features
 from ser_core.cell import CellTask, compute_cell, layout_of, prepare
 from ser_core.errors import CacheError, SerbenchError
 from ser_core.events import Reporter
@@ -124,7 +124,7 @@ class InProcessEngine:
             if fresh is not None:
                 fresh.close()
 
-    def _table(self, unit: Unit) -> features.FeatureTable:
+    def _table(self, unit: Unit) -> cache.FeatureTable:
         manifest, workers = unit.table_manifest, self.extraction_workers
         if len(unit.parts) > 1:
             from ser_core.blocks import extract_combined
@@ -196,7 +196,7 @@ class DaskEngine:
             yield from InProcessEngine(runner, runner.workers if len(unit.parts) > 1 else 0).unit(suite_seed, unit)
         if not remote:
             return
-        features.check_cache_dir()
+        cache.check_cache_dir()
         executor = DaskExecutor(workers=runner.workers, scheduler=runner.scheduler, config=runner.executor_config,
                                 waits=runner.waits)
         runner.executor = executor
@@ -206,7 +206,7 @@ class DaskEngine:
                 self.reporter.note(executor.where())
             elif executor.dashboard:
                 self.reporter.note(f"Dask dashboard: {executor.dashboard}")
-            executor.check_shared_cache(features.cache_dir() / "features")
+            executor.check_shared_cache(cache.cache_dir() / "features")
             executor.check_worker_imports(plugin_modules(unit for unit, _ in remote))
             if runner.scheduler or runner.executor_config:
                 runner.threads = executor.threads_per_worker
@@ -239,7 +239,7 @@ class DaskEngine:
             manifest, feature = unit.table_manifest, unit.feature
             table_id = (manifest.corpus, feature.name)
             if table_id not in tables:
-                entry = features.CacheEntry.of(manifest, feature)
+                entry = cache.CacheEntry.of(manifest, feature)
                 tag = f"{manifest.corpus}-{feature.name}-{entry.key}"
                 if entry.exists():
                     tables[table_id] = client.submit(ensure_table, entry, key=f"table-{tag}", pure=False)

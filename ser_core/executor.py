@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from ser_core.cell import Layout, compute_cell, plugin_exit_message, prepare
+from ser_core.config import available_cores
 from ser_core.errors import CacheError, ConfigError, FeatureError
 from ser_core.executor_config import ExecutorConfig
 from ser_core.records import CellOutcome
@@ -194,14 +195,6 @@ def tls_security(environ=None):
                     tls_scheduler_key=key, tls_worker_cert=cert, tls_worker_key=key, require_encryption=True)
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the system has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
 def check_local_workers(workers: int) -> None:
     """Refuse a local cluster of more than :data:`WORKERS_PER_CORE` processes per core (a usage error)."""
     cores = available_cores()
@@ -238,7 +231,7 @@ def extract_chunk(clips: list[tuple[int, str]], extract, kind: str) -> list:
 
 def table_from_chunks(entry, chunks):
     """The table of the clips that some extraction chunks finished (``entry``: its
-    :class:`ser_core.features.CacheEntry`; clips in manifest order)."""
+    :class:`ser_core.cache.CacheEntry`; clips in manifest order)."""
     from ser_core import features
 
     outcomes = features.Outcomes()
@@ -286,12 +279,12 @@ _PREPARED: dict[tuple, Any] = {}
 
 def prepared_data(info: TableInfo, layout: Layout):
     """The system's data on one corpus, read from the cache (kept for the next cell of this worker)."""
-    from ser_core import features
+    from ser_core import cache
 
     memo = (info.path, info.key, layout.corpus, layout.normalisation, layout.kind, hash(layout.clip_ids))
     if memo not in _PREPARED:
         _PREPARED.clear()  # one system's data at a time: workers move between corpora
-        table = features.read_table(Path(info.path), info.key)
+        table = cache.read_table(Path(info.path), info.key)
         _PREPARED[memo] = prepare(table, layout)
     return _PREPARED[memo]
 
@@ -627,7 +620,7 @@ class DaskExecutor:
                 else:
                     self.cluster.scale(jobs=self.config.jobs)
             else:
-                threads = max(1, (os.cpu_count() or 1) // max(1, self.workers))
+                threads = max(1, available_cores() // max(1, self.workers))
                 # only this machine can reach the scheduler and the dashboard (a scheduler runs any code sent to it)
                 self.cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",

@@ -15,7 +15,7 @@ critical difference.
 
 A stored row that cannot be scored (unreadable predictions, class indices out of range) is counted
 as failed and named in the board's notes; it never stops the board. The UAR stored with each cell is
-never shown: every figure is recomputed from the cell's predictions (:func:`ser_core.protocol.uar`),
+never shown: every figure is recomputed from the cell's predictions (:func:`ser_core.metrics.uar`),
 and a stored UAR that disagrees with them (a hand edit, a damaged row) is named in the notes.
 """
 
@@ -34,7 +34,7 @@ from ser_core import stats
 # the marks and text of the board live in ser_core.board_text; these names stay importable from here
 from ser_core.board_text import BEST, EXCLUDED, LEGEND, TIED, UNVERIFIED, format_cell, pct, rank_lines  # noqa: F401
 from ser_core.errors import ConfigError
-from ser_core.protocol import uar as recomputed_uar, uar_from_counts
+from ser_core.metrics import uar as recomputed_uar, uar_from_counts
 from ser_core.records import CorpusInstance, SystemProtocol, differing_keys, flatten
 from ser_core.results import ResultStore, StoredCell
 

@@ -27,6 +27,7 @@ import numpy as np
 
 import ser_core
 from ser_core import features
+from ser_core.audio import SILENT_PEAK
 from ser_core.config import available_cores
 from ser_core.engines import CellComputed, DaskEngine, Event, InProcessEngine, TableReady, UnitSkipped
 from ser_core.errors import ConfigError
@@ -203,7 +204,7 @@ class Runner:
         if silent:
             self.reporter.warning(
                 f"warning: {len(silent)} clips of {corpus.name} are silent",
-                f"their peak is below {features.SILENT_PEAK:g}; they are used as they are: {', '.join(silent[:10])}"
+                f"their peak is below {SILENT_PEAK:g}; they are used as they are: {', '.join(silent[:10])}"
                 + (" ..." if len(silent) > 10 else "")
             )
         if failures:

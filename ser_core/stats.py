@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ser_core.protocol import uar_from_counts
+from ser_core.metrics import uar_from_counts
 
 DEFAULT_RESAMPLES = 1000
 #: Fewer resamples than this give an interval whose ends are one or two draws: refused, not computed.
@@ -140,7 +140,7 @@ def _weights(indices: np.ndarray, n_units: int) -> np.ndarray:
 
 def _fold_mean_uar(true: np.ndarray, correct: np.ndarray) -> np.ndarray:
     """``true``/``correct`` of shape ``(..., F, C)`` -> fold-mean UAR ``(...)``: the UAR of each fold
-    (:func:`ser_core.protocol.uar_from_counts`), averaged over the folds that have test clips."""
+    (:func:`ser_core.metrics.uar_from_counts`), averaged over the folds that have test clips."""
     per_fold = uar_from_counts(true, correct)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ser_core.records import CellOutcome, CorpusInstance, Predictions, SystemProtocol
-from ser_core.protocol import uar
+from ser_core.metrics import uar
 from ser_core.results import CellKey, ResultStore
 
 

@@ -20,7 +20,8 @@ import numpy as np
 from ser_core import Clip, CorpusSpec, Manifest, hookimpl
 from ser_core import corpus as corpus_mod
 from ser_core.plugins import load_registry
-from ser_core.protocol import cell_seed, make_folds, uar
+from ser_core.protocol import cell_seed, make_folds
+from ser_core.metrics import uar
 from ser_core.records import FOLD_POLICY, CellOutcome, CorpusInstance, Predictions, RunProvenance, SystemProtocol
 from ser_core.results import CellKey, ResultStore
 from ser_core.synthetic import generate

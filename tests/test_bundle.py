@@ -152,7 +152,7 @@ def _flip_a_wrong_prediction(data, registry, corpora):
     cell, i = next((cell, i) for cell in _section(data)["cells"]
                    for i, (c, p) in enumerate(zip(cell["clip_ids"], cell["y_pred"])) if truth[c] != p)
     cell["y_pred"][i] = truth[cell["clip_ids"][i]]
-    from ser_core.protocol import uar
+    from ser_core.metrics import uar
 
     cell["uar"] = uar([truth[c] for c in cell["clip_ids"]], cell["y_pred"])  # the stored UAR edited to match
     return data

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from ser_core import FeatureSpec, hookimpl
 from ser_core.errors import FeatureError
-from ser_core.features import cache_key, cached_tables, clear_cache, extract, read_table
+from ser_core.cache import cache_key, cached_tables, clear_cache, read_table
+from ser_core.features import extract
 from ser_core.api.testing import FAKE_FEATURE
 from ser_core.plugins import PluginInfo, Registered, load_registry
 from ser_core.specs import Clip, Manifest
@@ -326,7 +327,7 @@ def test_the_dask_engine_builds_and_continues_tables_through_the_same_cache_entr
     (same clips, values, failures, silent clips, header), and a partial table left by an interruption
     is continued by the worker's path with the one note both engines write."""
     from ser_core.executor import assemble_table, ensure_table, extract_chunk
-    from ser_core.features import CacheEntry
+    from ser_core.cache import CacheEntry
 
     signals = {"c0": sine(0.5, 200.0), "c1": np.zeros(8000, np.float32), "c2": b"not a wav", "c3": sine(0.7, 300.0)}
     manifest = write_clips(tmp_path / "clips", signals)

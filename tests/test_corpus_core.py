@@ -9,22 +9,9 @@ import pytest
 import soundfile
 
 from ser_core import hookimpl
-from ser_core.corpus import (
-    NamingConvention,
-    ManifestBuilder,
-    compare,
-    env_var,
-    excluded,
-    filename_corpus,
-    inspect,
-    locate,
-    scan,
-    scan_files,
-    skip_kind,
-    subdirectory,
-    label_columns,
-    validate,
-)
+from ser_core.cli_corpus import label_columns
+from ser_core.corpus import compare, env_var, inspect, locate, scan, skip_kind, validate
+from ser_core.readers import ManifestBuilder, NamingConvention, excluded, filename_corpus, scan_files, subdirectory
 from ser_core.default_plugins import csv_corpus
 from ser_core.errors import CorpusError
 from ser_core.plugins import load_registry

@@ -18,7 +18,7 @@ CONTEMPT_PLUGIN = '''
 from serbench_test_parts import Centroid, loudness
 
 from ser_core import FeatureSpec, ModelSpec, hookimpl
-from ser_core.corpus import NamingConvention, filename_corpus
+from ser_core.readers import NamingConvention, filename_corpus
 from ser_core.specs import ExpectedContent
 
 NAMING = NamingConvention(

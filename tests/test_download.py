@@ -29,7 +29,7 @@ import ser_core
 from ser_core import plugins
 from ser_core.api.testing import fake_suite_toml
 from ser_core.cli import app
-from ser_core.corpus import NamingConvention, filename_corpus
+from ser_core.readers import NamingConvention, filename_corpus
 from ser_core.plugins import Registered
 from ser_core.specs import Clip, DownloadSource, ExpectedContent, ManualSource, RemoteFile, source_problems
 

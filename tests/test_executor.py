@@ -198,7 +198,7 @@ def test_a_cell_that_keeps_killing_its_worker_is_stored_failed_with_its_name(reg
 
 
 def test_an_interrupted_extraction_keeps_its_finished_clips_and_the_next_run_continues(registry, tmp_path):
-    from ser_core import features
+    from ser_core import cache
 
     suite = suite_of(System("slow", "slow-centroid", "slowloud"), repeats=1)
 
@@ -216,7 +216,7 @@ def test_an_interrupted_extraction_keeps_its_finished_clips_and_the_next_run_con
         runner = Runner(registry, store, waits=BOUNDED, workers=2, reporter=InterruptAfterAChunk())
         with pytest.raises(KeyboardInterrupt):
             runner.run(suite)
-    (partial,) = [t for t in features.cached_tables() if t["feature"] == "slowloud" and t["status"] == "partial"]
+    (partial,) = [t for t in cache.cached_tables() if t["feature"] == "slowloud" and t["status"] == "partial"]
     assert 0 < partial["clips"] < 48, partial
     notes = []
 
@@ -228,7 +228,7 @@ def test_an_interrupted_extraction_keeps_its_finished_clips_and_the_next_run_con
         report = Runner(registry, store, waits=BOUNDED, workers=2, reporter=Notes()).run(suite)
     assert report.ok and report.computed == 4
     assert any(f"{partial['clips']} of 48 clips were already done" in n for n in notes), notes
-    assert not [t for t in features.cached_tables() if t["feature"] == "slowloud" and t["status"] == "partial"]
+    assert not [t for t in cache.cached_tables() if t["feature"] == "slowloud" and t["status"] == "partial"]
 
 
 def test_a_worker_that_cannot_reach_the_cache_directory_is_reported_with_what_to_set(tmp_path):

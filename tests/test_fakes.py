@@ -11,7 +11,7 @@ import numpy as np
 
 from ser_core.api.testing import (FAKE_FEATURE, FAKE_MODEL, FakeCentroid, ManifestCorpus, fake_stats, fakes,
                                   load_registry)
-from ser_core.protocol import uar
+from ser_core.metrics import uar
 
 
 def _listed(env=None) -> set[str]:

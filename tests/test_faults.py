@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from ser_core import CorpusSpec, FeatureSpec, ModelSpec, Setting, hookimpl, outputs
 from ser_core.cli import app
 from ser_core.errors import CacheError, ConfigError, OutputError
-from ser_core.features import cache_path, cached_tables, clear_cache, extract, read_table
+from ser_core.cache import cache_path, cached_tables, clear_cache, read_table
+from ser_core.features import extract
 from ser_core.plugins import load_registry
 from ser_core.results import ResultStore
 from ser_core.runner import Reporter, Runner

@@ -243,7 +243,8 @@ def test_well_formed_scheduler_addresses_are_accepted():
 
 
 def test_too_many_local_workers_are_refused_with_why(tmp_path):
-    from ser_core.executor import WORKERS_PER_CORE, available_cores
+    from ser_core.config import available_cores
+    from ser_core.executor import WORKERS_PER_CORE
 
     cores = available_cores()
     out = serbench("run", "--config", str(write_config(tmp_path)), "--db", str(tmp_path / "r.db"), "--suite", "hang",

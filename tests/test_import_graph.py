@@ -205,3 +205,36 @@ def test_the_scanner_names_a_submodule_imported_from_its_package(tmp_path):
     graph = import_graph(root)
     assert graph["pkg.a"] == {"pkg.sub"} and graph["pkg.sub.c"] == {"pkg.sub.d"} and graph["pkg.sub.d"] == {"pkg.a"}
     assert cycles(graph) == []  # pkg.sub (its __init__) imports nothing: no cycle through it
+
+
+def top_level_definitions(path: Path) -> set[str]:
+    """The names a module defines itself (functions, classes, assignments), not those it imports."""
+    names = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_every_public_name_is_defined_once_in_the_helpers_layer_never_beside_a_pipeline_stage():
+    """A plugin author's helpers (the names of ``ser_core.api``) live in the bottom layer, the plugin
+    machinery and helpers, and nowhere else: no module of a pipeline stage (manifests, extraction,
+    the cell, the store, the board) also holds something a plugin calls, so a stage can change
+    without touching the contract, and each public name has one home."""
+    from ser_core import api
+
+    modules = module_names(CORE)
+    graph = import_graph(CORE)
+    layers = readme_layers((ROOT / "README.md").read_text(), set(graph) - {"ser_core"})
+    helpers = set(layers[-1])
+    defined = {name: top_level_definitions(path) for name, path in modules.items()
+               if not name.startswith("ser_core.api") and name != "ser_core"}
+    homes = {public: sorted(m for m, names in defined.items() if public in names) for public in api.__all__}
+    assert {p: h for p, h in homes.items() if len(h) != 1} == {}, "public names defined in no module or in several"
+    outside = {p: h[0] for p, h in homes.items() if h[0] not in helpers}
+    assert outside == {}, "public names defined beside a pipeline stage (move them to a helpers module)"
+    assert {"ser_core.readers", "ser_core.metrics", "ser_core.audio", "ser_core.specs"} <= {h[0] for h in homes.values()}

@@ -9,7 +9,7 @@ import pytest
 
 from ser_core import stats
 from ser_core.leaderboard import Entry
-from ser_core.protocol import uar, uar_from_counts
+from ser_core.metrics import uar, uar_from_counts
 from ser_core.testing_fakes import FAKE_FEATURE, FAKE_MODEL, FAKES_DISTRIBUTION
 
 # Two folds of three classes; class 2 is absent from fold 0's test clips, class 0 from fold 1's.

@@ -5,16 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ser_core.protocol import (
-    as_rows,
-    balanced_speaker_groups,
-    cell_seed,
-    class_weights,
-    from_rows,
-    make_folds,
-    standardise,
-    uar,
-)
+from ser_core.protocol import as_rows, balanced_speaker_groups, cell_seed, from_rows, make_folds, standardise
+from ser_core.metrics import class_weights, uar
 
 
 def test_leave_one_speaker_out_up_to_twelve_speakers():

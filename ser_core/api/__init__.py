@@ -12,15 +12,14 @@ Nothing here imports a heavy library: ``serbench --help`` and ``serbench list`` 
 Names used only by plugin tests are in :mod:`ser_core.api.testing`.
 """
 
-from ser_core.audio import SAMPLE_RATE, AudioError, load_audio
-from ser_core.config import cache_dir, thread_count
-from ser_core.corpus import (NOT_AUDIO, ManifestBuilder, NameMatch, NamingConvention, ParseResult, excluded,
+from ser_core.audio import SAMPLE_RATE, AudioError, ClipTooShortError, load_audio, require_samples
+from ser_core.config import available_cores, cache_dir, thread_count
+from ser_core.readers import (NOT_AUDIO, ManifestBuilder, NameMatch, NamingConvention, ParseResult, excluded,
                              filename_corpus, require_dir, scan_files, subdirectory, walk)
 from ser_core.dependencies import missing, require
 from ser_core.errors import ConfigError, CorpusError, FeatureError, MissingDependencyError, SerbenchError
-from ser_core.features import ClipTooShortError, require_samples
 from ser_core.hookspecs import hookimpl
-from ser_core.protocol import class_weights, uar
+from ser_core.metrics import class_weights, uar
 from ser_core.specs import (LABELS, Clip, CorpusSpec, DownloadSource, Estimator, ExpectedContent, FeatureBlock,
                             FeatureSpec, Manifest, ManualSource, ModelContext, ModelSpec, ModelSummary, RemoteFile,
                             ScoringEstimator, Setting, SkippedFile, SummarisingEstimator, has_scores, split_blocks)
@@ -59,6 +58,7 @@ __all__ = [
     "AudioError",
     "cache_dir",
     "thread_count",
+    "available_cores",
     # models
     "ModelSpec",
     "ModelContext",

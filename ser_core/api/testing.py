@@ -8,7 +8,8 @@ of them.
 """
 
 from ser_core.corpus import compare, inspect, scan, skip_kind
-from ser_core.features import cache_key, extract
+from ser_core.cache import cache_key
+from ser_core.features import extract
 from ser_core.plugins import load_registry
 from ser_core.protocol import SENTENCE_GROUPS, make_folds, text_independent
 from ser_core.testing_fakes import (FAKE_FEATURE, FAKE_MODEL, FAKE_SYSTEM, FakeCentroid, ManifestCorpus, fake_stats,

@@ -50,7 +50,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ser_core import ModelContext, ModelSummary, Setting, class_weights, missing, require, thread_count
+from ser_core import ModelContext, available_cores, ModelSummary, Setting, class_weights, missing, require, thread_count
 
 from ser_keras.quiet import drop_per_fold_retracing_warnings, gpu_probe, import_tensorflow, quiet_tensorflow_logs
 
@@ -95,13 +95,6 @@ def training_defaults(**overrides: Any) -> dict[str, Any]:
     return {**TRAINING_DEFAULTS, **overrides}
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def configure_tensorflow() -> dict[str, Any]:
     """Import TensorFlow with serbench's thread settings (once per process); return what was set.
 
@@ -128,7 +121,7 @@ def configure_tensorflow() -> dict[str, Any]:
     require("keras", install="'ser-keras'", needed_by=NEEDED_BY)
     drop_per_fold_retracing_warnings()
 
-    intra = thread_count(INTRA_THREADS_ENV, "SERBENCH_THREADS", "TF_NUM_INTRAOP_THREADS", default=_cores())
+    intra = thread_count(INTRA_THREADS_ENV, "SERBENCH_THREADS", "TF_NUM_INTRAOP_THREADS", default=available_cores())
     inter = thread_count(INTER_THREADS_ENV, "TF_NUM_INTEROP_THREADS", default=2)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(intra)

@@ -24,7 +24,7 @@ functionals level, the width and the shortest clip it accepts, and the opensmile
 ``GeMAPSv01a`` and ``eGeMAPSv01a`` are left out: opensmile deprecates them in favour of v01b.
 
 Clips shorter than a set's longest analysis window (:data:`SETS`' ``min_samples``, found as the
-shortest tone for which that set returns no NaN) fail with :class:`ser_core.features.ClipTooShortError`
+shortest tone for which that set returns no NaN) fail with :class:`ser_core.ClipTooShortError`
 (openSMILE would silently return NaN for them); any other non-finite output fails with its count.
 openSMILE is imported inside the extractor, in the worker processes that extract features, never at
 plugin import: importing it after TensorFlow in one process makes its extraction abort.

@@ -15,7 +15,7 @@
 - ``raw5s``: the waveform's first 80,000 samples (5 s), not padded.
 
 A clip shorter than one analysis frame (400 samples, 25 ms) fails with
-:class:`ser_core.features.ClipTooShortError` for every feature here. The mel scale and filter
+:class:`ser_core.ClipTooShortError` for every feature here. The mel scale and filter
 normalisation are librosa's defaults (Slaney). librosa is imported inside the extractors, so
 listing plugins stays fast; its first call in a process costs a few seconds (numba).
 """

@@ -9,7 +9,7 @@ width): ``(L * D,)`` utterance vectors or ``(frames, L * D)`` frame sequences. T
    clip's valid frames); utterance vectors are one frame,
 3. one hidden layer (``hidden`` units, ReLU, dropout) and a linear output over the classes.
 
-Training: Adam, cross-entropy weighted by the protocol's class weights (``ser_core.protocol.class_weights``
+Training: Adam, cross-entropy weighted by the protocol's class weights (``ser_core.class_weights``
 on the training labels), mini-batches in a seeded shuffle. Early stopping watches the UAR on an
 inner validation split of the *training* speakers (or CV groups): ``validation_fraction`` of them,
 drawn with the cell's seed, are held out; training stops after ``patience`` epochs without a better
