@@ -4,11 +4,14 @@ Each measurement is one ``serbench run`` in a fresh process with a fresh feature
 database, so it includes everything a user waits for: start-up, corpus scan, feature extraction,
 the cells and writing the results. With 1 worker the cells run in that process; with 2 on a local
 Dask cluster (``ser_core.executor``). ``--baseline DIR`` also times another serbench source tree (for
-instance a ``git worktree`` of the commit before the Dask executor, whose 2 workers are a
-``multiprocessing`` pool) with the same interpreter, and prints the ratio of the two.
+instance a ``git worktree`` of the commit before a change to the core) with the same interpreter,
+and prints the ratio of the two. Each tree runs with its own core and its own plugins (the tree and
+every ``plugins/*`` folder of it come first on ``PYTHONPATH``), so a baseline is measured as it was.
+``--keep DIR`` keeps each run's results database as ``DIR/TREE-PART-wN.db``, for
+``scripts/same_cells.py`` (do the two trees, and the two engines, store the same cells?).
 
     .venv/bin/python benchmarks/bench_executor.py [--path EMODB_WAV] [--baseline OLD_TREE] [--only emodb|demo]
-        [--workers N ...]
+        [--workers N ...] [--keep DIR]
 
 Timings on a shared machine vary with its load; run both trees in the same invocation to compare.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,17 +37,25 @@ def runs(emodb: Path) -> dict[str, list[str]]:
     }
 
 
-def measure(tree: Path, args: list[str], workers: int) -> tuple[float, str]:
-    """Wall seconds of one ``serbench run`` from source tree ``tree`` (fresh cache and database)."""
+def source_path(tree: Path) -> str:
+    """``PYTHONPATH`` for running ``tree``'s core with ``tree``'s own plugins."""
+    return os.pathsep.join([str(tree), *(str(p) for p in sorted((tree / "plugins").glob("*")) if p.is_dir())])
+
+
+def measure(tree: Path, args: list[str], workers: int, keep: Path | None = None) -> tuple[float, str]:
+    """Wall seconds of one ``serbench run`` from source tree ``tree`` (fresh cache and database);
+    the database is copied to ``keep`` when given."""
     with tempfile.TemporaryDirectory(prefix="serbench-bench-executor-") as scratch:
         env = dict(os.environ, SERBENCH_CACHE_DIR=str(Path(scratch) / "cache"),
-                   SERBENCH_DATA_DIR=str(Path(scratch) / "data"), PYTHONPATH=str(tree))
+                   SERBENCH_DATA_DIR=str(Path(scratch) / "data"), PYTHONPATH=source_path(tree))
         env.pop("SERBENCH_CONFIG", None)
         command = [sys.executable, "-m", "ser_core.cli", "run", *args, "--workers", str(workers),
                    "--db", str(Path(scratch) / "r.db")]
         started = time.perf_counter()
         done = subprocess.run(command, env=env, cwd=scratch, capture_output=True, text=True)
         wall = time.perf_counter() - started
+        if keep is not None and (Path(scratch) / "r.db").is_file():
+            shutil.copyfile(Path(scratch) / "r.db", keep)
     summary = next((line for line in done.stdout.splitlines() if "cells computed" in line), "")
     if done.returncode != 0:
         summary = f"exit {done.returncode}: {(done.stderr or done.stdout).strip().splitlines()[-1:]}"
@@ -57,8 +69,11 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another serbench source tree to time the same way")
     parser.add_argument("--only", choices=("emodb", "demo"), action="append", help="run only this part (repeatable)")
     parser.add_argument("--workers", type=int, action="append", help="worker counts to time (default: 1 and 2)")
+    parser.add_argument("--keep", type=Path, help="keep each run's results database in this folder")
     args = parser.parse_args()
-    trees = {"dask": HERE}
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    trees = {"this": HERE}
     if args.baseline:
         trees["baseline"] = args.baseline.resolve()
     selected = args.only or ["emodb", "demo"]
@@ -72,7 +87,8 @@ def main() -> None:
     for part in selected:
         for name, tree in trees.items():
             for workers in counts:
-                wall, summary = measure(tree, runs(args.path)[part], workers)
+                keep = args.keep / f"{name}-{part}-w{workers}.db" if args.keep else None
+                wall, summary = measure(tree, runs(args.path)[part], workers, keep)
                 walls[name, part, workers] = wall
                 print(f"{part:6} {name:9} workers={workers}: {wall:7.1f} s   {summary}", flush=True)
     print()
@@ -82,8 +98,10 @@ def main() -> None:
                 one, two = walls[name, part, 1], walls[name, part, 2]
                 print(f"{part:6} {name:9} scaling 1 -> 2 workers: {one / two:.2f}x")
         if "baseline" in trees and 2 in counts:
-            ratio = walls["dask", part, 2] / walls["baseline", part, 2]
-            print(f"{part:6} dask / baseline wall time with 2 workers: {ratio:.2f} ({(ratio - 1) * 100:+.0f}%)")
+            for workers in counts:
+                ratio = walls["this", part, workers] / walls["baseline", part, workers]
+                print(f"{part:6} this / baseline wall time with {workers} worker(s): {ratio:.2f} "
+                      f"({(ratio - 1) * 100:+.0f}%)")
 
 
 if __name__ == "__main__":
