@@ -7,13 +7,16 @@ Dask cluster (``ser_core.executor``). ``--baseline DIR`` also times another serb
 instance a ``git worktree`` of the commit before a change to the core) with the same interpreter,
 and prints the ratio of the two. Each tree runs with its own core and its own plugins (the tree and
 every ``plugins/*`` folder of it come first on ``PYTHONPATH``), so a baseline is measured as it was.
-``--keep DIR`` keeps each run's results database as ``DIR/TREE-PART-wN.db``, for
-``scripts/same_cells.py`` (do the two trees, and the two engines, store the same cells?).
+``--keep DIR`` keeps each run's results database as ``DIR/TREE-PART-wN-rR.db``, for
+``scripts/same_cells.py`` (do the two trees, the two engines, and two runs of one tree store the
+same cells?).
 
     .venv/bin/python benchmarks/bench_executor.py [--path EMODB_WAV] [--baseline OLD_TREE] [--only emodb|demo]
-        [--workers N ...] [--keep DIR]
+        [--workers N ...] [--repeats R] [--keep DIR]
 
-Timings on a shared machine vary with its load; run both trees in the same invocation to compare.
+Timings on a shared machine vary with its load, and the load drifts over a long invocation. So the
+trees take turns: with ``--repeats R`` each measurement is made R times, the order of the trees
+reversed on every other round (this, baseline, baseline, this, ...), and the median is compared.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -69,6 +73,8 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another serbench source tree to time the same way")
     parser.add_argument("--only", choices=("emodb", "demo"), action="append", help="run only this part (repeatable)")
     parser.add_argument("--workers", type=int, action="append", help="worker counts to time (default: 1 and 2)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="measure each tree this many times, taking turns; medians are compared (default: 1)")
     parser.add_argument("--keep", type=Path, help="keep each run's results database in this folder")
     args = parser.parse_args()
     if args.keep:
@@ -83,21 +89,31 @@ def main() -> None:
     args.path = Path(args.path) if args.path else None
     print(f"{os.cpu_count()} cores; trees: " + ", ".join(f"{name}={path}" for name, path in trees.items()))
     counts = args.workers or [1, 2]
-    walls: dict[tuple[str, str, int], float] = {}
+    if args.repeats < 1:
+        sys.exit("--repeats must be 1 or more")
+    samples: dict[tuple[str, str, int], list[float]] = {}
     for part in selected:
-        for name, tree in trees.items():
-            for workers in counts:
-                keep = args.keep / f"{name}-{part}-w{workers}.db" if args.keep else None
-                wall, summary = measure(tree, runs(args.path)[part], workers, keep)
-                walls[name, part, workers] = wall
-                print(f"{part:6} {name:9} workers={workers}: {wall:7.1f} s   {summary}", flush=True)
+        for workers in counts:
+            for repeat in range(1, args.repeats + 1):
+                order = list(trees.items()) if repeat % 2 else list(reversed(trees.items()))
+                for name, tree in order:
+                    keep = args.keep / f"{name}-{part}-w{workers}-r{repeat}.db" if args.keep else None
+                    wall, summary = measure(tree, runs(args.path)[part], workers, keep)
+                    samples.setdefault((name, part, workers), []).append(wall)
+                    print(f"{part:6} {name:9} workers={workers} round {repeat}: {wall:7.1f} s   {summary}", flush=True)
+    walls = {k: statistics.median(v) for k, v in samples.items()}
+    print()
+    if args.repeats > 1:
+        for (name, part, workers), values in samples.items():
+            print(f"{part:6} {name:9} workers={workers}: median {walls[name, part, workers]:7.1f} s of "
+                  + ", ".join(f"{v:.1f}" for v in values))
     print()
     for part in selected:
         for name in trees:
             if (name, part, 1) in walls and (name, part, 2) in walls:
                 one, two = walls[name, part, 1], walls[name, part, 2]
                 print(f"{part:6} {name:9} scaling 1 -> 2 workers: {one / two:.2f}x")
-        if "baseline" in trees and 2 in counts:
+        if "baseline" in trees:
             for workers in counts:
                 ratio = walls["this", part, workers] / walls["baseline", part, workers]
                 print(f"{part:6} this / baseline wall time with {workers} worker(s): {ratio:.2f} "
