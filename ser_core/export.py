@@ -60,7 +60,7 @@ def to_markdown(board: Board, title: str = "serbench leaderboard", reference: Re
     if ranks:
         lines += ["", "## Across corpora", ""] + [f"- {line}" for line in ranks]
     if reference is not None:
-        lines += ["", "## Published numbers", "", f"Reference: `{reference.path.name}`.", "",
+        lines += ["", "## Published numbers", "", f"Reference: `{reference.label}`.", "",
                   "| corpus | system | ours % | 95% CI | published % | difference | published within CI |",
                   "|---|---|---|---|---|---|---|"]
         for row in reference_rows(board, reference):
@@ -342,7 +342,7 @@ def to_html(board: Board, title: str = "serbench leaderboard", reference: Refere
                          "<figcaption>Critical-difference diagram (Nemenyi): systems joined by a bar are not "
                          "significantly different.</figcaption></figure>")
     if reference is not None:
-        parts.append(f"<h2>Published numbers</h2><p>Reference: {esc(reference.path.name)}</p><table><tr><th>corpus</th>"
+        parts.append(f"<h2>Published numbers</h2><p>Reference: {esc(reference.label)}</p><table><tr><th>corpus</th>"
                      "<th>system</th><th>ours %</th><th>95% CI</th><th>published %</th><th>difference</th></tr>")
         for row in reference_rows(board, reference):
             ci = f"[{pct(row['ci'].low)}, {pct(row['ci'].high)}]" if row["ci"] else ""
