@@ -436,7 +436,18 @@ def _print_board(board, reference=None) -> None:
         console.print(f"  {escape(line)}", highlight=False)
     for line in leaderboard.rank_lines(board):
         console.print(f"  {escape(line)}", highlight=False)
-    if reference is not None:
+    if reference is not None and reference.measure != "uar":
+        rows = leaderboard.accuracy_rows(board, reference)
+        ref = Table("corpus", "who", f"{reference.measure} %", "source",
+                    title=f"Published {reference.measure} ({reference.label}): not a UAR, shown beside the board, "
+                          "not compared")
+        for row in rows:
+            ref.add_row(row["corpus"], row["system"], leaderboard.pct(row["published"]), row["source"])
+        if rows:
+            console.print(ref)
+        else:
+            console.print(f"  {reference.label}: no published figure for a corpus of this board.")
+    elif reference is not None:
         rows = leaderboard.reference_rows(board, reference)
         ref = Table("corpus", "system", "ours %", "95% CI", "published %", "difference",
                     title=f"Published numbers ({reference.label})")

@@ -634,6 +634,8 @@ def unmatched_reference(board: Board, reference: Reference) -> list[str]:
     """Rows of ``reference`` on a corpus of the board whose system is not on it (a misspelt name, most
     likely), each as ``"corpus/system (line N)"``. Rows of other corpora are not listed: a published
     table usually covers more corpora than one database."""
+    if reference.measure != "uar":
+        return []  # an accuracy row (human raters) names no system of the board
     corpora = {e.corpus for e in board.entries}
     systems = {e.system for e in board.entries}
     return [f"{corpus}/{system} (line {reference.lines.get((corpus, system), '?')})"
@@ -652,7 +654,10 @@ def unmatched_note(board: Board, reference: Reference) -> str | None:
 
 
 def reference_rows(board: Board, reference: Reference) -> list[dict[str, Any]]:
-    """Ours beside the published number for every (corpus, system) the reference and the board share."""
+    """Ours beside the published number for every (corpus, system) the reference and the board share
+    (none for a reference that is not of UARs: :func:`accuracy_rows`)."""
+    if reference.measure != "uar":
+        return []
     out = []
     for e in board.entries:
         published = reference.values.get((e.corpus, e.system))
@@ -665,3 +670,11 @@ def reference_rows(board: Board, reference: Reference) -> list[dict[str, Any]]:
             "within_ci": within if e.ci is not None else None, "source": reference.sources.get((e.corpus, e.system), ""),
         })
     return out
+
+
+def accuracy_rows(board: Board, reference: Reference) -> list[dict[str, Any]]:
+    """The figures of a reference that is not of UARs (a human rater's accuracy) for the corpora of the
+    board, in its corpus order: shown beside it, never compared with its UARs."""
+    order = list(dict.fromkeys(e.corpus for e in board.entries))
+    return [{"corpus": corpus, "system": system, "published": value, "source": reference.sources.get((corpus, system), "")}
+            for corpus in order for (c, system), value in reference.values.items() if c == corpus]

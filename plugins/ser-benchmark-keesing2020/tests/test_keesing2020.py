@@ -117,6 +117,11 @@ def test_the_reference_by_name_prints_every_emodb_difference(tmp_path):
     for system, value in published.items():
         (row,) = [r for r in rows if f" {system} " in r and f" {value} " in r]
         assert any(cell.strip().startswith(("+", "-")) for cell in row.split("│")), row
+    human = serbench("leaderboard", "--db", str(ROOT / "docs" / "results" / "emodb.db"), "--reference",
+                     "keesing2020-human", "--resamples", "100", cwd=tmp_path)
+    assert human.returncode == 0, human.stderr
+    assert "Published accuracy (keesing2020-human): not a UAR" in " ".join(human.stdout.split())
+    assert [line for line in human.stdout.splitlines() if "emodb" in line and " human " in line and " 84.3 " in line]
     typo = serbench("leaderboard", "--db", str(ROOT / "docs" / "results" / "emodb.db"), "--reference",
                     "keesing202", cwd=tmp_path)
     assert typo.returncode == 2 and "did you mean 'keesing2020'" in " ".join(typo.stderr.split())
