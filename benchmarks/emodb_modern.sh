@@ -14,7 +14,7 @@ SYSTEMS="svm-is09-online svm-compare2016 logreg-is09 mlp-is09 fusion-egemaps-is0
 serbench run --config "$OUT/emodb-modern-b.toml" --suite emodb-modern --corpus emodb --corpus-path "emodb=$EMODB" \
     --db "$DB" --workers 1
 for format in md csv json html; do
-    serbench leaderboard --db "$DB" --corpus emodb --reference docs/reference/keesing2020-table3.csv \
+    serbench leaderboard --db "$DB" --corpus emodb --reference keesing2020 \
         --force --format "$format" --output "$OUT/emodb-modern-b.$format"
 done
 {

@@ -23,6 +23,6 @@ for system in A1-aldeneh-logmel40 L-latif-raw5s O-zhao-spec5s40 A2-aldeneh-logme
     run "$NEURAL_SUITE" "$system"
 done
 for format in md csv json html; do
-    serbench leaderboard --db "$DB" --corpus emodb --reference docs/reference/keesing2020-table3.csv \
+    serbench leaderboard --db "$DB" --corpus emodb --reference keesing2020 \
         --force --format "$format" --output "$OUT/emodb-leaderboard.$format"
 done

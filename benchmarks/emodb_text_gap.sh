@@ -18,7 +18,7 @@ for suite in emodb-speaker-independent emodb-text-independent emodb-head-cpu; do
     serbench run --config "$CONFIG" --suite "$suite" --corpus-path "emodb=$EMODB" --db "$DB" --workers 1
 done
 for format in md csv json html; do
-    serbench leaderboard --db "$DB" --corpus emodb --reference docs/reference/keesing2020-table3.csv \
+    serbench leaderboard --db "$DB" --corpus emodb --reference keesing2020 \
         --force --format "$format" --output "$OUT/emodb-text-gap.$format"
 done
 {
@@ -38,7 +38,7 @@ done
 HEAD_DB=${HEAD_DB:-$OUT/emodb-head-defaults.db}
 serbench run --config "$CONFIG" --suite emodb-head-defaults --corpus-path "emodb=$EMODB" --db "$HEAD_DB" --workers 1
 for format in md csv json html; do
-    serbench leaderboard --db "$HEAD_DB" --corpus emodb --reference docs/reference/keesing2020-table3.csv \
+    serbench leaderboard --db "$HEAD_DB" --corpus emodb --reference keesing2020 \
         --force --format "$format" --output "$OUT/emodb-head-defaults.$format"
 done
 {

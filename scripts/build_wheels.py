@@ -10,8 +10,9 @@ from DIR and third-party ones from the package index pip is configured with, at 
 1. installs ``ser-plugin-zhang`` alone (which brings ser-keras, Keras and TensorFlow) and runs
    ``serbench models info zhang --feature raw5s --classes 4``: it must print the model, with none of
    TensorFlow's start-up chatter;
-2. installs ``ser-plugin-svm`` and ``ser-plugin-opensmile`` alone and runs the shipped demo suite's
-   SVM system (``serbench run --system svm-egemaps``) in an empty directory: the board must show it.
+2. installs ``ser-plugin-svm`` and ``ser-plugin-opensmile`` alone (no benchmark distribution) and runs
+   an SVM on eGeMAPS on the embedded synthetic corpus from a ``benchmarks.toml`` written in an empty
+   directory: the board must show it.
 
 Each step prints its wall time; any failure exits with status 1 and the command's output.
 """
@@ -94,8 +95,11 @@ def check(dest: Path) -> None:
     empty = work / "empty"
     shutil.rmtree(empty, ignore_errors=True)
     empty.mkdir()
+    (empty / "benchmarks.toml").write_text('[systems.svm-egemaps]\nmodel = "svm"\nfeature = "egemaps"\n\n'
+                                           '[suites.demo]\ncorpora = ["synthetic"]\nsystems = ["svm-egemaps"]\n'
+                                           'repeats = 1\n')
     env = {**env, "SERBENCH_CACHE_DIR": str(work / "cache")}
-    board = run([str(bin_dir / "serbench"), "run", "--system", "svm-egemaps"], env=env, cwd=empty)
+    board = run([str(bin_dir / "serbench"), "run"], env=env, cwd=empty)
     if "svm-egemaps" not in board or "synthetic" not in board or "UAR %" not in board:
         sys.exit(f"FAILED: the demo's board is missing:\n{board}")
     print("  " + next(line for line in board.splitlines() if "cells computed" in line))

@@ -36,7 +36,7 @@ ConfigOption = Annotated[
     Optional[Path],
     typer.Option(
         "--config", "-c",
-        help="Benchmarks file adding to (or replacing) the shipped suites and systems \\[default: "
+        help="Benchmarks file adding to (or replacing) the registered suites and systems \\[default: "
         "$SERBENCH_CONFIG, else ./benchmarks.toml when present].",
     ),
 ]
@@ -62,10 +62,14 @@ DbOption = Annotated[
 def list_plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List installed corpora, features and models, and any broken plugins."""
+    """List installed corpora, features, models, and the systems, suites and published references of
+    benchmark distributions, each with its distribution; and any broken plugins."""
     from ser_core.plugins import load_registry
+    from ser_core.suites import registered
 
-    rows = load_registry().rows()
+    registry = load_registry()
+    registered(registry)  # a registered system or suite that cannot be used marks its plugin broken
+    rows = registry.rows()
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -214,18 +218,22 @@ def run(
     from ser_core.results_check import check_results_db, results_db_errors
     from ser_core.plan import check_cell_options
     from ser_core.runner import Runner
-    from ser_core.suites import load_suites
+    from ser_core.suites import NoSuitesError, load_suites
     from ser_core.waiting import RunStopped, resolve_waits
 
     check_cell_options(cell_process, cell_time_limit)  # refused before the database is touched
     paths.check_thread_variables()
     _check_cache_root()
-    benchmarks = load_suites(config)
-    chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
+    registry = load_registry()
+    benchmarks = load_suites(config, registry)
+    try:
+        chosen = benchmarks.suite(suite).subset(only_corpus, only_system)
+    except NoSuitesError as exc:  # not a usage error: the installation lacks something
+        err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(1) from None
     parse_corpus_paths(corpus_path or [])  # refused before the database is touched
     waits = resolve_waits(worker_wait=worker_wait, config=benchmarks.executor)
     _check_where_it_runs(scheduler, workers, benchmarks.executor)
-    registry = load_registry()
     for plugin in registry.plugins:
         if plugin.status == "broken":
             err_console.print(f"[yellow]warning:[/] plugin {plugin.name} is broken (see `serbench list`)")
@@ -428,10 +436,21 @@ def _print_board(board, reference=None) -> None:
         console.print(f"  {escape(line)}", highlight=False)
     for line in leaderboard.rank_lines(board):
         console.print(f"  {escape(line)}", highlight=False)
-    if reference is not None:
+    if reference is not None and reference.measure != "uar":
+        rows = leaderboard.accuracy_rows(board, reference)
+        ref = Table("corpus", "who", f"{reference.measure} %", "source",
+                    title=f"Published {reference.measure} ({reference.label}): not a UAR, shown beside the board, "
+                          "not compared")
+        for row in rows:
+            ref.add_row(row["corpus"], row["system"], leaderboard.pct(row["published"]), row["source"])
+        if rows:
+            console.print(ref)
+        else:
+            console.print(f"  {reference.label}: no published figure for a corpus of this board.")
+    elif reference is not None:
         rows = leaderboard.reference_rows(board, reference)
         ref = Table("corpus", "system", "ours %", "95% CI", "published %", "difference",
-                    title=f"Published numbers ({reference.path.name})")
+                    title=f"Published numbers ({reference.label})")
         for row in rows:
             ci = f"[{leaderboard.pct(row['ci'].low)}, {leaderboard.pct(row['ci'].high)}]" if row["ci"] else ""
             diff = "" if row["difference"] is None else f"{100 * row['difference']:+.1f}"
@@ -440,7 +459,7 @@ def _print_board(board, reference=None) -> None:
         if rows:
             console.print(ref)
         else:
-            console.print(f"  {reference.path.name}: no published number matches a (corpus, system) of this board.")
+            console.print(f"  {reference.label}: no published number matches a (corpus, system) of this board.")
         unmatched = leaderboard.unmatched_note(board, reference)
         if unmatched:
             console.print(f"  {escape(unmatched)}", highlight=False)
@@ -466,8 +485,9 @@ def show_leaderboard(
                            "only the newest.")
     ] = False,
     reference: Annotated[
-        Optional[Path], typer.Option("--reference", help="CSV of published numbers (corpus,system,uar in %) to print "
-                                     "beside ours, with the difference.")
+        Optional[str], typer.Option("--reference", help="Published numbers to print beside ours, with the difference: "
+                                    "a registered reference's name (e.g. keesing2020; `serbench list` shows them) or a "
+                                    "CSV file (corpus,system,uar in %).")
     ] = None,
     resamples: ResamplesOption = 1000,
     stats_seed: StatsSeedOption = 0,
@@ -624,13 +644,14 @@ def list_suites(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
-    """List the suites (shipped and from the benchmarks file) with their corpora, systems and origin."""
-    from ser_core.suites import SHIPPED, load_suites
+    """List the suites (registered by the installed benchmark distributions, and from the benchmarks
+    file) with their corpora, systems and origin: the distribution that registered each, or the file."""
+    from ser_core.suites import load_suites
 
     benchmarks = load_suites(config)
 
-    def origin(path: Path) -> str:
-        return "shipped" if path == SHIPPED else str(path.resolve())
+    def origin(where: Path | str) -> str:
+        return str(where.resolve()) if isinstance(where, Path) else where
 
     if as_json:
         print(json.dumps({

@@ -236,7 +236,7 @@ def parse_corpus_paths(values: list[str]) -> dict[str, Path]:
     for value in values:
         name, sep, directory = value.partition("=")
         if not sep or not name or not directory:
-            raise ConfigError(f"--corpus-path {value!r}: expected NAME=DIR, e.g. emodb=/data/emodb/wav")
+            raise ConfigError(f"--corpus-path {value!r}: expected NAME=DIR, e.g. mycorpus=/data/mycorpus/wav")
         location = Path(directory).expanduser()
         if name in paths_by_name and paths_by_name[name] != location:
             raise ConfigError(f"--corpus-path {name}= is given twice, as {paths_by_name[name]} and {location}; "

@@ -60,7 +60,7 @@ def _format_seconds(seconds: float) -> str:
 @corpus_app.command("info")
 @friendly_errors
 def info(
-    name: Annotated[str, typer.Argument(help="Corpus name, e.g. emodb (see `serbench list`).")],
+    name: Annotated[str, typer.Argument(help="Corpus name (see `serbench list`).")],
     path: Annotated[
         Optional[Path], typer.Option("--path", "-p", help="The corpus directory (or CSV file for `csv`).")
     ] = None,
@@ -272,7 +272,7 @@ def _env(name: str) -> str:
 @corpus_app.command("download")
 @friendly_errors
 def download(
-    name: Annotated[str, typer.Argument(help="Corpus name, e.g. ravdess (see `serbench corpus list`).")],
+    name: Annotated[str, typer.Argument(help="Corpus name (see `serbench corpus list`).")],
     to: Annotated[
         Optional[Path],
         typer.Option("--to", help="Directory to put the corpus in \\[default: $SERBENCH_DATA_DIR/NAME]."),

@@ -97,8 +97,8 @@ def _verify(files: list[Path], corpus_path: list[str] | None, config: Path | Non
     from ser_core.suites import load_suites
 
     # where the corpora are: --corpus-path first, then the benchmarks file, as for `serbench run`
-    corpus_paths = {**load_suites(config).corpus_paths, **parse_corpus_paths(corpus_path or [])}
     registry = load_registry()
+    corpus_paths = {**load_suites(config, registry).corpus_paths, **parse_corpus_paths(corpus_path or [])}
     out = []
     for path in files:
         data = bundle.read_bundle(path)
@@ -202,8 +202,8 @@ def build_command(
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the site into.")],
     db: DbOption = None,
     reference: Annotated[
-        Optional[Path], typer.Option("--reference", help="CSV of published numbers (corpus,system,uar in %) shown "
-                                     "beside ours.")
+        Optional[str], typer.Option("--reference", help="Published numbers shown beside ours: a registered "
+                                    "reference's name (e.g. keesing2020) or a CSV file (corpus,system,uar in %).")
     ] = None,
     title: Annotated[str, typer.Option(help="The site's title.")] = "serbench leaderboard",
     resamples: ResamplesOption = 1000,

@@ -41,7 +41,7 @@ CONFIG_ENV = "SERBENCH_CONFIG"
 
 
 def default_config() -> Path:
-    """The user's benchmarks file when no ``--config`` is given (it adds to the shipped suites)."""
+    """The user's benchmarks file when no ``--config`` is given (it adds to the registered suites)."""
     return Path(os.environ.get(CONFIG_ENV) or "benchmarks.toml")
 
 

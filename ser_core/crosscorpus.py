@@ -41,7 +41,7 @@ from ser_core.suites import PROTOCOLS  # noqa: E402  (within, cross, leave-one-c
 
 #: Normalisations of the cross-corpus protocols: the within-corpus ones plus per corpus.
 CROSS_NORMALISATIONS: tuple[str, ...] = ("speaker", "fold", "corpus", "none")
-#: Separates the training corpora from the test corpus in a cross cell's name (``emodb+emovo>urdu``).
+#: Separates the training corpora from the test corpus in a cross cell's name (``a+b>c``: trained on a and b, tested on c).
 ARROW = ">"
 MIN_CLASSES = corpus_mod.MIN_CLASSES  # the same bound as within-corpus benchmarks (corpus.benchmark_problems)
 

@@ -8,7 +8,7 @@ functions that use them, through :func:`require`, so that a missing one becomes 
     from ser_core import require
 
     def extract(signal, sample_rate):
-        librosa = require("librosa", install="librosa", needed_by="feature 'logmel40'")
+        librosa = require("librosa", install="librosa", needed_by="feature 'mel'")
         ...
 
 The core also checks the distributions a feature declares in ``FeatureSpec.libraries`` before
@@ -33,7 +33,7 @@ def require(module: str, *, install: str | None = None, needed_by: str = "this p
     """Import ``module`` and return it, or raise :class:`MissingDependencyError` naming the package.
 
     :param install: what to pass to ``pip install`` (default: ``module``), e.g. ``"'ser-keras[gpu]'"``.
-    :param needed_by: who needs it, for the message, e.g. ``"model 'zhang' (ser-plugin-zhang)"``.
+    :param needed_by: who needs it, for the message, e.g. ``"model 'mymodel' (ser-plugin-mymodel)"``.
     """
     try:
         return importlib.import_module(module)

@@ -21,11 +21,12 @@ import numpy as np
 
 from ser_core import stats
 from ser_core.board_text import LEGEND, format_cell, pct, rank_lines
-from ser_core.leaderboard import Board, Entry, Reference, reference_rows, unmatched_note, unmatched_reference
+from ser_core.leaderboard import (Board, Entry, Reference, accuracy_rows, reference_rows, unmatched_note,
+                                  unmatched_reference)
 
 FORMATS = ("md", "csv", "json", "html")
 #: Version of the JSON export's layout (docs/board-json.md). Bumped on any incompatible change.
-JSON_SCHEMA = {"format": "serbench-board", "version": 1}
+JSON_SCHEMA = {"format": "serbench-board", "version": 2}
 
 
 def _duration(seconds: float) -> str:
@@ -59,8 +60,14 @@ def to_markdown(board: Board, title: str = "serbench leaderboard", reference: Re
     ranks = rank_lines(board)
     if ranks:
         lines += ["", "## Across corpora", ""] + [f"- {line}" for line in ranks]
-    if reference is not None:
-        lines += ["", "## Published numbers", "", f"Reference: `{reference.path.name}`.", "",
+    if reference is not None and reference.measure != "uar":
+        lines += ["", f"## Published {reference.measure}", "",
+                  f"Reference: `{reference.label}`: {reference.measure}, not a UAR; shown beside the board, not compared.",
+                  "", f"| corpus | who | {reference.measure} % | source |", "|---|---|---|---|"]
+        lines += [f"| {r['corpus']} | {r['system']} | {pct(r['published'])} | {r['source']} |"
+                  for r in accuracy_rows(board, reference)]
+    elif reference is not None:
+        lines += ["", "## Published numbers", "", f"Reference: `{reference.label}`.", "",
                   "| corpus | system | ours % | 95% CI | published % | difference | published within CI |",
                   "|---|---|---|---|---|---|---|"]
         for row in reference_rows(board, reference):
@@ -138,14 +145,27 @@ CSV_FIELDS = ("corpus", "system", "column", "protocol_key", "uar_mean", "uar_sd"
               "parameter_count", "wall_time_s", "overrides", "verification", "stored_uar_mismatches")
 
 
-def to_csv(board: Board) -> str:
-    """One CSV row per board entry."""
+#: The columns a CSV export gains when a reference of UARs is selected.
+CSV_REFERENCE_FIELDS = ("published_uar", "published_difference")
+
+
+def _published(board: Board, reference: Reference | None) -> dict[tuple[str, str], dict[str, Any]]:
+    """(corpus, column) -> the reference row for it (UAR references only)."""
+    return {(row["corpus"], row["system"]): row for row in reference_rows(board, reference)} if reference else {}
+
+
+def to_csv(board: Board, reference: Reference | None = None) -> str:
+    """One CSV row per board entry; with a reference of UARs, the published UAR and ours minus it."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, lineterminator="\n")
+    published = _published(board, reference)
+    fields = CSV_FIELDS + (CSV_REFERENCE_FIELDS if reference is not None and reference.measure == "uar" else ())
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for e in board.entries:
         r = record(e)
+        row = published.get((e.corpus, e.column))
         writer.writerow({
+            **({"published_uar": row["published"], "published_difference": row["difference"]} if row else {}),
             **{k: r[k] for k in CSV_FIELDS if k in r},
             "ci_low": r["ci"]["low"] if r["ci"] else None, "ci_high": r["ci"]["high"] if r["ci"] else None,
             "worst_speaker": r["worst_speaker"]["speaker"] if r["worst_speaker"] else None,
@@ -177,6 +197,9 @@ def to_json(board: Board, reference: Reference | None = None) -> str:
             {**row, "ci": _interval(row["ci"])} for row in reference_rows(board, reference)
         ],
         "reference_unmatched": None if reference is None else unmatched_reference(board, reference),
+        "reference_info": None if reference is None else {
+            "name": reference.label, "citation": reference.citation, "measure": reference.measure},
+        "reference_accuracy": None if reference is None or reference.measure == "uar" else accuracy_rows(board, reference),
     }
     return json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n"
 
@@ -194,7 +217,9 @@ def _png(draw: Callable) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _bar_chart(corpus: str, by_column: dict[str, Entry]) -> str:
+def _bar_chart(corpus: str, by_column: dict[str, Entry], published: dict[str, float] | None = None,
+               label: str = "published") -> str:
+    """UAR per system with its CI; ``published`` (column -> UAR) is drawn on each bar it has a value for."""
     def draw(plt):
         names = [n for n, e in by_column.items() if e.uar_mean is not None]
         figure, axis = plt.subplots(figsize=(1.2 + 0.9 * max(len(names), 1), 3))
@@ -204,6 +229,10 @@ def _bar_chart(corpus: str, by_column: dict[str, Entry]) -> str:
         axis.bar(names, means, yerr=[means - low, high - means], capsize=4, color="#4C72B0")
         chance = 100 / max(len(next(iter(by_column.values())).labels), 1)
         axis.axhline(chance, color="grey", linestyle="--", linewidth=1, label=f"chance {chance:.0f}%")
+        marked = [(i, 100 * published[n]) for i, n in enumerate(names) if published and n in published]
+        if marked:
+            axis.scatter([i for i, _ in marked], [v for _, v in marked], marker="D", color="#DD8452", zorder=3,
+                         label=label)
         axis.set_ylim(0, 100)
         axis.set_ylabel("UAR % (95% CI)")
         axis.set_title(corpus)
@@ -341,8 +370,15 @@ def to_html(board: Board, title: str = "serbench leaderboard", reference: Refere
             parts.append(f"<figure><img alt='critical-difference diagram' src='{_cd_diagram(board.ranks)}'>"
                          "<figcaption>Critical-difference diagram (Nemenyi): systems joined by a bar are not "
                          "significantly different.</figcaption></figure>")
-    if reference is not None:
-        parts.append(f"<h2>Published numbers</h2><p>Reference: {esc(reference.path.name)}</p><table><tr><th>corpus</th>"
+    if reference is not None and reference.measure != "uar":
+        parts.append(f"<h2>Published {esc(reference.measure)}</h2><p>Reference: {esc(reference.label)}: "
+                     f"{esc(reference.measure)}, not a UAR; shown beside the board, not compared.</p><table><tr>"
+                     f"<th>corpus</th><th>who</th><th>{esc(reference.measure)} %</th><th>source</th></tr>")
+        parts += [f"<tr><td>{esc(r['corpus'])}</td><td>{esc(r['system'])}</td><td>{pct(r['published'])}</td>"
+                  f"<td>{esc(r['source'])}</td></tr>" for r in accuracy_rows(board, reference)]
+        parts.append("</table>")
+    elif reference is not None:
+        parts.append(f"<h2>Published numbers</h2><p>Reference: {esc(reference.label)}</p><table><tr><th>corpus</th>"
                      "<th>system</th><th>ours %</th><th>95% CI</th><th>published %</th><th>difference</th></tr>")
         for row in reference_rows(board, reference):
             ci = f"[{pct(row['ci'].low)}, {pct(row['ci'].high)}]" if row["ci"] else ""
@@ -356,7 +392,11 @@ def to_html(board: Board, title: str = "serbench leaderboard", reference: Refere
     for corpus, by_column in board.rows:
         parts.append(f"<h2>{esc(corpus)}</h2>")
         if any(e.uar_mean is not None for e in by_column.values()):
-            parts.append(f"<figure><img alt='UAR per system on {esc(corpus)}' src='{_bar_chart(corpus, by_column)}'></figure>")
+            marks = {column: row["published"] for (c, column), row in _published(board, reference).items() if c == corpus}
+            parts.append(f"<figure><img alt='UAR per system on {esc(corpus)}' src='"
+                         f"{_bar_chart(corpus, by_column, marks, f'published ({reference.label})' if reference else '')}'>"
+                         + (f"<figcaption>Diamonds: the published UAR ({esc(reference.label)}).</figcaption>" if marks else "")
+                         + "</figure>")
         if any(e.per_speaker for e in by_column.values()):
             parts.append(f"<figure><img alt='per-speaker UAR on {esc(corpus)}' src='{_speaker_chart(corpus, by_column)}'>"
                          "</figure>")
@@ -379,7 +419,7 @@ def render(board: Board, fmt: str, title: str = "serbench leaderboard", referenc
     if fmt == "md":
         return to_markdown(board, title, reference)
     if fmt == "csv":
-        return to_csv(board)
+        return to_csv(board, reference)
     if fmt == "json":
         return to_json(board, reference)
     if fmt == "html":

@@ -1,4 +1,4 @@
-"""The plugin contract: one hook each for corpora, features and models.
+"""The plugin contract: one hook each for corpora, features, models and benchmarks.
 
 Every hook receives a ``register`` callback and calls it once per thing the plugin provides.
 The core records which distribution registered each name and refuses duplicates.
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 if TYPE_CHECKING:
+    from ser_core.benchmark_specs import ReferenceSpec, SuiteSpec, SystemSpec
     from ser_core.specs import CorpusSpec, FeatureSpec, ModelSpec
 
 PROJECT = "serbench"
@@ -54,4 +55,21 @@ def register_models(register: Callable[["ModelSpec"], None]) -> None:
         untrained :class:`~ser_core.specs.Estimator` for one fold of one repeat.
     Contract: ``accepts`` names the feature kinds the model can consume; import heavy libraries
     inside ``create``, never at module import time.
+    """
+
+
+@hookspec
+def register_benchmarks(register: Callable[["SystemSpec | SuiteSpec | ReferenceSpec"], None]) -> None:
+    """Register systems, suites and published reference results.
+
+    :param register: call ``register(SystemSpec(...))`` per system (a model on a feature, with
+        settings), ``register(SuiteSpec(...))`` per suite (corpora x systems with repeats, seed,
+        normalisation, overrides) and ``register(ReferenceSpec(...))`` per published table
+        (``serbench leaderboard --reference NAME``). :func:`~ser_core.benchmark_specs.read_benchmarks`
+        turns a benchmarks file shipped with the distribution into the first two. Names are unique
+        across all installed plugins, each kind on its own; a suite may use systems of other
+        distributions (declare them as dependencies). A user's benchmarks file adds to these and
+        replaces them by name.
+    Contract: registration is cheap: reading the distribution's own small data files is fine; no
+    network, no heavy library.
     """

@@ -21,8 +21,9 @@ and a stored UAR that disagrees with them (a hand edit, a damaged row) is named 
 
 from __future__ import annotations
 
-import csv
+import difflib
 import math
+import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ import numpy as np
 from ser_core import stats
 # the marks and text of the board live in ser_core.board_text; these names stay importable from here
 from ser_core.board_text import BEST, EXCLUDED, LEGEND, TIED, UNVERIFIED, format_cell, pct, rank_lines  # noqa: F401
+from ser_core.benchmark_specs import ReferenceSpec, read_reference
 from ser_core.errors import ConfigError
 from ser_core.metrics import uar as recomputed_uar, uar_from_counts
 from ser_core.records import CorpusInstance, SystemProtocol, differing_keys, flatten
@@ -583,69 +585,57 @@ def _rank_test(columns: list[str], rows) -> stats.RankTest | None:
 
 @dataclass(frozen=True)
 class Reference:
-    """Published UARs (fractions) by (corpus, system), read from a CSV file."""
+    """Published figures (fractions) by (corpus, system): a registered reference or a CSV file's.
 
-    path: Path
+    ``measure`` is ``uar`` (compared with the board's UARs) or ``accuracy`` (a human row: shown
+    beside the board, labelled, never compared)."""
+
+    label: str  # what the outputs call it: the registered name, or the file's name
     values: dict[tuple[str, str], float]
     sources: dict[tuple[str, str], str]
-    lines: dict[tuple[str, str], int] = field(default_factory=dict)  # where each row is in the file
+    lines: dict[tuple[str, str], int] = field(default_factory=dict)  # where each row is in its file
+    citation: str = ""
+    measure: str = "uar"
+    path: Path | None = None
+
+    @classmethod
+    def of(cls, spec: ReferenceSpec, label: str | None = None) -> "Reference":
+        """The board's view of a :class:`~ser_core.benchmark_specs.ReferenceSpec`."""
+        keys = [(r.corpus, r.system) for r in spec.rows]
+        return cls(label or spec.name, {k: r.value / 100 for k, r in zip(keys, spec.rows)},
+                   {k: r.source or spec.citation for k, r in zip(keys, spec.rows)},
+                   {k: r.line for k, r in zip(keys, spec.rows) if r.line}, spec.citation, spec.measure, spec.path)
 
 
-def load_reference(path: str | Path) -> Reference:
-    """Read a CSV with columns ``corpus,system,uar`` (percent) and optionally ``source``.
+def load_reference(what: str | Path, registry: Any = None) -> Reference:
+    """``--reference``: a published reference registered by name (``serbench list`` shows them), or
+    a CSV with columns ``corpus,system,uar`` (percent) and optionally ``source``.
 
-    :raises ConfigError: naming the file and line of a problem.
+    :raises ConfigError: naming the file and line of a problem, or the registered names.
     """
-    path = Path(path)
-    try:
-        from ser_core.inputs import read_text
+    text = str(what)
+    if os.sep not in text and "." not in text and not Path(text).exists():
+        from ser_core.plugins import load_registry
 
-        text = read_text(path, encoding="utf-8-sig")  # a spreadsheet's byte-order mark is not part of the header
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"--reference {path}: cannot be read ({exc})") from None
-    # (line number in the file, line) of every line the CSV reader sees: comments are left out, so the
-    # reader's own line count is mapped back to the file's to name the line of a problem
-    kept = [(i + 1, line) for i, line in enumerate(text.splitlines()) if not line.lstrip().startswith("#")]
-    reader = csv.DictReader(line for _, line in kept)
-    needed = {"corpus", "system", "uar"}
-    if reader.fieldnames is None or not needed <= set(reader.fieldnames):
-        raise ConfigError(f"--reference {path}: the header must name the columns corpus,system,uar "
-                          f"(found {', '.join(reader.fieldnames or []) or 'nothing'})")
-    twice = sorted({name for name in reader.fieldnames if reader.fieldnames.count(name) > 1})
-    if twice:
-        raise ConfigError(f"--reference {path}: the header names the column {', '.join(twice)} twice; which one "
-                          "holds the numbers cannot be known. Keep one.")
-    values, sources, first_line = {}, {}, {}
-    for row in reader:
-        line_no = kept[reader.line_num - 1][0]
-        corpus, system = (row.get("corpus") or "").strip(), (row.get("system") or "").strip()
-        if not corpus or not system:
-            raise ConfigError(f"{path}:{line_no}: a row needs a corpus and a system (found corpus {corpus!r}, "
-                              f"system {system!r})")
-        try:
-            value = float(row["uar"])
-        except (TypeError, ValueError):
-            raise ConfigError(f"{path}:{line_no}: uar {row['uar']!r} is not a number (a UAR in percent)") from None
-        if not 0 <= value <= 100:
-            raise ConfigError(f"{path}:{line_no}: uar {value} is not a percentage between 0 and 100")
-        if 0 < value <= 1:  # below chance for any corpus of at most 100 classes: a fraction, not percent
-            raise ConfigError(f"{path}:{line_no}: uar {row['uar']} looks like a fraction; the column is in percent "
-                              f"(write {100 * value:g}, not {row['uar']})")
-        if (corpus, system) in first_line:
-            raise ConfigError(
-                f"{path}:{line_no}: {system} on {corpus} is given twice, on lines {first_line[(corpus, system)]} and "
-                f"{line_no}; which published number is meant cannot be known. Keep one row (or comment one out "
-                "with #).")
-        first_line[(corpus, system)] = line_no
-        values[(corpus, system)] = value / 100
-        sources[(corpus, system)] = row.get("source") or ""
-    return Reference(path, values, sources, first_line)
+        registry = load_registry() if registry is None else registry
+        known = registry.items["reference"]
+        if text in known:
+            return Reference.of(known[text].spec)
+        hint = difflib.get_close_matches(text, list(known), n=1)
+        raise ConfigError(f"--reference {text}: no such file, and no reference of that name is registered"
+                          + (f" (did you mean {hint[0]!r}?)" if hint else "") + "; registered references: "
+                          + (", ".join(sorted(known)) or "none (install a benchmark distribution, e.g. "
+                             "ser-benchmark-keesing2020)") + ". Or give a CSV file's path.")
+    spec = read_reference(Path(text))
+    return Reference.of(spec, Path(text).name)
 
 
 def unmatched_reference(board: Board, reference: Reference) -> list[str]:
     """Rows of ``reference`` on a corpus of the board whose system is not on it (a misspelt name, most
     likely), each as ``"corpus/system (line N)"``. Rows of other corpora are not listed: a published
     table usually covers more corpora than one database."""
+    if reference.measure != "uar":
+        return []  # an accuracy row (human raters) names no system of the board
     corpora = {e.corpus for e in board.entries}
     systems = {e.system for e in board.entries}
     return [f"{corpus}/{system} (line {reference.lines.get((corpus, system), '?')})"
@@ -659,12 +649,15 @@ def unmatched_note(board: Board, reference: Reference) -> str | None:
     if not rows:
         return None
     systems = ", ".join(sorted({e.system for e in board.entries}))
-    return (f"{reference.path.name}: {len(rows)} published number(s) on this board's corpora name a system the "
+    return (f"{reference.label}: {len(rows)} published number(s) on this board's corpora name a system the "
             f"board does not have: {', '.join(rows[:6])}{' ...' if len(rows) > 6 else ''} (systems here: {systems})")
 
 
 def reference_rows(board: Board, reference: Reference) -> list[dict[str, Any]]:
-    """Ours beside the published number for every (corpus, system) the reference and the board share."""
+    """Ours beside the published number for every (corpus, system) the reference and the board share
+    (none for a reference that is not of UARs: :func:`accuracy_rows`)."""
+    if reference.measure != "uar":
+        return []
     out = []
     for e in board.entries:
         published = reference.values.get((e.corpus, e.system))
@@ -677,3 +670,11 @@ def reference_rows(board: Board, reference: Reference) -> list[dict[str, Any]]:
             "within_ci": within if e.ci is not None else None, "source": reference.sources.get((e.corpus, e.system), ""),
         })
     return out
+
+
+def accuracy_rows(board: Board, reference: Reference) -> list[dict[str, Any]]:
+    """The figures of a reference that is not of UARs (a human rater's accuracy) for the corpora of the
+    board, in its corpus order: shown beside it, never compared with its UARs."""
+    order = list(dict.fromkeys(e.corpus for e in board.entries))
+    return [{"corpus": corpus, "system": system, "published": value, "source": reference.sources.get((corpus, system), "")}
+            for corpus in order for (c, system), value in reference.values.items() if c == corpus]

@@ -3,8 +3,8 @@
 The record is ``locations.json`` in the data directory (``$SERBENCH_DATA_DIR``, default
 ``$XDG_DATA_HOME/serbench`` or ``~/.local/share/serbench``)::
 
-    {"corpora": {"ravdess": {"path": "/home/me/.local/share/serbench/ravdess",
-                             "recorded": "2026-11-30T05:00:00+00:00", "clips": 1440, "plugin": "ser-plugin-ravdess 0.1.0"}}}
+    {"corpora": {"mycorpus": {"path": "/home/me/.local/share/serbench/mycorpus",
+                             "recorded": "2026-11-30T05:00:00+00:00", "clips": 1440, "plugin": "ser-plugin-mycorpus 0.1.0"}}}
 
 It is the last place a corpus location is looked for (after ``--corpus-path``, the benchmarks file
 and ``SERBENCH_CORPUS_<NAME>``), so anything set explicitly wins. The file is only ever replaced

@@ -1,4 +1,5 @@
-"""Plugin discovery and the registry of corpora, features and models.
+"""Plugin discovery and the registry of corpora, features, models, and the benchmarks (systems, suites,
+published references) distributions register.
 
 Every entry point of the ``serbench`` group is loaded on its own, inside a guard: a plugin that fails
 to import, implements a hook that does not exist, or raises while registering becomes a *broken* row
@@ -26,18 +27,22 @@ from typing import Any, Generic, Iterable, TypeVar, Union, cast
 import pluggy
 
 from ser_core import hookspecs
+from ser_core.benchmark_specs import ReferenceSpec, SuiteSpec, SystemSpec
 from ser_core.errors import PluginError, UnknownNameError
 from ser_core.specs import CorpusSpec, FeatureSpec, ModelSpec
 
 ENTRY_POINT_GROUP = "serbench"
 STRICT_ENV = "SERBENCH_STRICT_PLUGINS"
 
-#: hook name -> (kind shown to users, spec class a plugin must register)
-KINDS: dict[str, tuple[str, type]] = {
-    "register_corpora": ("corpus", CorpusSpec),
-    "register_features": ("feature", FeatureSpec),
-    "register_models": ("model", ModelSpec),
+#: hook name -> ((kind shown to users, spec class a plugin may register), ...)
+HOOK_KINDS: dict[str, tuple[tuple[str, type], ...]] = {
+    "register_corpora": (("corpus", CorpusSpec),),
+    "register_features": (("feature", FeatureSpec),),
+    "register_models": (("model", ModelSpec),),
+    "register_benchmarks": (("system", SystemSpec), ("suite", SuiteSpec), ("reference", ReferenceSpec)),
 }
+#: kind -> spec class, every kind of every hook
+SPEC_TYPES: dict[str, type] = {kind: spec for kinds in HOOK_KINDS.values() for kind, spec in kinds}
 
 
 def strict_mode() -> bool:
@@ -67,8 +72,8 @@ class PluginInfo:
         return "broken" if self.errors else "ok"
 
 
-#: The spec a registration holds: one of the three kinds a plugin may register.
-SpecT = TypeVar("SpecT", bound=Union[CorpusSpec, FeatureSpec, ModelSpec])
+#: The spec a registration holds: one of the kinds a plugin may register.
+SpecT = TypeVar("SpecT", bound=Union[CorpusSpec, FeatureSpec, ModelSpec, SystemSpec, SuiteSpec, ReferenceSpec])
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ class Registry:
 
     plugins: list[PluginInfo] = field(default_factory=list)
     items: dict[str, dict[str, Registered[Any]]] = field(
-        default_factory=lambda: {kind: {} for kind, _ in KINDS.values()}
+        default_factory=lambda: {kind: {} for kind in SPEC_TYPES}
     )
     #: ``(kind, name)`` registered more than once -> every plugin that claimed it (refused for all).
     conflicts: dict[tuple[str, str], list[PluginInfo]] = field(default_factory=dict)
@@ -126,10 +131,22 @@ class Registry:
         """The registered model ``name`` (:meth:`get`)."""
         return cast("Registered[ModelSpec]", self.get("model", name))
 
+    def system(self, name: str) -> Registered[SystemSpec]:
+        """The registered system ``name`` (:meth:`get`)."""
+        return cast("Registered[SystemSpec]", self.get("system", name))
+
+    def suite(self, name: str) -> Registered[SuiteSpec]:
+        """The registered suite ``name`` (:meth:`get`)."""
+        return cast("Registered[SuiteSpec]", self.get("suite", name))
+
+    def reference(self, name: str) -> Registered[ReferenceSpec]:
+        """The registered published reference ``name`` (:meth:`get`)."""
+        return cast("Registered[ReferenceSpec]", self.get("reference", name))
+
     def rows(self) -> list[dict[str, str]]:
         """One row per registered thing and per broken plugin, for `serbench list`."""
         rows = []
-        for kind, _ in KINDS.values():
+        for kind in SPEC_TYPES:
             for item in sorted(self.items[kind].values(), key=lambda r: r.name):
                 rows.append(_row(kind, item.name, item.plugin))
         for plugin in self.plugins:
@@ -151,6 +168,13 @@ def _row(kind: str, name: str, plugin: PluginInfo) -> dict[str, str]:
         "status": plugin.status,
         "error": "; ".join(plugin.errors),
     }
+
+
+def mark_broken(plugin: PluginInfo, message: str) -> None:
+    """Record that something ``plugin`` registered cannot be used (it shows as broken in `serbench
+    list`; recorded once however often it is found); raises in strict mode (``SERBENCH_STRICT_PLUGINS=1``)."""
+    if message not in plugin.errors:
+        _fail(plugin, message)
 
 
 def _fail(plugin: PluginInfo, message: str, exc: BaseException | None = None) -> None:
@@ -259,9 +283,9 @@ def load_registry(
             _fail(info, f"invalid hook implementation: {exc}", exc)
 
     claims: dict[tuple[str, str], list[Registered[Any]]] = {}
-    for hook_name, (kind, spec_type) in KINDS.items():
+    for hook_name, kinds in HOOK_KINDS.items():
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            _collect(claims, by_manager_name[impl.plugin_name], kind, spec_type, impl.function)
+            _collect(claims, by_manager_name[impl.plugin_name], kinds, impl.function)
     for (kind, name), claimants in sorted(claims.items()):
         if len(claimants) == 1:
             registry.items[kind][name] = claimants[0]
@@ -297,11 +321,15 @@ def _conflict_message(kind: str, name: str, owners: list[PluginInfo]) -> str:
 
 
 def _collect(
-    claims: dict[tuple[str, str], list[Registered[Any]]], info: PluginInfo, kind: str, spec_type: type, hook
+    claims: dict[tuple[str, str], list[Registered[Any]]], info: PluginInfo, kinds: tuple[tuple[str, type], ...], hook
 ) -> None:
+    what = " or ".join(f"{k}s" for k, _ in kinds) if len(kinds) < 3 else "benchmarks"
+
     def register(spec: Any) -> None:
-        if not isinstance(spec, spec_type):
-            _fail(info, f"register() for {kind}s expects a {spec_type.__name__}, got {spec!r}")
+        kind = next((k for k, spec_type in kinds if isinstance(spec, spec_type)), None)
+        if kind is None:
+            expected = " or ".join(t.__name__ for _, t in kinds)
+            _fail(info, f"register() for {what} expects a {expected}, got {spec!r}")
             return
         claims.setdefault((kind, spec.name), []).append(Registered(kind, spec, info))
 
@@ -311,4 +339,4 @@ def _collect(
     except PluginError:
         raise  # only reached in strict mode: _fail already recorded it
     except Exception as exc:
-        _fail(info, f"error while registering {kind}s: {_describe(exc)}", exc)
+        _fail(info, f"error while registering {what}: {_describe(exc)}", exc)

@@ -272,7 +272,7 @@ class _Builder:
                 rows.append(f"<tr><td>{esc(row['corpus'])}</td><td>{esc(row['system'])}</td>{_num(row['ours'])}"
                             f"<td>{_ci(row['ci'])}</td>{_num(row['published'])}"
                             f"{_num(row['difference'])}<td>{within}</td><td>{esc(row['source'])}</td></tr>")
-            body.append(f"<h2>Published numbers</h2><p>Reference: <code>{esc(self.reference.path.name)}</code>.</p>"
+            body.append(f"<h2>Published numbers</h2><p>Reference: <code>{esc(self.reference.label)}</code>.</p>"
                         + (_table(["corpus", "system", "ours %", "95% CI", "published %", "difference", "published within CI",
                                    "source"], rows, table_id="reference") if rows else
                            "<p>No published number matches a (corpus, system) of this board.</p>"))

@@ -369,7 +369,7 @@ class Estimator(Protocol):
 
     Optional: ``predict_scores(X) -> np.ndarray`` of shape ``(len(X), n_classes)``, finite, one
     score per class (larger: more likely; probabilities or decision values), for models that combine
-    other models' scores (late fusion). Its row-wise argmax must equal ``predict``'s classes, unless
+    other models' scores (a late-fusion model). Its row-wise argmax must equal ``predict``'s classes, unless
     the estimator sets the attribute ``scores_match_predict = False`` and documents when they differ
     (e.g. an SVM whose one-vs-one votes tie). ``serbench validate-plugin`` checks all of this
     (:func:`has_scores` tells whether an estimator offers them).

@@ -8,23 +8,23 @@ Layout::
     normalisation = "speaker"  # speaker | fold | none
     folds = "speaker-independent"  # or text-independent: no speaker and no sentence shared
 
-    [systems.svm-egemaps]      # a system = a model on a feature, with optional setting overrides
-    model = "svm"
-    feature = "egemaps"
+    [systems.mymodel-myfeature]   # a system = a model on a feature, with optional setting overrides
+    model = "mymodel"
+    feature = "myfeature"
     settings = { inner_folds = 5 }
 
-    [systems.svm-egemaps-online]
-    model = "svm"
-    feature = "egemaps"
+    [systems.mymodel-myfeature-online]
+    model = "mymodel"
+    feature = "myfeature"
     normalisation = "fold"     # this system's own normalisation, whatever its suite's is
 
-    [systems.fusion-egemaps-is09]
-    model = "fusion"
-    features = ["egemaps", "is09"]   # several functionals features, each cached on its own,
-                                     # concatenated per clip; the model gets the blocks (ModelContext.blocks)
+    [systems.mymodel-two-features]
+    model = "mymodel"
+    features = ["myfeature", "otherfeature"]   # several functionals features, each cached on its own,
+                                               # concatenated per clip; the model gets the blocks (ModelContext.blocks)
 
-    [corpora.emodb]            # where a corpus lives (relative paths: relative to this file)
-    path = "/data/emodb/wav"
+    [corpora.mycorpus]         # where a corpus lives (relative paths: relative to this file)
+    path = "/data/mycorpus/wav"
 
     [executor]                 # optional: run on a batch system (see ser_core.executor_config.ExecutorConfig)
     kind = "slurm"             # slurm | pbs | sge | lsf
@@ -35,15 +35,15 @@ Layout::
     gpus = 1
     adaptive = { minimum = 0, maximum = 8 }
 
-    [suites.demo]
+    [suites.mine]
     corpora = ["synthetic"]
-    systems = ["svm-egemaps"]
+    systems = ["mymodel-myfeature"]
     repeats = 1
-    overrides = { svm-egemaps = { inner_folds = 3 } }   # per-system settings for this suite only
+    overrides = { mymodel-myfeature = { inner_folds = 3 } }   # per-system settings for this suite only
 
     [suites.cross]             # cross-corpus (ser_core.crosscorpus; docs/cross-corpus.md)
-    corpora = ["emodb", "emovo", "urdu"]
-    systems = ["svm-is09"]
+    corpora = ["mycorpus", "othercorpus", "thirdcorpus"]
+    systems = ["mymodel-myfeature"]
     protocol = "cross"         # within (default) | cross | leave-one-corpus-out
     classes = ["anger", "happiness", "sadness", "neutral"]   # optional; also for within suites
     normalisation = "corpus"   # cross-corpus protocols may also standardise per corpus
@@ -51,12 +51,15 @@ Layout::
 
 Every error names the file and the offending key.
 
-Shipped suites: ``demo``, ``paper``, ``paper-quick``, ``paper-cpu``, ``ssl``, ``modern`` and the cross-corpus ones (``cross-smoke``, ``cross-study``, ``loco-study``, ``cross-three``, ``loco-three``, ``within-three``; and their systems) come with the package
-(:data:`SHIPPED`), so ``serbench run`` works in any directory. :func:`load_suites` reads them, then
-the user's file - ``--config``, else ``$SERBENCH_CONFIG``, else ``benchmarks.toml`` in the working
-directory when there is one - whose systems, suites and corpus locations add to the shipped ones or
-replace those of the same name (a replaced system is replaced in every suite that uses it). Each
-file's ``[defaults]`` apply to the suites it defines. ``serbench suites`` shows where each was defined.
+Suites and systems come from the installed benchmark distributions (each registers them through the
+``register_benchmarks`` hook; :func:`registered`), so ``serbench run`` works in any directory.
+:func:`load_suites` reads them, then the user's file - ``--config``, else ``$SERBENCH_CONFIG``, else
+``benchmarks.toml`` in the working directory when there is one - whose systems, suites and corpus
+locations add to the registered ones or replace those of the same name (a replaced system is replaced
+in every suite that uses it). Each file's ``[defaults]`` apply to the suites it defines. A registered
+system or suite is checked by the same code as a user's file; one that cannot be used marks its
+plugin broken (``serbench list``) and is left out. ``serbench suites`` shows where each was defined:
+the distribution and version that registered it, or the file.
 """
 
 from __future__ import annotations
@@ -70,8 +73,8 @@ from typing import Any
 from ser_core.errors import ConfigError
 from ser_core.protocol import FOLD_POLICIES, NORMALISATIONS
 
-#: The suites and systems that come with the package.
-SHIPPED = Path(__file__).parent / "data" / "benchmarks.toml"
+#: What the registered systems and suites are called where a message names their source.
+REGISTERED = Path("(installed benchmarks)")
 
 DEFAULTS: dict[str, Any] = {"repeats": 3, "seed": 0, "normalisation": "speaker", "folds": "speaker-independent"}
 #: The most repeats a suite may ask for: each repeat re-runs every fold of every system, so more than
@@ -166,15 +169,25 @@ class Benchmarks:
     systems: dict[str, System]
     suites: dict[str, Suite]
     corpus_paths: dict[str, Path]
-    #: the file that defined each suite and each system (the last one, when a file replaced another's)
-    suite_origins: dict[str, Path] = field(default_factory=dict)
-    system_origins: dict[str, Path] = field(default_factory=dict)
-    #: the files read, in order (the shipped suites first)
+    #: where each suite and each system was defined (the last one, when a file replaced another's): the
+    #: file, or the distribution that registered it (``"ser-benchmark-x 0.1.0"``)
+    suite_origins: dict[str, Path | str] = field(default_factory=dict)
+    system_origins: dict[str, Path | str] = field(default_factory=dict)
+    #: the files read, in order (:data:`REGISTERED` first, for the installed distributions' suites)
     sources: list[Path] = field(default_factory=list)
     #: the ``[executor]`` table: a batch-system cluster to run on (:class:`ser_core.executor_config.ExecutorConfig`)
     executor: Any = None
 
     def suite(self, name: str) -> Suite:
+        if not self.suites:
+            read = [str(p) for p in self.sources if p != REGISTERED]
+            raise NoSuitesError(
+                f"no suite {name!r}: no suite is defined at all (no installed distribution registers one"
+                + (f", and {' + '.join(read)} defines none" if read else ", and no benchmarks file was read")
+                + "). Install one (pip install ser-benchmark-demo for the demo suite on the embedded synthetic "
+                "corpus, ser-benchmark-keesing2020 for the study's suites), or write a benchmarks.toml "
+                "(README: The benchmarks file)."
+            )
         if name not in self.suites:
             files = " + ".join(str(p) for p in self.sources or [self.path])
             raise ConfigError(
@@ -270,7 +283,7 @@ def _cross_keys(path: Path, key: str, entry: dict) -> dict[str, Any]:
 def load_benchmarks(path: str | Path, base: Benchmarks | None = None) -> Benchmarks:
     """Parse and validate a benchmarks file; raises :class:`ConfigError` naming the offending key.
 
-    :param base: suites and systems defined before this file (the shipped ones): the file's suites
+    :param base: suites and systems defined before this file (the registered ones): the file's suites
         may use their systems, and its systems and suites replace theirs of the same name.
     """
     path = Path(path)
@@ -278,14 +291,47 @@ def load_benchmarks(path: str | Path, base: Benchmarks | None = None) -> Benchma
     return _parse(path, raw, base)
 
 
-def shipped() -> Benchmarks:
-    """The suites and systems that come with the package (``demo``, ``paper``, ``paper-quick``, ``paper-cpu``, ``ssl``, ``modern``)."""
-    return load_benchmarks(SHIPPED)
+class NoSuitesError(ConfigError):
+    """No suite at all: no benchmark distribution installed and no benchmarks file."""
+
+
+def registered(registry: Any = None) -> Benchmarks:
+    """The systems and suites the installed distributions register, each checked as a user's file is
+    checked (its models, features and corpora are checked with the run's plan). One that cannot be used
+    marks its plugin broken, with the reason, and is left out; the rest stay usable.
+
+    :param registry: a :class:`~ser_core.plugins.Registry` (default: the installed plugins').
+    """
+    from ser_core.plugins import load_registry, mark_broken
+
+    registry = load_registry() if registry is None else registry
+    systems: dict[str, System] = {}
+    system_origins: dict[str, Path | str] = {}
+    for name, item in sorted(registry.items["system"].items()):
+        label = f"{item.plugin.distribution} {item.plugin.version}"
+        try:
+            systems[name] = _parse(Path(label), {"systems": {name: item.spec.table()}}, None).systems[name]
+        except ConfigError as exc:
+            mark_broken(item.plugin, f"system {name!r} cannot be used: {exc}")
+            continue
+        system_origins[name] = label
+    base = Benchmarks(REGISTERED, systems, {}, {}, {}, system_origins, [REGISTERED])
+    suites: dict[str, Suite] = {}
+    suite_origins: dict[str, Path | str] = {}
+    for name, item in sorted(registry.items["suite"].items()):
+        label = f"{item.plugin.distribution} {item.plugin.version}"
+        try:
+            suites[name] = _parse(Path(label), {"suites": {name: item.spec.table()}}, base).suites[name]
+        except ConfigError as exc:
+            mark_broken(item.plugin, f"suite {name!r} cannot be used: {exc}")
+            continue
+        suite_origins[name] = label
+    return Benchmarks(REGISTERED, systems, suites, {}, suite_origins, system_origins, [REGISTERED])
 
 
 def user_config(config: Path | None = None) -> Path | None:
     """The user's benchmarks file: ``config``, else ``$SERBENCH_CONFIG``, else ``./benchmarks.toml``
-    when it exists; ``None`` when there is none (the shipped suites alone are used)."""
+    when it exists; ``None`` when there is none (the registered suites alone are used)."""
     from ser_core import config as locations
 
     if config is not None:
@@ -296,18 +342,19 @@ def user_config(config: Path | None = None) -> Path | None:
     return None
 
 
-def load_suites(config: Path | None = None) -> Benchmarks:
-    """The shipped suites with the user's benchmarks file (see :func:`user_config`) on top."""
+def load_suites(config: Path | None = None, registry: Any = None) -> Benchmarks:
+    """The registered suites (:func:`registered`) with the user's benchmarks file (see
+    :func:`user_config`) on top."""
     path = user_config(config)
-    base = shipped()
+    base = registered(registry)
     return base if path is None else load_benchmarks(path, base)
 
 
-def corpus_paths(config: Path | None = None) -> dict[str, Path]:
+def corpus_paths(config: Path | None = None, registry: Any = None) -> dict[str, Path]:
     """The corpus locations (``[corpora.NAME] path``) of the benchmarks file that every command reads
-    (:func:`user_config`), read on top of the shipped suites as ``serbench run`` reads it, so a file
-    whose suites use shipped systems is valid."""
-    return dict(load_suites(config).corpus_paths)
+    (:func:`user_config`), read on top of the registered suites as ``serbench run`` reads it, so a file
+    whose suites use registered systems is valid."""
+    return dict(load_suites(config, registry).corpus_paths)
 
 
 def _read(path: Path) -> dict:
@@ -318,7 +365,7 @@ def _read(path: Path) -> dict:
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: file not found. Pass --config (or set SERBENCH_CONFIG to) an existing benchmarks "
-            "file, or leave both out to use the shipped suites (`serbench suites` lists them)."
+            "file, or leave both out to use the installed suites (`serbench suites` lists them)."
         ) from None
     except IsADirectoryError:
         raise ConfigError(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -81,3 +82,27 @@ def test_the_corpus_model_and_feature_examples_install_and_run_together(install_
     run = runner.invoke(app, ["run", "--suite", "mine", "--workers", "1", "--db", str(tmp_path / "r.db")])
     assert run.exit_code == 0, run.output
     assert "4 cells computed" in run.output and "centroid-energy" in run.output and "mycorpus" in run.output
+
+
+def test_the_benchmark_example_runs_its_column_beside_a_shipped_system(install_distribution, serbench_cache, tmp_path,
+                                                                        monkeypatch):
+    from typer.testing import CliRunner
+
+    from ser_core.cli import app
+
+    assert 'mine = "ser_benchmark_mine"' in DOC.read_text()
+    install_distribution("ser-benchmark-mine", {"mine": "ser_benchmark_mine"},
+                         {"ser_benchmark_mine": snippet("python", "def register_benchmarks")})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
+    runner = CliRunner()
+    listed = runner.invoke(app, ["suites", "--json"])
+    origin = {s["name"]: s["defined_in"] for s in json.loads(listed.output)["suites"]}
+    assert origin["mine-synthetic"].startswith("ser-benchmark-mine ")
+    run = runner.invoke(app, ["run", "--suite", "mine-synthetic", "--workers", "1", "--db", str(tmp_path / "r.db")])
+    assert run.exit_code == 0, run.output
+    board = runner.invoke(app, ["leaderboard", "--db", str(tmp_path / "r.db"), "--format", "json", "--resamples", "100"])
+    assert board.exit_code == 0, board.output
+    cells = {(e["corpus"], e["system"]): e["uar_mean"] for e in json.loads(board.output)["entries"]}
+    assert set(cells) == {("synthetic", "logreg-egemaps"), ("synthetic", "svm-egemaps")}
+    assert all(v is not None and v > 0.25 for v in cells.values()), cells  # above chance (4 classes)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from board_helpers import instance, protocol, put
-from ser_core import leaderboard
+from ser_core import leaderboard, read_reference
 from ser_core.export import CSV_FIELDS, JSON_SCHEMA, record, render
 from ser_core.results import ResultStore
 
@@ -125,3 +125,32 @@ def test_html_draws_the_cd_diagram_for_several_corpora(tmp_path):
     assert board.ranks.average_ranks == (1.0, 2.0, 3.0) and board.ranks.p_value is not None
     page = render(board, "html")
     assert "critical-difference diagram" in page and "Friedman test" in page
+
+
+def test_a_selected_reference_is_on_every_format(board, tmp_path):
+    """Published numbers (a CSV reference of UARs, and an accuracy one) in Markdown, CSV, JSON and HTML."""
+    path = tmp_path / "paper.csv"
+    path.write_text("corpus,system,uar,source\ntiny,a,60.0,Me 2026\n")
+    reference = leaderboard.load_reference(path)
+    rows = list(csv.DictReader(io.StringIO(render(board, "csv", reference=reference))))
+    by_system = {r["system"]: r for r in rows}
+    assert float(by_system["a"]["published_uar"]) == pytest.approx(0.6)
+    assert float(by_system["a"]["published_difference"]) == pytest.approx(0.625 - 0.6)
+    assert by_system["b"]["published_uar"] == "" and "published_uar" not in next(csv.reader(io.StringIO(render(board, "csv"))))
+    document = json.loads(render(board, "json", reference=reference))
+    assert document["reference_info"] == {"name": "paper.csv", "citation": "Me 2026", "measure": "uar"}
+    assert [(r["system"], r["published"]) for r in document["reference"]] == [("a", 0.6)]
+    assert document["reference_accuracy"] is None
+    assert "| tiny | a | 62.5 |" in render(board, "md", reference=reference)
+    html = render(board, "html", reference=reference)
+    assert "Diamonds: the published UAR (paper.csv)" in html
+    assert "Diamonds" not in render(board, "html"), "no marks without a reference"
+    human = tmp_path / "human.csv"
+    human.write_text("corpus,system,accuracy\ntiny,human,80\n")
+    accuracy = leaderboard.Reference.of(read_reference(human, measure="accuracy"))
+    document = json.loads(render(board, "json", reference=accuracy))
+    assert document["reference"] == [] and document["reference_unmatched"] == []
+    assert document["reference_accuracy"] == [{"corpus": "tiny", "system": "human", "published": 0.8, "source": ""}]
+    markdown = render(board, "md", reference=accuracy)
+    assert "## Published accuracy" in markdown and "| tiny | human | 80.0 |" in markdown
+    assert "not a UAR" in render(board, "html", reference=accuracy)

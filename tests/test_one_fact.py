@@ -133,13 +133,16 @@ def test_the_registry_is_typed_by_kind():
     """``registry.model(name).spec`` is a ModelSpec to a type checker, and so on for each kind."""
     import typing
 
+    from ser_core.benchmark_specs import ReferenceSpec, SuiteSpec, SystemSpec
     from ser_core.plugins import Registered, Registry
     from ser_core.specs import CorpusSpec, FeatureSpec, ModelSpec
 
-    for method, spec in ((Registry.corpus, CorpusSpec), (Registry.feature, FeatureSpec), (Registry.model, ModelSpec)):
+    for method, spec in ((Registry.corpus, CorpusSpec), (Registry.feature, FeatureSpec), (Registry.model, ModelSpec),
+                         (Registry.system, SystemSpec), (Registry.suite, SuiteSpec), (Registry.reference, ReferenceSpec)):
         returned = typing.get_type_hints(method)["return"]
         assert typing.get_origin(returned) is Registered and typing.get_args(returned) == (spec,)
-    assert typing.get_type_hints(Registered)["spec"].__bound__ == typing.Union[CorpusSpec, FeatureSpec, ModelSpec]
+    assert typing.get_type_hints(Registered)["spec"].__bound__ == typing.Union[
+        CorpusSpec, FeatureSpec, ModelSpec, SystemSpec, SuiteSpec, ReferenceSpec]
 
 
 def test_registry_lookups_return_the_registered_spec(serbench_fakes):

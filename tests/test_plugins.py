@@ -50,9 +50,9 @@ def test_in_process_registration_collects_every_kind(serbench_registry):
     assert list(single.items["corpus"]) == ["c"]
 
 
-def test_fresh_plugin_manager_has_the_three_hooks(serbench_plugin_manager):
+def test_fresh_plugin_manager_has_the_four_hooks(serbench_plugin_manager):
     hooks = {name for name in dir(serbench_plugin_manager.hook) if name.startswith("register_")}
-    assert hooks == {"register_corpora", "register_features", "register_models"}
+    assert hooks == {"register_corpora", "register_features", "register_models", "register_benchmarks"}
     assert serbench_plugin_manager.get_plugins() == set()
     assert make_plugin_manager() is not serbench_plugin_manager
 

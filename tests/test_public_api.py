@@ -32,14 +32,19 @@ INTERNAL_USES_IN_PLUGIN_TESTS = {
     # the runner's resolve_settings and records.SystemProtocol compute; no public name computes it yet.
     "ser-keras/tests/test_keras_models.py": {"ser_core.records.SystemProtocol", "ser_core.plan.resolve_settings",
                                              "ser_core.suites.Suite", "ser_core.suites.System"},
-    "ser-plugin-ssl/tests/test_ssl.py": {"ser_core.plan.check_suite", "ser_core.suites.SHIPPED",
-                                         "ser_core.suites.load_benchmarks"},
+    "ser-plugin-ssl/tests/test_ssl.py": {"ser_core.plan.check_suite", "ser_core.suites.registered"},
+    # the benchmark distributions' tests read the registered suites as serbench does (no public name
+    # resolves a suite's systems) and check them against the models' settings
+    "ser-benchmark-demo/tests/test_demo.py": {"ser_core.suites.registered"},
+    "ser-benchmark-keesing2020/tests/test_keesing2020.py": {"ser_core.suites.registered", "ser_core.plan.check_suite",
+                                                            "ser_core.plugins.load_registry"},
+    "ser-benchmark-modern/tests/test_modern.py": {"ser_core.suites.registered"},
     "ser-plugin-svm/tests/test_classical_and_fusion.py": {
         "ser_core.results.CellKey", "ser_core.cell.CellTask", "ser_core.cell.Prepared",
         "ser_core.cell.compute_cell", "ser_core.validate.check_scores"},
     "ser-plugin-whisper/tests/test_whisper.py": {
         "ser_core.leaderboard", "ser_core.results.ResultStore", "ser_core.runner.Runner",
-        "ser_core.suites.SHIPPED", "ser_core.suites.load_benchmarks"},
+        "ser_core.suites.registered"},
 }
 
 #: The module each public name was imported from before the API was drawn (what the plugins under

@@ -1,4 +1,6 @@
-"""The benchmarks file: the repository's own file parses; malformed files name the offending key."""
+"""The benchmarks file and the registered benchmarks: malformed files name the offending key; a user's
+file adds to and replaces what distributions register. (The shipped suites' contents are tested in
+their distributions: plugins/ser-benchmark-*/tests.)"""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from ser_core.errors import ConfigError
-from ser_core.suites import SHIPPED, load_benchmarks, load_suites
+from ser_core.benchmark_specs import SuiteSpec, SystemSpec
+from ser_core.hookspecs import hookimpl
+from ser_core.plugins import load_registry
+from ser_core.suites import REGISTERED, load_benchmarks, load_suites
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,11 +43,18 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_shipped_suites_have_the_demo_suite():
-    benchmarks = load_benchmarks(SHIPPED)
-    demo = benchmarks.suite("demo")
-    assert demo.corpora == ("synthetic",)
-    assert "svm-egemaps" in [s.name for s in demo.systems]
+class Bench:
+    """An in-process benchmark distribution: two systems and a suite on the embedded corpus."""
+
+    @hookimpl
+    def register_benchmarks(self, register):
+        register(SystemSpec("base-sys", model="svm", feature="egemaps"))
+        register(SystemSpec("other-sys", model="svm", feature="is09", settings={"inner_folds": 4}))
+        register(SuiteSpec("base-suite", corpora=("synthetic",), systems=("base-sys",), repeats=1))
+
+
+def bench_registry():
+    return load_registry([("bench", Bench())], use_entry_points=False)
 
 
 def test_a_valid_file_resolves_defaults_overrides_and_paths(tmp_path):
@@ -114,82 +126,102 @@ def test_a_suite_can_be_narrowed_to_some_corpora_and_systems(tmp_path):
         suite.subset(None, ["zz"])
 
 
-def test_paper_suites_cover_the_study_grid():
-    benchmarks = load_benchmarks(SHIPPED)
-    paper, quick = benchmarks.suite("paper"), benchmarks.suite("paper-quick")
-    assert len(paper.corpora) == 15 and len(paper.systems) == 7 and paper.repeats == 3
-    assert paper.corpora == quick.corpora and paper.systems == quick.systems
-    assert not paper.overrides, "the paper suite runs the study's settings"
-    assert {s.name for s in quick.systems} - set(quick.overrides) == {"svm-is09"}
-
-
-def test_paper_cpu_runs_the_study_systems_on_one_corpus_within_the_study_budget():
-    """Fewer epochs only ever with a higher learning rate (1e-4 x 50 / epochs, at most 1e-3), every
-    system valid for its model (precision included), and the description says it is not the study's."""
-    from ser_core.plugins import load_registry
-    from ser_core.plan import check_suite
-
-    benchmarks = load_benchmarks(SHIPPED)
-    cpu, paper = benchmarks.suite("paper-cpu"), benchmarks.suite("paper")
-    assert cpu.systems == paper.systems and cpu.corpora == ("emodb",) and cpu.repeats == 1
-    assert "NOT the study's settings" in cpu.description
-    for name, settings in cpu.overrides.items():
-        epochs = settings.get("epochs", 50)
-        assert 1 <= epochs <= 50 and settings.get("precision", "float32") in ("float32", "auto", "mixed_bfloat16")
-        expected = min(1e-3, 1e-4 * 50 / epochs)
-        assert settings.get("learning_rate", 1e-4) == pytest.approx(expected, rel=0.25), name
-    check_suite(load_registry(), cpu)  # every override is a valid setting of its model
-
-
 def test_a_file_of_corpus_locations_alone_is_valid(tmp_path):
     benchmarks = load_benchmarks(write(tmp_path, '[corpora.emodb]\npath = "/data/emodb"\n'))
     assert benchmarks.corpus_paths == {"emodb": Path("/data/emodb")}
-    with pytest.raises(ConfigError, match=r"no suite 'demo'; defined suites: \(none\)"):
+    with pytest.raises(ConfigError, match=r"no suite 'demo': no suite is defined at all .*benchmarks.toml defines none"):
         benchmarks.suite("demo")
 
 
 def test_a_local_file_adds_suites_and_replaces_systems_and_suites_by_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
-    alone = load_suites()
-    assert set(alone.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern", "modern-cpu",
-                                 "modern-text-independent", "cross-smoke", "cross-study", "loco-study",
-                                 "cross-three", "loco-three", "within-three"} and alone.sources == [SHIPPED]
+    alone = load_suites(registry=bench_registry())
+    assert set(alone.suites) == {"base-suite"} and alone.sources == [REGISTERED]
+    assert alone.suite_origins["base-suite"] == "(in-process) -" and alone.system_origins["base-sys"] == "(in-process) -"
     write(tmp_path, """
 [defaults]
 seed = 7
 
-[systems.svm-egemaps]
+[systems.base-sys]
 model = "svm"
-feature = "is09"
-settings = { inner_folds = 4 }  # not the same system as svm-is09 (a suite may not list one system twice)
+feature = "compare2016"
 
 [suites.mine]
 corpora = ["synthetic"]
-systems = ["svm-egemaps", "svm-is09"]
+systems = ["base-sys", "other-sys"]
 
-[suites.paper-quick]
+[suites.base-suite-2]
 corpora = ["emodb"]
-systems = ["svm-is09"]
+systems = ["other-sys"]
 repeats = 1
 
 [corpora.emodb]
 path = "data/emodb"
 """)
-    merged = load_suites()
-    assert set(merged.suites) == {"demo", "paper", "paper-quick", "paper-cpu", "ssl", "modern", "modern-cpu",
-                                  "modern-text-independent", "cross-smoke", "cross-study", "loco-study",
-                                  "cross-three", "loco-three", "within-three", "mine"}
-    assert merged.sources == [SHIPPED, Path("benchmarks.toml")]
+    merged = load_suites(registry=bench_registry())
+    assert set(merged.suites) == {"base-suite", "mine", "base-suite-2"}
+    assert merged.sources == [REGISTERED, Path("benchmarks.toml")]
     mine = merged.suite("mine")
-    assert mine.seed == 7 and [s.feature for s in mine.systems] == ["is09", "is09"], "uses shipped svm-is09"
-    assert merged.suite("demo").seed == 0, "a file's [defaults] apply to its own suites only"
-    demo_svm = next(s for s in merged.suite("demo").systems if s.name == "svm-egemaps")
-    assert demo_svm.feature == "is09", "a replaced system is replaced in the shipped suites too"
-    assert merged.suite("paper-quick").corpora == ("emodb",)
-    assert merged.suite_origins["paper-quick"] == Path("benchmarks.toml")
-    assert merged.suite_origins["paper"] == SHIPPED and merged.system_origins["svm-is09"] == SHIPPED
+    assert mine.seed == 7 and [s.feature for s in mine.systems] == ["compare2016", "is09"], "uses registered other-sys"
+    assert merged.suite("base-suite").seed == 0, "a file's [defaults] apply to its own suites only"
+    (base,) = merged.suite("base-suite").systems
+    assert base.feature == "compare2016", "a replaced system is replaced in the registered suites too"
+    assert merged.suite_origins["mine"] == Path("benchmarks.toml")
+    assert merged.suite_origins["base-suite"] == "(in-process) -" and merged.system_origins["other-sys"] == "(in-process) -"
+    assert merged.system_origins["base-sys"] == Path("benchmarks.toml")
     assert merged.corpus_paths["emodb"] == Path("data/emodb")
+
+
+class Clashing:
+    """Another distribution claiming the suite name ``base-suite`` and the system ``other-sys``."""
+
+    @hookimpl
+    def register_benchmarks(self, register):
+        register(SystemSpec("other-sys", model="svm", feature="egemaps"))
+        register(SuiteSpec("base-suite", corpora=("synthetic",), systems=("other-sys",)))
+
+
+def test_a_system_or_suite_name_registered_twice_is_refused_for_every_claimant():
+    registry = load_registry([("bench", Bench()), ("clash", Clashing())], use_entry_points=False)
+    assert {("system", "other-sys"), ("suite", "base-suite")} <= set(registry.conflicts)
+    assert all(p.status == "broken" for p in registry.plugins)
+    assert any("suite name 'base-suite' is registered by both" in e for e in registry.plugins[0].errors)
+    benchmarks = load_suites(tmp_config := None, registry)  # noqa: F841 - no user file here
+    assert "base-suite" not in benchmarks.suites and "other-sys" not in benchmarks.systems
+    assert "base-sys" in benchmarks.systems, "the names only one distribution claims stay usable"
+
+
+class Broken:
+    """A distribution whose suite names a system nobody registers, and one with a bad repeat count."""
+
+    @hookimpl
+    def register_benchmarks(self, register):
+        register(SuiteSpec("needs-x", corpora=("synthetic",), systems=("x-sys",)))
+        register(SuiteSpec("zero", corpora=("synthetic",), systems=("base-sys",), repeats=0))
+
+
+def test_a_registered_suite_that_cannot_be_used_marks_its_plugin_broken_and_is_left_out(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
+    registry = load_registry([("bench", Bench()), ("broken", Broken())], use_entry_points=False)
+    benchmarks = load_suites(registry=registry)
+    assert set(benchmarks.suites) == {"base-suite"}
+    broken = next(p for p in registry.plugins if p.name == "broken")
+    assert broken.status == "broken"
+    assert any("suite 'needs-x' cannot be used" in e and "unknown system 'x-sys'" in e for e in broken.errors)
+    assert any("suite 'zero' cannot be used" in e and "repeats" in e for e in broken.errors)
+    load_suites(registry=registry)
+    assert len(broken.errors) == 2, "each problem recorded once, however often the suites are read"
+
+
+def test_with_no_suite_anywhere_the_error_says_what_to_install(monkeypatch, tmp_path):
+    from ser_core.suites import NoSuitesError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
+    with pytest.raises(NoSuitesError, match="pip install ser-benchmark-demo"):
+        load_suites(registry=load_registry(use_entry_points=False)).suite("demo")
 
 
 def test_an_explicit_config_that_is_missing_is_an_error(tmp_path, monkeypatch):
@@ -217,49 +249,6 @@ normalisation = "fold"
     assert (a.features, a.normalisation, suite.normalisation_for(a)) == (("egemaps",), None, "speaker")
     assert both.features == ("egemaps", "is09") and both.feature == "egemaps+is09"
     assert suite.normalisation_for(online) == "fold" and suite.normalisation_for(both) == "speaker"
-
-
-def test_the_modern_suite_pairs_offline_and_online_svm_is09():
-    modern = load_benchmarks(SHIPPED).suite("modern")
-    systems = {s.name: s for s in modern.systems}
-    assert "emodb" in modern.corpora and len(modern.corpora) == 15
-    offline, online = systems["svm-is09"], systems["svm-is09-online"]
-    assert (offline.model, offline.features) == (online.model, online.features) == ("svm", ("is09",))
-    assert modern.normalisation_for(offline) == "speaker" and modern.normalisation_for(online) == "fold"
-    assert systems["fusion-whisper-is09"].features == ("whisper-tiny.en", "is09")
-    assert systems["svm-compare2016"].feature == "compare2016"
-    head = systems["head-whisper-tiny.en"]
-    assert (head.model, head.feature) == ("ssl-head", "whisper-tiny.en-frames") and modern.settings_for(head) == {}
-
-def test_the_cross_corpus_suites_share_four_classes_and_the_study_corpora():
-    shipped_suites = load_benchmarks(SHIPPED)
-    paper = shipped_suites.suite("paper")
-    for name in ("cross-study", "loco-study", "cross-three", "loco-three", "within-three"):
-        suite = shipped_suites.suite(name)
-        assert suite.classes == ("anger", "happiness", "sadness", "neutral"), name
-        assert {s.name for s in suite.systems} == {"svm-is09", "logreg-is09"}, name
-    assert shipped_suites.suite("cross-study").corpora == paper.corpora
-    assert shipped_suites.suite("loco-study").protocol == "leave-one-corpus-out"
-    assert shipped_suites.suite("cross-three").corpora == ("emodb", "emovo", "urdu")
-    smoke = shipped_suites.suite("cross-smoke")
-    assert smoke.corpora == ("synthetic", "synthetic-b") and smoke.protocol == "cross"
-
-
-
-def test_the_cpu_and_text_independent_variants_of_the_modern_suite():
-    shipped = load_benchmarks(SHIPPED)
-    modern, cpu, text = (shipped.suite(name) for name in ("modern", "modern-cpu", "modern-text-independent"))
-    assert [s.name for s in cpu.systems] == [s.name for s in modern.systems] and cpu.corpora == modern.corpora
-    (head,) = [s for s in cpu.systems if s.name == "head-whisper-tiny.en"]
-    assert cpu.settings_for(head) == {"epochs": 40, "patience": 5}, "reduced for a CPU, and only the head"
-    assert all(cpu.settings_for(s) == modern.settings_for(s) for s in cpu.systems if s is not head)
-    assert "40 epochs" in cpu.description and "NOT the head's default" in cpu.description
-    assert text.folds == "text-independent" and modern.folds == cpu.folds == "speaker-independent"
-    assert {s.name for s in text.systems} == {"svm-is09", "svm-whisper-tiny.en", "fusion-whisper-is09"}
-    assert "emodb" in text.corpora and set(text.corpora) <= set(modern.corpora)
-
-
-# --- unbounded input, and corpora that cannot be benchmarked, before any work ------------------------------
 
 
 def test_a_huge_repeats_is_refused_by_run_and_dry_run_before_any_work(tmp_path):

@@ -12,6 +12,7 @@ Nothing here imports a heavy library: ``serbench --help`` and ``serbench list`` 
 Names used only by plugin tests are in :mod:`ser_core.api.testing`.
 """
 
+from ser_core.benchmark_specs import ReferenceRow, ReferenceSpec, SuiteSpec, SystemSpec, read_benchmarks, read_reference
 from ser_core.audio import SAMPLE_RATE, AudioError, ClipTooShortError, load_audio, require_samples
 from ser_core.config import available_cores, cache_dir, thread_count
 from ser_core.readers import (NOT_AUDIO, ManifestBuilder, NameMatch, NamingConvention, ParseResult, excluded,
@@ -25,7 +26,7 @@ from ser_core.specs import (LABELS, Clip, CorpusSpec, DownloadSource, Estimator,
                             ScoringEstimator, Setting, SkippedFile, SummarisingEstimator, has_scores, split_blocks)
 
 __all__ = [
-    # hooks (the three hook specifications are in ser_core.hookspecs; plugins mark theirs with this)
+    # hooks (the four hook specifications are in ser_core.hookspecs; plugins mark theirs with this)
     "hookimpl",
     # corpora: the spec, what a scan returns, where the data comes from
     "CorpusSpec",
@@ -70,6 +71,13 @@ __all__ = [
     "Setting",
     "FeatureBlock",
     "split_blocks",
+    # benchmarks: systems, suites and published references (the register_benchmarks hook)
+    "SystemSpec",
+    "SuiteSpec",
+    "ReferenceSpec",
+    "ReferenceRow",
+    "read_benchmarks",
+    "read_reference",
     # the metric and the class weighting every model uses
     "uar",
     "class_weights",

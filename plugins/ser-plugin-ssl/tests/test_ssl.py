@@ -154,9 +154,9 @@ def test_a_missing_model_names_how_to_provide_a_local_copy(tmp_path, monkeypatch
 def test_the_shipped_ssl_suite_pairs_each_base_encoder_with_the_head():
     from ser_core.api.testing import load_registry
     from ser_core.plan import check_suite
-    from ser_core.suites import SHIPPED, load_benchmarks
+    from ser_core.suites import registered
 
-    suite = load_benchmarks(SHIPPED).suite("ssl")
+    suite = registered().suite("ssl")
     registry = load_registry()
     pairs = {s.name: (s.model, s.feature) for s in suite.systems}
     assert pairs == {

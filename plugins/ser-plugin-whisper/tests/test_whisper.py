@@ -217,7 +217,7 @@ def test_the_shipped_head_system_trains_on_whisper_frames(tiny_whisper, syntheti
     from ser_core.api.testing import load_registry
     from ser_core.results import ResultStore
     from ser_core.runner import Runner
-    from ser_core.suites import SHIPPED, load_benchmarks
+    from ser_core.suites import registered
 
     class Tiny:
         @hookimpl
@@ -225,7 +225,7 @@ def test_the_shipped_head_system_trains_on_whisper_frames(tiny_whisper, syntheti
             register(CorpusSpec("tiny", scan=lambda root: synthetic_manifest, needs_path=False))
 
     monkeypatch.setenv(MODEL_DIR_VARIABLE, str(tiny_whisper))
-    cpu = load_benchmarks(SHIPPED).suite("modern-cpu")
+    cpu = registered().suite("modern-cpu")
     (head,) = [s for s in cpu.systems if s.name == "head-whisper-tiny.en"]
     assert cpu.settings_for(head) == {"epochs": 40, "patience": 5}
     suite = dataclasses.replace(cpu, corpora=("tiny",), systems=(head,), overrides={head.name: {"epochs": 2, "patience": 1}})
