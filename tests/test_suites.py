@@ -182,12 +182,14 @@ class Clashing:
         register(SuiteSpec("base-suite", corpora=("synthetic",), systems=("other-sys",)))
 
 
-def test_a_system_or_suite_name_registered_twice_is_refused_for_every_claimant():
+def test_a_system_or_suite_name_registered_twice_is_refused_for_every_claimant(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no user benchmarks file
+    monkeypatch.delenv("SERBENCH_CONFIG", raising=False)
     registry = load_registry([("bench", Bench()), ("clash", Clashing())], use_entry_points=False)
     assert {("system", "other-sys"), ("suite", "base-suite")} <= set(registry.conflicts)
     assert all(p.status == "broken" for p in registry.plugins)
     assert any("suite name 'base-suite' is registered by both" in e for e in registry.plugins[0].errors)
-    benchmarks = load_suites(tmp_config := None, registry)  # noqa: F841 - no user file here
+    benchmarks = load_suites(None, registry)
     assert "base-suite" not in benchmarks.suites and "other-sys" not in benchmarks.systems
     assert "base-sys" in benchmarks.systems, "the names only one distribution claims stay usable"
 
