@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -107,6 +107,12 @@ class SuiteSpec:
         if self.cap_per_corpus is not None:
             out["cap_per_corpus"] = self.cap_per_corpus
         return out
+
+
+#: The protocol settings a suite inherits from a benchmarks file's ``[defaults]`` table, with their values
+#: when neither sets them (:class:`SuiteSpec`'s own defaults).
+SUITE_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(SuiteSpec)
+                                  if f.name in ("repeats", "seed", "normalisation", "folds")}
 
 
 def _names_of(spec: Any, attribute: str) -> None:
@@ -248,7 +254,6 @@ def _optional(path: Path, line: int, column: str, text: str | None, kind: type) 
 #: Keys of a benchmarks file a distribution's file may hold: ``[corpora]`` (where data lives) and
 #: ``[executor]`` (a batch system) describe one user's machine, so they belong in the user's file.
 _DISTRIBUTION_KEYS = {"defaults", "systems", "suites"}
-_DEFAULTS = {"repeats": 3, "seed": 0, "normalisation": "speaker", "folds": "speaker-independent"}
 
 
 def read_benchmarks(path: str | Path) -> list[SystemSpec | SuiteSpec]:
@@ -271,7 +276,7 @@ def read_benchmarks(path: str | Path) -> list[SystemSpec | SuiteSpec]:
     if extra:
         raise ConfigError(f"{path}: {extra[0]}: a distribution's benchmarks file holds only "
                           f"{', '.join(sorted(_DISTRIBUTION_KEYS))} ([corpora] and [executor] belong in a user's file)")
-    defaults = {**_DEFAULTS, **_mapping(path, "defaults", raw.get("defaults", {}))}
+    defaults = {**SUITE_DEFAULTS, **_mapping(path, "defaults", raw.get("defaults", {}))}
     specs: list[SystemSpec | SuiteSpec] = []
     for name, entry in _mapping(path, "systems", raw.get("systems", {})).items():
         entry = dict(_mapping(path, f"systems.{name}", entry))

@@ -389,10 +389,11 @@ def to_html(board: Board, title: str = "serbench leaderboard", reference: Refere
         unmatched = unmatched_note(board, reference)
         if unmatched:
             parts.append(f"<p>{esc(unmatched)}</p>")
+    published = _published(board, reference)
     for corpus, by_column in board.rows:
         parts.append(f"<h2>{esc(corpus)}</h2>")
         if any(e.uar_mean is not None for e in by_column.values()):
-            marks = {column: row["published"] for (c, column), row in _published(board, reference).items() if c == corpus}
+            marks = {column: row["published"] for (c, column), row in published.items() if c == corpus}
             parts.append(f"<figure><img alt='UAR per system on {esc(corpus)}' src='"
                          f"{_bar_chart(corpus, by_column, marks, f'published ({reference.label})' if reference else '')}'>"
                          + (f"<figcaption>Diamonds: the published UAR ({esc(reference.label)}).</figcaption>" if marks else "")

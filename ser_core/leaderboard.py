@@ -613,21 +613,21 @@ def load_reference(what: str | Path, registry: Any = None) -> Reference:
 
     :raises ConfigError: naming the file and line of a problem, or the registered names.
     """
-    text = str(what)
-    if os.sep not in text and "." not in text and not Path(text).exists():
-        from ser_core.plugins import load_registry
+    path = Path(what)
+    if path.exists():
+        return Reference.of(read_reference(path), path.name)
+    from ser_core.plugins import load_registry
 
-        registry = load_registry() if registry is None else registry
-        known = registry.items["reference"]
-        if text in known:
-            return Reference.of(known[text].spec)
-        hint = difflib.get_close_matches(text, list(known), n=1)
-        raise ConfigError(f"--reference {text}: no such file, and no reference of that name is registered"
-                          + (f" (did you mean {hint[0]!r}?)" if hint else "") + "; registered references: "
-                          + (", ".join(sorted(known)) or "none (install a benchmark distribution, e.g. "
-                             "ser-benchmark-keesing2020)") + ". Or give a CSV file's path.")
-    spec = read_reference(Path(text))
-    return Reference.of(spec, Path(text).name)
+    known = (load_registry() if registry is None else registry).items["reference"]
+    if str(what) in known:
+        return Reference.of(known[str(what)].spec)
+    if os.sep in str(what) or path.suffix:  # meant as a file: its error names it
+        return Reference.of(read_reference(path), path.name)
+    hint = difflib.get_close_matches(str(what), list(known), n=1)
+    raise ConfigError(f"--reference {what}: no such file, and no reference of that name is registered"
+                      + (f" (did you mean {hint[0]!r}?)" if hint else "") + "; registered references: "
+                      + (", ".join(sorted(known)) or "none (install a benchmark distribution, e.g. "
+                         "ser-benchmark-keesing2020)") + ". Or give a CSV file's path.")
 
 
 def unmatched_reference(board: Board, reference: Reference) -> list[str]:

@@ -70,13 +70,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ser_core.benchmark_specs import SUITE_DEFAULTS
 from ser_core.errors import ConfigError
 from ser_core.protocol import FOLD_POLICIES, NORMALISATIONS
 
 #: What the registered systems and suites are called where a message names their source.
 REGISTERED = Path("(installed benchmarks)")
 
-DEFAULTS: dict[str, Any] = {"repeats": 3, "seed": 0, "normalisation": "speaker", "folds": "speaker-independent"}
+DEFAULTS: dict[str, Any] = SUITE_DEFAULTS
 #: The most repeats a suite may ask for: each repeat re-runs every fold of every system, so more than
 #: this is a typing error, not a study (100 repeats of a 10-fold corpus are already 1000 cells a system).
 MAX_REPEATS = 100
@@ -302,31 +303,33 @@ def registered(registry: Any = None) -> Benchmarks:
 
     :param registry: a :class:`~ser_core.plugins.Registry` (default: the installed plugins').
     """
-    from ser_core.plugins import load_registry, mark_broken
+    from ser_core.plugins import load_registry
 
     registry = load_registry() if registry is None else registry
-    systems: dict[str, System] = {}
-    system_origins: dict[str, Path | str] = {}
-    for name, item in sorted(registry.items["system"].items()):
-        label = f"{item.plugin.distribution} {item.plugin.version}"
-        try:
-            systems[name] = _parse(Path(label), {"systems": {name: item.spec.table()}}, None).systems[name]
-        except ConfigError as exc:
-            mark_broken(item.plugin, f"system {name!r} cannot be used: {exc}")
-            continue
-        system_origins[name] = label
+    systems, system_origins = _checked(registry, "system", None)
     base = Benchmarks(REGISTERED, systems, {}, {}, {}, system_origins, [REGISTERED])
-    suites: dict[str, Suite] = {}
-    suite_origins: dict[str, Path | str] = {}
-    for name, item in sorted(registry.items["suite"].items()):
+    suites, suite_origins = _checked(registry, "suite", base)
+    return Benchmarks(REGISTERED, systems, suites, {}, suite_origins, system_origins, [REGISTERED])
+
+
+def _checked(registry: Any, kind: str, base: Benchmarks | None) -> tuple[dict[str, Any], dict[str, Path | str]]:
+    """Every registered ``kind`` (``system`` or ``suite``) parsed as its table in a benchmarks file
+    would be (suites on top of ``base``'s systems), with the distribution that registered it; one that
+    cannot be used marks its plugin broken and is left out."""
+    from ser_core.plugins import mark_broken
+
+    parsed: dict[str, Any] = {}
+    origins: dict[str, Path | str] = {}
+    for name, item in sorted(registry.items[kind].items()):
         label = f"{item.plugin.distribution} {item.plugin.version}"
         try:
-            suites[name] = _parse(Path(label), {"suites": {name: item.spec.table()}}, base).suites[name]
+            found = _parse(Path(label), {f"{kind}s": {name: item.spec.table()}}, base)
         except ConfigError as exc:
-            mark_broken(item.plugin, f"suite {name!r} cannot be used: {exc}")
+            mark_broken(item.plugin, f"{kind} {name!r} cannot be used: {exc}")
             continue
-        suite_origins[name] = label
-    return Benchmarks(REGISTERED, systems, suites, {}, suite_origins, system_origins, [REGISTERED])
+        parsed[name] = (found.systems if kind == "system" else found.suites)[name]
+        origins[name] = label
+    return parsed, origins
 
 
 def user_config(config: Path | None = None) -> Path | None:

@@ -27,7 +27,7 @@ def test_the_core_names_no_corpus_feature_model_or_system_of_a_plugin():
     registry = load_registry()
     names = {name for kind in ("corpus", "feature", "model", "system") for name, item in registry.items[kind].items()
              if item.plugin.distribution != "ser-core"} - CORE_OWN
-    assert {"svm-is09", "emodb", "is09", "aldeneh"} <= names or os.environ.get("SERBENCH_HIDE_MODULES")
+    assert {"svm-is09", "emodb", "is09", "aldeneh"} <= names, "the search needs the installed plugins' names"
     found = {}
     for path in sorted((ROOT / "ser_core").rglob("*")):
         if path.is_file() and path.suffix in (".py", ".toml", ".js", ".css", ".html", ".json", ".csv"):
